@@ -1,0 +1,153 @@
+"""The service's tables and buckets, and an in-process AWS emulator (moto's server) to hold them.
+
+Tests and local mode both use this; the CDK stack declares the same keys and indexes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.exceptions import ClientError
+from moto.server import ThreadedMotoServer
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import GlobalSecondaryIndexTypeDef
+
+EMULATOR_ACCESS_KEY = "test"
+EMULATOR_SECRET_KEY = "test"  # noqa: S105 - the emulator accepts any key; this one is public
+JOBS_BY_PROJECT_INDEX = "byProject"
+JOBS_BY_CREATION_INDEX = "byCreation"
+
+
+@dataclass(frozen=True)
+class ServiceResources:
+    """Names of the service's own resources; the runner and the handlers get them as env vars."""
+
+    jobs_table: str = "provisioner-jobs"
+    projects_table: str = "provisioner-projects"
+    lock_table: str = "provisioner-terraform-locks"
+    idempotency_table: str = "provisioner-idempotency"
+    workspaces_bucket: str = "provisioner-workspaces"
+    state_bucket: str = "provisioner-state"
+    logs_bucket: str = "provisioner-logs"
+    region: str = "us-east-1"
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "JOBS_TABLE": self.jobs_table,
+            "PROJECTS_TABLE": self.projects_table,
+            "LOCK_TABLE": self.lock_table,
+            "IDEMPOTENCY_TABLE": self.idempotency_table,
+            "WORKSPACES_BUCKET": self.workspaces_bucket,
+            "STATE_BUCKET": self.state_bucket,
+            "LOGS_BUCKET": self.logs_bucket,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    def buckets(self) -> tuple[str, ...]:
+        return (self.workspaces_bucket, self.state_bucket, self.logs_bucket)
+
+
+def emulator_session(region: str) -> boto3.session.Session:
+    return boto3.session.Session(
+        aws_access_key_id=EMULATOR_ACCESS_KEY, aws_secret_access_key=EMULATOR_SECRET_KEY, region_name=region
+    )
+
+
+def create_service_resources(endpoint_url: str, resources: ServiceResources) -> None:
+    """Create every table and bucket the service needs; existing ones are left as they are."""
+    session = emulator_session(resources.region)
+    dynamodb: DynamoDBClient = session.client("dynamodb", endpoint_url=endpoint_url)
+    _create_table(
+        dynamodb,
+        resources.jobs_table,
+        "jobId",
+        extra_attributes={"projectId": "S", "createdAt": "N", "kind": "S"},
+        indexes=[
+            _index(JOBS_BY_PROJECT_INDEX, "projectId", "createdAt"),
+            _index(JOBS_BY_CREATION_INDEX, "kind", "createdAt"),
+        ],
+    )
+    _create_table(dynamodb, resources.projects_table, "projectId")
+    _create_table(dynamodb, resources.lock_table, "LockID")
+    _create_table(dynamodb, resources.idempotency_table, "id")
+    with contextlib.suppress(ClientError):
+        dynamodb.update_time_to_live(
+            TableName=resources.idempotency_table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
+        )
+    s3 = session.client("s3", endpoint_url=endpoint_url)
+    for bucket in resources.buckets():
+        try:
+            if resources.region == "us-east-1":
+                s3.create_bucket(Bucket=bucket)
+            else:
+                s3.create_bucket(
+                    Bucket=bucket,
+                    CreateBucketConfiguration={"LocationConstraint": resources.region},  # type: ignore[typeddict-item]
+                )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in (
+                "BucketAlreadyOwnedByYou",
+                "BucketAlreadyExists",
+            ):
+                raise
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def _index(name: str, partition: str, sort: str) -> GlobalSecondaryIndexTypeDef:
+    return {
+        "IndexName": name,
+        "KeySchema": [
+            {"AttributeName": partition, "KeyType": "HASH"},
+            {"AttributeName": sort, "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+
+
+def _create_table(
+    dynamodb: DynamoDBClient,
+    name: str,
+    key: str,
+    *,
+    extra_attributes: dict[str, str] | None = None,
+    indexes: list[GlobalSecondaryIndexTypeDef] | None = None,
+) -> None:
+    definitions: list[Any] = [{"AttributeName": key, "AttributeType": "S"}]
+    definitions += [{"AttributeName": k, "AttributeType": v} for k, v in (extra_attributes or {}).items()]
+    arguments: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}],
+        "AttributeDefinitions": definitions,
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if indexes:
+        arguments["GlobalSecondaryIndexes"] = indexes
+    try:
+        dynamodb.create_table(**arguments)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise
+
+
+class EmulatorServer:
+    """moto's server on loopback, in this process; ``port=0`` picks a free port."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self.endpoint_url = ""
+
+    def start(self) -> str:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        return self.endpoint_url
+
+    def stop(self) -> None:
+        self._server.stop()

@@ -1,0 +1,108 @@
+"""The vocabulary shared by the API, the workflow and the runner: statuses, ids and where things live.
+
+Status values are the seed API's (``spec/seed-api.md``) and are binding.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Final
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+TERMINAL_JOB_STATUSES: Final = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+
+
+class DeploymentStatus(StrEnum):
+    NOT_DEPLOYED = "not_deployed"
+    PENDING = "pending"
+    DEPLOYED = "deployed"
+    FAILED = "failed"
+    DESTROYED = "destroyed"
+
+
+class JobAction(StrEnum):
+    DEPLOY = "deploy"
+    DESTROY = "destroy"
+    PLAN = "plan"
+    VALIDATE = "validate"
+
+
+class Phase(StrEnum):
+    QUEUED = "queued"
+    INIT = "init"
+    VALIDATE = "validate"
+    PLAN = "plan"
+    APPLY = "apply"
+    DESTROY = "destroy"
+    DONE = "done"
+
+
+PROJECT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
+JOB_ID_PATTERN: Final = r"^(deploy|destroy|plan|validate)-[0-9]{13}-[a-z0-9]{6,12}$"
+_PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
+_JOB_ID = re.compile(JOB_ID_PATTERN)
+CANCELLED_MESSAGE: Final = "cancelled"
+
+
+def is_project_id(value: str) -> bool:
+    # fullmatch: "$" alone would accept a trailing newline.
+    return _PROJECT_ID.fullmatch(value) is not None
+
+
+def is_job_id(value: str) -> bool:
+    return _JOB_ID.fullmatch(value) is not None
+
+
+def new_job_id(action: JobAction, now_ms: int | None = None) -> str:
+    """``deploy-<epoch ms>-<random>``, the seed's shape."""
+    stamp = now_ms if now_ms is not None else int(time.time() * 1000)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    suffix = "".join(secrets.choice(alphabet) for _ in range(9))
+    return f"{action.value}-{stamp}-{suffix}"
+
+
+def iso_now() -> str:
+    """UTC timestamp with milliseconds and a Z, as in the seed (2024-01-01T00:00:00.000Z)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def epoch_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# --- where things live ------------------------------------------------------------------------
+
+
+def workspace_prefix(project_id: str, job_id: str) -> str:
+    """Submitted code of one job, in the workspaces bucket."""
+    return f"workspaces/{project_id}/{job_id}/"
+
+
+def state_key(project_id: str) -> str:
+    """The project's terraform state, in the state bucket: one key per project."""
+    return f"projects/{project_id}/terraform.tfstate"
+
+
+def log_key(project_id: str, job_id: str) -> str:
+    return f"logs/{project_id}/{job_id}.log"
+
+
+def plan_key(project_id: str, job_id: str) -> str:
+    """The redacted ``show -json`` of a job's plan, in the logs bucket."""
+    return f"plans/{project_id}/{job_id}.json"
+
+
+def state_lock_id(state_bucket: str, project_id: str) -> str:
+    """The LockID terraform's S3 backend writes in the lock table for a project's state."""
+    return f"{state_bucket}/{state_key(project_id)}"

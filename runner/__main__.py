@@ -1,0 +1,5 @@
+"""``python -m runner``: the entry point the CodeBuild build (and local mode's stand-in) calls."""
+
+from runner.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,46 @@
+"""Read the environment, install the signal path, run the job; the exit code is the result."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+
+from pydantic import ValidationError
+
+from provisioner.toolchain import ToolchainError, ensure_toolchain
+from runner.pipeline import Run
+from runner.settings import RunnerSettings, describe_settings_error
+from runner.store import RunStore
+
+EXIT_BAD_SETTINGS = 2
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = RunnerSettings.from_environment()
+    except ValidationError as exc:
+        print(describe_settings_error(exc), file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    store = RunStore(settings)
+    try:
+        toolchain = ensure_toolchain()
+    except ToolchainError as exc:
+        store.mark_started()
+        store.fail(
+            error=f"no terraform available: {exc}", log_tail="", diagnostics=[], deployment_status=None
+        )
+        return 1
+    run = Run(settings, toolchain, store)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger("runner").warning(
+            "received %s: stopping terraform gracefully", signal.Signals(signum).name
+        )
+        run.cancel()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return run.execute()

@@ -1,0 +1,214 @@
+"""Files the runner adds next to the submitted code: the S3 backend and the AWS provider settings.
+
+They are written in terraform's JSON syntax, so expressions from the submitted code (python-hcl2
+returns them as ``${...}`` strings) carry over without an HCL printer. Provider settings are
+derived from the provider's own schema, so the same code serves AWS provider 3.x to 5.x.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provisioner.hcl.config import Configuration, nested_blocks
+from provisioner.records import state_key
+from provisioner.redaction import SensitivePaths, sensitive_paths_from_schema
+from runner.settings import RunnerSettings
+
+BACKEND_FILE = "_provisioner_backend.tf.json"
+PROVIDER_OVERRIDE_FILE = "_provisioner_override.tf.json"
+PROVIDER_DEFAULTS_FILE = "_provisioner_providers.tf.json"
+RESERVED_PREFIX = "_provisioner_"
+AWS_PROVIDER_SUFFIX = "/hashicorp/aws"
+MANAGED_BY = "terraform-provisioner"
+# Skip flags that avoid calls the emulator cannot answer; whichever the provider version knows.
+SANDBOX_SKIP_FLAGS = (
+    "skip_credentials_validation",
+    "skip_metadata_api_check",
+    "skip_get_ec2_platforms",
+    "skip_region_validation",
+)
+PATH_STYLE_FLAGS = ("s3_use_path_style", "s3_force_path_style")
+
+
+@dataclass(frozen=True)
+class ProviderFacts:
+    """What the runner needs from ``terraform providers schema -json``; cached per lock file."""
+
+    # provider address -> provider config attribute name -> its type, as the schema spells it
+    config_attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # provider address -> endpoint names of its ``endpoints`` block
+    endpoints: dict[str, list[str]] = field(default_factory=dict)
+    # provider address -> nested config blocks it accepts (default_tags, assume_role, ...)
+    config_blocks: dict[str, list[str]] = field(default_factory=dict)
+    sensitive_paths: SensitivePaths = field(default_factory=dict)
+
+    @classmethod
+    def from_schema(cls, schema: Mapping[str, Any]) -> ProviderFacts:
+        facts = cls(sensitive_paths=sensitive_paths_from_schema(schema))
+        for address, provider in (schema.get("provider_schemas") or {}).items():
+            block = (provider.get("provider") or {}).get("block") or {}
+            facts.config_attributes[address] = {
+                name: attribute.get("type") for name, attribute in (block.get("attributes") or {}).items()
+            }
+            block_types = block.get("block_types") or {}
+            facts.config_blocks[address] = sorted(block_types)
+            endpoint_block = (block_types.get("endpoints") or {}).get("block") or {}
+            facts.endpoints[address] = sorted(endpoint_block.get("attributes") or {})
+        return facts
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "config_attributes": self.config_attributes,
+                "endpoints": self.endpoints,
+                "config_blocks": self.config_blocks,
+                "sensitive_paths": self.sensitive_paths,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ProviderFacts:
+        data = json.loads(text)
+        return cls(
+            config_attributes=data["config_attributes"],
+            endpoints=data["endpoints"],
+            config_blocks=data["config_blocks"],
+            sensitive_paths=data["sensitive_paths"],
+        )
+
+    def aws_address(self) -> str | None:
+        return next((a for a in self.config_attributes if a.endswith(AWS_PROVIDER_SUFFIX)), None)
+
+
+def terraform_minor(version: str) -> tuple[int, int]:
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return (int(match[1]), int(match[2])) if match else (0, 0)
+
+
+def backend_document(settings: RunnerSettings, terraform_version: str) -> dict[str, Any]:
+    """The S3 backend: one state key per project, the DynamoDB lock table, encryption on."""
+    backend: dict[str, Any] = {
+        "bucket": settings.state_bucket,
+        "key": state_key(settings.project_id),
+        "region": settings.region,
+        "dynamodb_table": settings.lock_table,
+        "encrypt": True,
+    }
+    if settings.state_kms_key_id:
+        backend["kms_key_id"] = settings.state_kms_key_id
+    endpoint = settings.aws_endpoint_url
+    if endpoint:
+        # The backend's settings changed when it moved to AWS SDK v2 (terraform 1.6, OpenTofu 1.6).
+        if terraform_minor(terraform_version) >= (1, 6):
+            backend["endpoints"] = {"s3": endpoint, "dynamodb": endpoint, "sts": endpoint, "iam": endpoint}
+            backend["use_path_style"] = True
+            backend["skip_requesting_account_id"] = True
+        else:
+            backend.update(
+                endpoint=endpoint,
+                dynamodb_endpoint=endpoint,
+                sts_endpoint=endpoint,
+                iam_endpoint=endpoint,
+                force_path_style=True,
+            )
+        backend.update(skip_credentials_validation=True, skip_metadata_api_check=True)
+    return {"terraform": {"backend": {"s3": backend}}}
+
+
+def aws_provider_aliases(configuration: Configuration) -> dict[str | None, dict[str, Any]]:
+    """Root-module ``provider "aws"`` blocks by alias (None for the default one)."""
+    aliases: dict[str | None, dict[str, Any]] = {}
+    for block in configuration.blocks("provider"):
+        if block.labels[:1] != ("aws",) or "/" in block.file:
+            continue
+        alias = block.body.get("alias")
+        aliases[alias if isinstance(alias, str) else None] = block.body
+    return aliases
+
+
+def provider_documents(
+    configuration: Configuration, facts: ProviderFacts, settings: RunnerSettings
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(override file, defaults file) for every AWS provider configuration; None where not needed.
+
+    Override files can only amend blocks that exist, so a default provider the code relies on
+    without declaring goes into a normal file instead.
+    """
+    address = facts.aws_address()
+    if address is None:
+        return None, None
+    declared = aws_provider_aliases(configuration)
+    overrides = []
+    for alias, body in declared.items():
+        settings_block = _provider_settings(facts, address, settings, body)
+        if alias is not None:
+            settings_block["alias"] = alias
+        overrides.append(settings_block)
+    override_doc = {"provider": {"aws": overrides}} if overrides else None
+    defaults_doc = None
+    if None not in declared:
+        defaults_doc = {"provider": {"aws": [_provider_settings(facts, address, settings, {})]}}
+    return override_doc, defaults_doc
+
+
+def _provider_settings(
+    facts: ProviderFacts, address: str, settings: RunnerSettings, declared: Mapping[str, Any]
+) -> dict[str, Any]:
+    attributes = facts.config_attributes.get(address, {})
+    blocks = facts.config_blocks.get(address, [])
+    result: dict[str, Any] = {}
+    if settings.target == "sandbox" and settings.sandbox_endpoint:
+        endpoint = settings.sandbox_endpoint
+        result["access_key"] = settings.sandbox_access_key_id
+        result["secret_key"] = settings.sandbox_secret_access_key
+        for flag in SANDBOX_SKIP_FLAGS:
+            if flag in attributes:
+                result[flag] = _true_for(attributes[flag])
+        path_style = next((f for f in PATH_STYLE_FLAGS if f in attributes), None)
+        if path_style:
+            result[path_style] = True
+        names = facts.endpoints.get(address, [])
+        if names:
+            result["endpoints"] = [dict.fromkeys(names, endpoint)]
+    elif settings.target == "aws" and settings.deploy_role_arn and "assume_role" in blocks:
+        result["assume_role"] = [{"role_arn": settings.deploy_role_arn, "session_name": settings.job_id}]
+    if settings.target == "aws" and "default_tags" in blocks:
+        result["default_tags"] = [{"tags": _merged_tags(declared, settings)}]
+    return result
+
+
+def _true_for(schema_type: Any) -> bool | str:
+    # Some provider versions declare boolean-ish settings as strings.
+    return "true" if schema_type == "string" else True
+
+
+def _merged_tags(declared: Mapping[str, Any], settings: RunnerSettings) -> Any:
+    """The code's own default tags plus ours; ours win, so they stay accurate."""
+    ours = {"ManagedBy": MANAGED_BY, "ProjectId": settings.project_id}
+    if settings.tag_job_id:
+        # Traceable to the last job, at the price of a tag update on every resource at every deploy.
+        ours["JobId"] = settings.job_id
+    existing: Any = None
+    for _label, body in nested_blocks(dict(declared), "default_tags"):
+        existing = body.get("tags")
+    if existing is None:
+        return ours
+    if isinstance(existing, dict):
+        return {**{k: v for k, v in existing.items() if not k.startswith("__")}, **ours}
+    if isinstance(existing, str) and existing.startswith("${") and existing.endswith("}"):
+        literal = ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in ours.items())
+        return "${merge(" + existing[2:-1] + ", {" + literal + "})}"
+    return ours
+
+
+def write_document(directory: Path, name: str, document: Mapping[str, Any] | None) -> None:
+    path = directory / name
+    if document is None:
+        path.unlink(missing_ok=True)
+        return
+    path.write_text(json.dumps(document, indent=2))

@@ -1,0 +1,477 @@
+"""One job, start to finish: workspace -> preflight -> init -> validate -> plan -> apply|destroy.
+
+Every path ends in exactly one of ``complete`` or ``fail`` on the job record, and terraform is
+never killed while it holds the state: a cancel interrupts it and waits for it to exit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provisioner.hcl.config import Configuration, Finding, is_config_file, load_configuration
+from provisioner.hcl.preflight import PreflightPolicy, preflight
+from provisioner.records import CANCELLED_MESSAGE, DeploymentStatus, JobAction, Phase, iso_now
+from provisioner.redaction import (
+    Scrubber,
+    SecretCollector,
+    mask_outputs,
+    paths_for_types,
+    redact_plan,
+)
+from provisioner.toolchain import Toolchain, init_lock
+from runner import overrides
+from runner.progress import ProgressTracker, Snapshot
+from runner.settings import RunnerSettings
+from runner.store import RunStore, WorkspaceError
+from runner.terraform import CommandResult, Terraform
+
+LOGGER = logging.getLogger("runner")
+PLAN_FILE = "tfplan"
+LOG_UPLOAD_INTERVAL_SECONDS = 5.0
+
+
+class JobFailed(Exception):
+    """Ends the job as failed with a short message; details go to the log and diagnostics."""
+
+    def __init__(self, message: str, diagnostics: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.diagnostics = diagnostics or []
+
+
+class JobCancelled(Exception):
+    pass
+
+
+@dataclass
+class Outcome:
+    message: str
+    outputs: dict[str, Any] | None = None
+    state_summary: dict[str, Any] | None = None
+    sensitive_paths: dict[str, Any] | None = None
+    plan_summary: dict[str, int] = field(default_factory=dict)
+
+
+SUCCESS_MESSAGES = {
+    JobAction.DEPLOY: "Infrastructure deployed successfully",
+    JobAction.DESTROY: "Infrastructure destroyed successfully",
+    JobAction.PLAN: "Plan created successfully",
+    JobAction.VALIDATE: "Terraform configuration is valid",
+}
+
+
+class Run:
+    def __init__(self, settings: RunnerSettings, toolchain: Toolchain, store: RunStore) -> None:
+        self.settings = settings
+        self.toolchain = toolchain
+        self.store = store
+        self.scrubber = Scrubber()
+        self.tracker = ProgressTracker(
+            settings.action, self._publish, settings.progress_interval_seconds, self.scrubber
+        )
+        self.terraform: Terraform | None = None
+        self.cancel_requested = False
+        self._last_log_upload = 0.0
+
+    # --- public -------------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Called from a signal handler: stop gracefully, keep the state."""
+        self.cancel_requested = True
+        if self.terraform is not None:
+            self.terraform.interrupt()
+
+    def execute(self) -> int:
+        self.store.mark_started()
+        self.tracker.start()
+        try:
+            with tempfile.TemporaryDirectory(prefix="provisioner-") as scratch:
+                outcome = self._execute(Path(scratch))
+        except JobCancelled:
+            self._finish_failed(CANCELLED_MESSAGE, [])
+            return 143
+        except JobFailed as failure:
+            self._finish_failed(failure.message, failure.diagnostics)
+            return 1
+        except Exception as exc:
+            LOGGER.exception("runner error")
+            self._finish_failed(f"internal runner error: {type(exc).__name__}: {exc}", [])
+            return 1
+        self._finish_completed(outcome)
+        return 0
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def _execute(self, scratch: Path) -> Outcome:
+        action = self.settings.action
+        workdir = scratch / "code"
+        workdir.mkdir()
+        self.tracker.enter(Phase.INIT)
+        configuration, var_file = self._prepare_workspace(workdir, scratch / "variables.tfvars.json")
+        self.terraform = Terraform(self.toolchain, workdir, self._terraform_env())
+        facts = self._initialise(workdir, configuration)
+        self.tracker.enter(Phase.VALIDATE)
+        self._validate()
+        if action is JobAction.VALIDATE:
+            return Outcome(SUCCESS_MESSAGES[action])
+        self.tracker.enter(Phase.PLAN)
+        summary = self._plan(var_file, facts)
+        if action is JobAction.PLAN:
+            return Outcome(SUCCESS_MESSAGES[action], plan_summary=summary)
+        self.tracker.enter(Phase.DESTROY if action is JobAction.DESTROY else Phase.APPLY)
+        return self._apply(summary, facts)
+
+    def _prepare_workspace(self, workdir: Path, var_file: Path) -> tuple[Configuration, Path]:
+        try:
+            context = self.store.load_job()
+            files = self.store.download_workspace(workdir)
+            variables = self.store.load_variables(context)
+        except WorkspaceError as exc:
+            raise JobFailed(str(exc)) from exc
+        self.tracker.log(f"workspace: {len(files)} file(s): {', '.join(files[:20])}")
+        configuration = self._check_code(workdir, files)
+        self._collect_variable_secrets(configuration, variables)
+        # Outside the code directory: the variables are not part of the configuration.
+        var_file.write_text(json.dumps(variables))
+        self._check_cancel()
+        return configuration, var_file
+
+    def _initialise(self, workdir: Path, configuration: Configuration) -> overrides.ProviderFacts:
+        """``init``, then the provider settings derived from the providers it installed."""
+        validate_only = self.settings.action is JobAction.VALIDATE
+        toolchain = self.toolchain
+        self.tracker.log(f"{toolchain.flavor} {toolchain.version} ({toolchain.binary_source})")
+        if not validate_only:
+            backend = overrides.backend_document(self.settings, toolchain.version)
+            overrides.write_document(workdir, overrides.BACKEND_FILE, backend)
+        init_args = ["init", "-input=false", "-no-color"]
+        if validate_only:
+            init_args.append("-backend=false")
+        with init_lock(toolchain):
+            self._require(self._run(init_args), "init")
+        if validate_only:
+            return overrides.ProviderFacts()
+        facts = self._provider_facts(workdir)
+        override_doc, defaults_doc = overrides.provider_documents(configuration, facts, self.settings)
+        overrides.write_document(workdir, overrides.PROVIDER_OVERRIDE_FILE, override_doc)
+        overrides.write_document(workdir, overrides.PROVIDER_DEFAULTS_FILE, defaults_doc)
+        return facts
+
+    def _plan(self, var_file: Path, facts: overrides.ProviderFacts) -> dict[str, int]:
+        plan_args = [
+            "plan",
+            "-input=false",
+            "-json",
+            f"-out={PLAN_FILE}",
+            f"-var-file={var_file}",
+            self._lock_timeout(),
+        ]
+        if self.settings.action is JobAction.DESTROY:
+            plan_args.append("-destroy")
+        self._require(self._run(plan_args, json_lines=True), "plan")
+        summary = plan_summary(self._show_plan(facts))
+        self.tracker.log(
+            f"plan: {summary['add']} to add, {summary['change']} to change, {summary['destroy']} to destroy"
+        )
+        return summary
+
+    def _apply(self, summary: dict[str, int], facts: overrides.ProviderFacts) -> Outcome:
+        action = self.settings.action
+        self.tracker.set_planned_operations(summary["add"] + summary["change"] + summary["destroy"])
+        apply_args = ["apply", "-input=false", "-json", "-auto-approve", self._lock_timeout(), PLAN_FILE]
+        command = "destroy" if action is JobAction.DESTROY else "apply"
+        self._require(self._run(apply_args, json_lines=True), command)
+        collector = SecretCollector()
+        output_result = self._run(["output", "-json", "-no-color"], capture=True)
+        self._require(output_result, "output")
+        outputs = mask_outputs(json.loads(output_result.stdout or "{}"), collector)
+        self.scrubber.add(collector.values)
+        state = self.store.read_state() or {}
+        types = {
+            ("data." if r.get("mode") == "data" else "") + str(r.get("type"))
+            for r in state.get("resources") or []
+        }
+        return Outcome(
+            SUCCESS_MESSAGES[action],
+            outputs=outputs,
+            state_summary=state_summary(state),
+            sensitive_paths=paths_for_types(facts.sensitive_paths, types),
+            plan_summary=summary,
+        )
+
+    def _check_code(self, workdir: Path, files: list[str]) -> Configuration:
+        sources = {
+            name: (workdir / name).read_text(encoding="utf-8", errors="replace")
+            for name in files
+            if is_config_file(name)
+        }
+        if not sources:
+            raise JobFailed("the workspace holds no .tf files")
+        configuration = load_configuration(sources)
+        if configuration.syntax_errors:
+            raise self._findings_failure("syntax error", configuration.syntax_errors)
+        refused = preflight(configuration, PreflightPolicy(allow_exec=self.settings.allow_exec))
+        if refused:
+            raise self._findings_failure("refused", refused)
+        return configuration
+
+    def _findings_failure(self, label: str, findings: list[Finding]) -> JobFailed:
+        for finding in findings:
+            self.tracker.log(f"{label}: {finding.describe()}")
+        first = findings[0]
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        return JobFailed(f"{label}: {first.describe()}{more}", [f.as_dict() for f in findings])
+
+    def _collect_variable_secrets(self, configuration: Configuration, variables: Mapping[str, Any]) -> None:
+        collector = SecretCollector()
+        for block in configuration.blocks("variable"):
+            name = block.labels[0] if block.labels else ""
+            if block.body.get("sensitive") is True:
+                collector.add(block.body.get("default"))
+                if name in variables:
+                    collector.add(variables[name])
+        self.scrubber.add(collector.values)
+
+    def _terraform_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["AWS_REGION"] = self.settings.region
+        env["AWS_DEFAULT_REGION"] = self.settings.region
+        # Values the code could read through the environment that it has no business seeing.
+        for name in ("SANDBOX_SECRET_ACCESS_KEY", "SANDBOX_ACCESS_KEY_ID"):
+            env.pop(name, None)
+        return env
+
+    def _provider_facts(self, workdir: Path) -> overrides.ProviderFacts:
+        """Schema-derived provider settings, cached per lock file: the AWS schema takes a second to dump."""
+        lock_file = workdir / ".terraform.lock.hcl"
+        lock_text = lock_file.read_text() if lock_file.is_file() else ""
+        key = hashlib.sha256(
+            f"{self.toolchain.flavor}{self.toolchain.version}\n{lock_text}".encode()
+        ).hexdigest()[:32]
+        cache = self.toolchain.root / "provider-facts" / f"{key}.json"
+        if cache.is_file():
+            try:
+                return overrides.ProviderFacts.from_json(cache.read_text())
+            except (ValueError, KeyError):
+                cache.unlink(missing_ok=True)
+        result = self._run(["providers", "schema", "-json"], capture=True)
+        self._require(result, "providers schema")
+        facts = overrides.ProviderFacts.from_schema(json.loads(result.stdout))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(facts.to_json())
+        partial.replace(cache)
+        return facts
+
+    def _validate(self) -> None:
+        result = self._run(["validate", "-json", "-no-color"], capture=True)
+        if result.interrupted:
+            raise JobCancelled
+        try:
+            document = json.loads(result.stdout or "{}")
+        except ValueError:
+            document = {}
+        diagnostics = [d for d in document.get("diagnostics") or [] if isinstance(d, dict)]
+        errors = [_diagnostic_summary(d) for d in diagnostics if d.get("severity") == "error"]
+        validation = {
+            "valid": bool(document.get("valid", result.returncode == 0)) and not errors,
+            "errors": errors,
+            "warnings": [_diagnostic_summary(d) for d in diagnostics if d.get("severity") == "warning"],
+            "jobId": self.settings.job_id,
+            "checkedAt": iso_now(),
+            "terraformVersion": self.toolchain.version,
+        }
+        self.store.record_validation(validation)
+        for diagnostic in diagnostics:
+            self.tracker.log(f"{diagnostic.get('severity', 'error')}: {_diagnostic_text(diagnostic)}")
+        if not validation["valid"]:
+            raise JobFailed(
+                "terraform validate failed: "
+                + (_diagnostic_text(diagnostics[0]) if diagnostics else "invalid"),
+                [d for d in diagnostics if d.get("severity") == "error"],
+            )
+        self.tracker.log("validate: the configuration is valid")
+
+    def _show_plan(self, facts: overrides.ProviderFacts) -> dict[str, Any]:
+        result = self._run(["show", "-json", "-no-color", PLAN_FILE], capture=True)
+        self._require(result, "show")
+        collector = SecretCollector()
+        plan = redact_plan(json.loads(result.stdout), facts.sensitive_paths, collector)
+        self.scrubber.add(collector.values)
+        key = self.store.upload_plan(plan)
+        self.store.record_plan(plan_summary(plan), key)
+        return plan
+
+    # --- terraform calls ----------------------------------------------------------------------
+
+    def _run(self, args: list[str], *, json_lines: bool = False, capture: bool = False) -> CommandResult:
+        assert self.terraform is not None
+        self._check_cancel()
+        self.tracker.log(f"$ terraform {' '.join(_display_args(args))}")
+        result = self.terraform.run(
+            args,
+            json_lines=json_lines,
+            on_event=self.tracker.on_event,
+            on_line=self.tracker.log,
+            capture_stdout=capture,
+        )
+        if result.interrupted:
+            raise JobCancelled
+        return result
+
+    def _require(self, result: CommandResult, command: str) -> None:
+        if result.ok:
+            return
+        diagnostics = result.diagnostics()
+        if diagnostics:
+            raise JobFailed(f"terraform {command} failed: {_diagnostic_text(diagnostics[0])}", diagnostics)
+        text_error = _text_error(result.stderr_lines)
+        raise JobFailed(f"terraform {command} failed: {text_error or f'exit code {result.returncode}'}")
+
+    def _check_cancel(self) -> None:
+        if self.cancel_requested:
+            raise JobCancelled
+
+    def _lock_timeout(self) -> str:
+        return f"-lock-timeout={self.settings.lock_timeout_seconds}s"
+
+    # --- reporting ----------------------------------------------------------------------------
+
+    def _publish(self, snapshot: Snapshot) -> None:
+        try:
+            self.store.report_progress(snapshot.phase, snapshot.progress, snapshot.log_tail)
+            now = time.monotonic()
+            if now - self._last_log_upload >= LOG_UPLOAD_INTERVAL_SECONDS:
+                self.store.upload_log(snapshot.log_text)
+                self._last_log_upload = now
+        except Exception:
+            LOGGER.warning("progress update failed", exc_info=True)
+
+    def _finish_completed(self, outcome: Outcome) -> None:
+        self.tracker.finish()
+        self.tracker.log(outcome.message)
+        self.tracker.stop()
+        snapshot = self.tracker.snapshot()
+        self.store.upload_log(snapshot.log_text)
+        action = self.settings.action
+        status = {
+            JobAction.DEPLOY: DeploymentStatus.DEPLOYED,
+            JobAction.DESTROY: DeploymentStatus.DESTROYED,
+        }.get(action)
+        self.store.complete(
+            message=outcome.message,
+            log_tail=snapshot.log_tail,
+            outputs=outcome.outputs,
+            deployment_status=status,
+            state_summary=outcome.state_summary,
+            sensitive_paths=outcome.sensitive_paths,
+        )
+
+    def _finish_failed(self, message: str, diagnostics: list[dict[str, Any]]) -> None:
+        message = self.scrubber.scrub(message)
+        self.tracker.log(f"failed: {message}")
+        self.tracker.stop()
+        snapshot = self.tracker.snapshot()
+        try:
+            self.store.upload_log(snapshot.log_text)
+        except Exception:
+            LOGGER.warning("log upload failed", exc_info=True)
+        failed_deployment = self.settings.action in (JobAction.DEPLOY, JobAction.DESTROY)
+        self.store.fail(
+            error=message,
+            log_tail=snapshot.log_tail,
+            diagnostics=json.loads(self.scrubber.scrub(json.dumps(diagnostics))),
+            deployment_status=DeploymentStatus.FAILED if failed_deployment else None,
+        )
+
+
+def _display_args(args: list[str]) -> list[str]:
+    return [re.sub(r"^-var-file=.*", "-var-file=<variables>", a) for a in args]
+
+
+def plan_summary(plan: Mapping[str, Any]) -> dict[str, int]:
+    """add/change/destroy as terraform counts them: a replace is one add and one destroy."""
+    summary = {"add": 0, "change": 0, "destroy": 0}
+    for change in plan.get("resource_changes") or []:
+        actions = (change.get("change") or {}).get("actions") or []
+        if "create" in actions:
+            summary["add"] += 1
+        if "delete" in actions:
+            summary["destroy"] += 1
+        if actions == ["update"]:
+            summary["change"] += 1
+    return summary
+
+
+def state_summary(state: Mapping[str, Any]) -> dict[str, Any]:
+    resources = [r for r in state.get("resources") or [] if r.get("mode") == "managed"]
+    return {
+        "serial": int(state.get("serial") or 0),
+        "lineage": str(state.get("lineage") or ""),
+        "terraformVersion": str(state.get("terraform_version") or ""),
+        "resourceCount": sum(len(r.get("instances") or []) for r in resources),
+    }
+
+
+def _diagnostic_summary(diagnostic: Mapping[str, Any]) -> dict[str, Any]:
+    where = diagnostic.get("range") or {}
+    start = where.get("start") or {}
+    return {
+        "summary": diagnostic.get("summary", ""),
+        "detail": diagnostic.get("detail", ""),
+        "file": where.get("filename"),
+        "line": start.get("line"),
+        "column": start.get("column"),
+    }
+
+
+_LOCK_DETAIL = re.compile(
+    r"ID:\s*(?P<id>\S+).*?Who:\s*(?P<who>\S+).*?Operation:\s*(?P<op>\S+).*?Created:\s*(?P<created>[^\n]+)",
+    re.S,
+)
+
+
+def _diagnostic_text(diagnostic: Mapping[str, Any]) -> str:
+    summary = str(diagnostic.get("summary") or "error").strip()
+    detail = str(diagnostic.get("detail") or "")
+    if "state lock" in summary.lower():
+        match = _LOCK_DETAIL.search(detail)
+        held = (
+            f" (lock {match['id']} held by {match['who']} for {match['op']} since {match['created'].strip()})"
+            if match
+            else ""
+        )
+        return f"the project's state is locked by another run{held}: {summary}"
+    where = diagnostic.get("range") or {}
+    location = ""
+    if where.get("filename"):
+        location = f" ({where['filename']}:{(where.get('start') or {}).get('line', '?')})"
+    first_detail = next((line.strip() for line in detail.splitlines() if line.strip()), "")
+    text = summary + location
+    if first_detail and len(summary) < 120:
+        text += f": {first_detail}"
+    return text[:1000]
+
+
+def _text_error(lines: list[str]) -> str:
+    """The first ``Error:`` of terraform's human output, with its ``on FILE line N`` if given."""
+    cleaned = [re.sub(r"^[\s│╷╵]+", "", line).strip() for line in lines]
+    for index, line in enumerate(cleaned):
+        if line.startswith("Error:"):
+            message = line.removeprefix("Error:").strip()
+            for follow in cleaned[index + 1 : index + 6]:
+                match = re.match(r"on (\S+) line (\d+)", follow)
+                if match:
+                    return f"{message} ({match[1]}:{match[2]})"
+            return message
+    return ""

@@ -1,0 +1,142 @@
+"""Run terraform commands non-interactively and stream what they print.
+
+Commands run in their own session so a Ctrl-C at a terminal does not reach them twice; the
+runner forwards one interrupt itself, and terraform then finishes in-flight operations, writes
+its state and releases the state lock before it exits.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provisioner.toolchain import Toolchain
+
+EventHandler = Callable[[dict[str, Any]], None]
+LineHandler = Callable[[str], None]
+
+
+@dataclass
+class CommandResult:
+    args: list[str]
+    returncode: int
+    stdout: str = ""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    stderr_lines: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.interrupted
+
+    def diagnostics(self) -> list[dict[str, Any]]:
+        """Error diagnostics from ``-json`` events, or from a ``validate -json`` document."""
+        found = [e["diagnostic"] for e in self.events if e.get("type") == "diagnostic" and "diagnostic" in e]
+        if not found and self.stdout.lstrip().startswith("{"):
+            try:
+                found = list(json.loads(self.stdout).get("diagnostics") or [])
+            except ValueError:
+                found = []
+        return [d for d in found if d.get("severity") == "error"]
+
+
+class Terraform:
+    """One working directory, one toolchain; remembers the command running now for interrupts."""
+
+    def __init__(self, toolchain: Toolchain, workdir: Path, env: dict[str, str]) -> None:
+        self.toolchain = toolchain
+        self.workdir = workdir
+        self.env = toolchain.env(env)
+        self._current: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+        self.interrupted = threading.Event()
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        json_lines: bool = False,
+        on_event: EventHandler | None = None,
+        on_line: LineHandler | None = None,
+        capture_stdout: bool = False,
+    ) -> CommandResult:
+        """Run ``terraform <args>``; stream ``-json`` events or text lines to the handlers."""
+        result = CommandResult(args=list(args), returncode=-1)
+        if self.interrupted.is_set():
+            result.interrupted = True
+            return result
+        process = subprocess.Popen(
+            [str(self.toolchain.binary), *args],
+            cwd=self.workdir,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            bufsize=1,
+            start_new_session=True,
+        )
+        with self._lock:
+            self._current = process
+        stderr_thread = threading.Thread(
+            target=self._pump_stderr, args=(process, result, on_line), name="terraform-stderr", daemon=True
+        )
+        stderr_thread.start()
+        captured: list[str] = []
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = raw.rstrip("\n")
+            if capture_stdout:
+                captured.append(raw)
+            if json_lines and line.startswith("{"):
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    event = None
+                if isinstance(event, dict):
+                    result.events.append(event)
+                    if on_event is not None:
+                        on_event(event)
+                    continue
+            if on_line is not None and not capture_stdout:
+                on_line(line)
+        result.returncode = process.wait()
+        stderr_thread.join()
+        with self._lock:
+            self._current = None
+        result.stdout = "".join(captured)
+        result.interrupted = self.interrupted.is_set()
+        return result
+
+    @staticmethod
+    def _pump_stderr(
+        process: subprocess.Popen[str], result: CommandResult, on_line: LineHandler | None
+    ) -> None:
+        assert process.stderr is not None
+        for raw in process.stderr:
+            line = raw.rstrip("\n")
+            result.stderr_lines.append(line)
+            if on_line is not None:
+                on_line(line)
+
+    def interrupt(self) -> None:
+        """Ask the running command to stop gracefully; later commands will not start."""
+        self.interrupted.set()
+        with self._lock:
+            process = self._current
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)
+
+    def kill(self) -> None:
+        with self._lock:
+            process = self._current
+        if process is not None and process.poll() is None:
+            process.kill()
