@@ -37,6 +37,8 @@ from runner.terraform import CommandResult, Terraform
 
 LOGGER = logging.getLogger("runner")
 PLAN_FILE = "tfplan"
+VALIDATE_ARGS = ["validate", "-json", "-no-color"]
+SHOW_ARGS = ["show", "-json", "-no-color", PLAN_FILE]
 LOG_UPLOAD_INTERVAL_SECONDS = 5.0
 
 
@@ -121,12 +123,12 @@ class Run:
         self.terraform = Terraform(self.toolchain, workdir, self._terraform_env())
         facts = self._initialise(workdir, configuration)
         self.tracker.enter(Phase.VALIDATE)
-        self._validate()
         if action is JobAction.VALIDATE:
+            self._check_validation(self._run(VALIDATE_ARGS, capture=True))
             return Outcome(SUCCESS_MESSAGES[action])
-        self.tracker.enter(Phase.PLAN)
-        summary = self._plan(var_file, facts)
+        summary = self._validate_and_plan(var_file)
         if action is JobAction.PLAN:
+            self._record_plan(self._run(SHOW_ARGS, capture=True), facts)
             return Outcome(SUCCESS_MESSAGES[action], plan_summary=summary)
         self.tracker.enter(Phase.DESTROY if action is JobAction.DESTROY else Phase.APPLY)
         return self._apply(summary, facts)
@@ -167,7 +169,12 @@ class Run:
         overrides.write_document(workdir, overrides.PROVIDER_DEFAULTS_FILE, defaults_doc)
         return facts
 
-    def _plan(self, var_file: Path, facts: overrides.ProviderFacts) -> dict[str, int]:
+    def _validate_and_plan(self, var_file: Path) -> dict[str, int]:
+        """``validate`` and ``plan`` side by side: plan re-validates anyway, so nothing waits twice.
+
+        A failed validation wins over whatever the plan reports, since its message is the clearer.
+        """
+        assert self.terraform is not None
         plan_args = [
             "plan",
             "-input=false",
@@ -178,23 +185,45 @@ class Run:
         ]
         if self.settings.action is JobAction.DESTROY:
             plan_args.append("-destroy")
-        self._require(self._run(plan_args, json_lines=True), "plan")
-        summary = plan_summary(self._show_plan(facts))
+        self.tracker.log(f"$ terraform {' '.join(_display_args(plan_args))}")
+        planning = self.terraform.run_in_background(
+            plan_args, json_lines=True, on_event=self.tracker.on_event, on_line=self.tracker.log
+        )
+        try:
+            self._check_validation(self._run(VALIDATE_ARGS, capture=True))
+        except JobFailed:
+            self.terraform.interrupt()
+            planning.result()
+            raise
+        self.tracker.enter(Phase.PLAN)
+        result = planning.result()
+        if result.interrupted:
+            raise JobCancelled
+        self._require(result, "plan")
+        summary = _summary_from_events(result.events)
         self.tracker.log(
             f"plan: {summary['add']} to add, {summary['change']} to change, {summary['destroy']} to destroy"
         )
         return summary
 
     def _apply(self, summary: dict[str, int], facts: overrides.ProviderFacts) -> Outcome:
+        """``apply`` of the saved plan, with ``show -json`` of the same plan running beside it."""
+        assert self.terraform is not None
         action = self.settings.action
         self.tracker.set_planned_operations(summary["add"] + summary["change"] + summary["destroy"])
+        showing = self.terraform.run_in_background(SHOW_ARGS, capture_stdout=True)
         apply_args = ["apply", "-input=false", "-json", "-auto-approve", self._lock_timeout(), PLAN_FILE]
         command = "destroy" if action is JobAction.DESTROY else "apply"
-        self._require(self._run(apply_args, json_lines=True), command)
+        applied = self._run(apply_args, json_lines=True)
+        shown = showing.result()
+        self._require(applied, command)
+        try:
+            self._record_plan(shown, facts)
+        except JobFailed as exc:
+            # The infrastructure has changed by now; a missing plan copy must not hide that.
+            self.tracker.log(f"warning: the plan could not be recorded: {exc.message}")
         collector = SecretCollector()
-        output_result = self._run(["output", "-json", "-no-color"], capture=True)
-        self._require(output_result, "output")
-        outputs = mask_outputs(json.loads(output_result.stdout or "{}"), collector)
+        outputs = self._outputs(applied, collector)
         self.scrubber.add(collector.values)
         state = self.store.read_state() or {}
         types = {
@@ -208,6 +237,18 @@ class Run:
             sensitive_paths=paths_for_types(facts.sensitive_paths, types),
             plan_summary=summary,
         )
+
+    def _outputs(self, applied: CommandResult, collector: SecretCollector) -> dict[str, Any]:
+        """The root outputs apply reported (values of sensitive ones are left out by terraform).
+
+        ``output -json`` is asked only when apply reported none, which saves a backend read.
+        """
+        reported = [e["outputs"] for e in applied.events if e.get("type") == "outputs" and "outputs" in e]
+        if reported:
+            return mask_outputs(reported[-1], collector)
+        result = self._run(["output", "-json", "-no-color"], capture=True)
+        self._require(result, "output")
+        return mask_outputs(json.loads(result.stdout or "{}"), collector)
 
     def _check_code(self, workdir: Path, files: list[str]) -> Configuration:
         sources = {
@@ -273,10 +314,8 @@ class Run:
         partial.replace(cache)
         return facts
 
-    def _validate(self) -> None:
-        result = self._run(["validate", "-json", "-no-color"], capture=True)
-        if result.interrupted:
-            raise JobCancelled
+    def _check_validation(self, result: CommandResult) -> None:
+        """Record what ``validate -json`` found on the project; fail the job if it is invalid."""
         try:
             document = json.loads(result.stdout or "{}")
         except ValueError:
@@ -302,15 +341,14 @@ class Run:
             )
         self.tracker.log("validate: the configuration is valid")
 
-    def _show_plan(self, facts: overrides.ProviderFacts) -> dict[str, Any]:
-        result = self._run(["show", "-json", "-no-color", PLAN_FILE], capture=True)
+    def _record_plan(self, result: CommandResult, facts: overrides.ProviderFacts) -> None:
+        """Redact ``show -json`` of the plan, store it, and put its summary on the records."""
         self._require(result, "show")
         collector = SecretCollector()
         plan = redact_plan(json.loads(result.stdout), facts.sensitive_paths, collector)
         self.scrubber.add(collector.values)
         key = self.store.upload_plan(plan)
         self.store.record_plan(plan_summary(plan), key)
-        return plan
 
     # --- terraform calls ----------------------------------------------------------------------
 
@@ -397,6 +435,19 @@ class Run:
 
 def _display_args(args: list[str]) -> list[str]:
     return [re.sub(r"^-var-file=.*", "-var-file=<variables>", a) for a in args]
+
+
+def _summary_from_events(events: list[dict[str, Any]]) -> dict[str, int]:
+    """add/change/destroy from plan's ``change_summary`` event (a replace is one add, one remove)."""
+    for event in reversed(events):
+        if event.get("type") == "change_summary":
+            changes = event.get("changes") or {}
+            return {
+                "add": int(changes.get("add", 0)),
+                "change": int(changes.get("change", 0)),
+                "destroy": int(changes.get("remove", 0)),
+            }
+    return {"add": 0, "change": 0, "destroy": 0}
 
 
 def plan_summary(plan: Mapping[str, Any]) -> dict[str, int]:

@@ -53,7 +53,7 @@ class Terraform:
         self.toolchain = toolchain
         self.workdir = workdir
         self.env = toolchain.env(env)
-        self._current: subprocess.Popen[str] | None = None
+        self._running: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
         self.interrupted = threading.Event()
 
@@ -85,7 +85,7 @@ class Terraform:
             start_new_session=True,
         )
         with self._lock:
-            self._current = process
+            self._running.add(process)
         stderr_thread = threading.Thread(
             target=self._pump_stderr, args=(process, result, on_line), name="terraform-stderr", daemon=True
         )
@@ -111,7 +111,7 @@ class Terraform:
         result.returncode = process.wait()
         stderr_thread.join()
         with self._lock:
-            self._current = None
+            self._running.discard(process)
         result.stdout = "".join(captured)
         result.interrupted = self.interrupted.is_set()
         return result
@@ -128,15 +128,39 @@ class Terraform:
                 on_line(line)
 
     def interrupt(self) -> None:
-        """Ask the running command to stop gracefully; later commands will not start."""
+        """Ask the running commands to stop gracefully; later commands will not start."""
         self.interrupted.set()
         with self._lock:
-            process = self._current
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGINT)
+            running = list(self._running)
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
 
-    def kill(self) -> None:
-        with self._lock:
-            process = self._current
-        if process is not None and process.poll() is None:
-            process.kill()
+    def run_in_background(self, args: Sequence[str], **options: Any) -> Background:
+        """Start a command on a thread; ``Background.result()`` waits for it."""
+        return Background(lambda: self.run(args, **options))
+
+
+class Background:
+    """A command running beside another: ``validate`` beside ``plan``, ``show`` beside ``apply``."""
+
+    def __init__(self, work: Callable[[], CommandResult]) -> None:
+        self._result: CommandResult | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(work,), name="terraform-background", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, work: Callable[[], CommandResult]) -> None:
+        try:
+            self._result = work()
+        except BaseException as exc:  # handed to the waiting thread
+            self._error = exc
+
+    def result(self) -> CommandResult:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result

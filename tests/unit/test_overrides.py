@@ -1,0 +1,142 @@
+"""Override files: the backend per terraform version, provider settings from the provider schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provisioner.hcl.config import load_configuration
+from runner.overrides import ProviderFacts, backend_document, provider_documents
+from runner.settings import RunnerSettings
+
+AWS = "registry.terraform.io/hashicorp/aws"
+
+
+def settings(**overrides: str) -> RunnerSettings:
+    env = {
+        "JOB_ID": "deploy-1700000000000-abc123",
+        "PROJECT_ID": "shop",
+        "JOB_ACTION": "deploy",
+        "JOBS_TABLE": "jobs",
+        "PROJECTS_TABLE": "projects",
+        "LOCK_TABLE": "locks",
+        "WORKSPACES_BUCKET": "workspaces",
+        "STATE_BUCKET": "state",
+        "LOGS_BUCKET": "logs",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+    }
+    env.update(overrides)
+    return RunnerSettings.from_environment(env)
+
+
+def facts(version: int) -> ProviderFacts:
+    """Provider config schemas as terraform prints them, trimmed to what matters here."""
+    attributes: dict[str, Any] = {"region": "string", "access_key": "string", "secret_key": "string"}
+    if version == 3:
+        attributes |= {
+            "s3_force_path_style": "bool",
+            "skip_get_ec2_platforms": "bool",
+            "skip_metadata_api_check": "bool",
+        }
+    else:
+        attributes |= {"s3_use_path_style": "bool", "skip_metadata_api_check": "string"}
+    attributes["skip_credentials_validation"] = "bool"
+    return ProviderFacts(
+        config_attributes={AWS: attributes},
+        endpoints={AWS: ["s3", "sqs", "sts"]},
+        config_blocks={AWS: ["assume_role", "default_tags", "endpoints"]},
+    )
+
+
+def test_backend_uses_one_key_per_project_with_locking_and_encryption() -> None:
+    document = backend_document(settings(AWS_ENDPOINT_URL=""), "1.5.7")
+    assert document == {
+        "terraform": {
+            "backend": {
+                "s3": {
+                    "bucket": "state",
+                    "key": "projects/shop/terraform.tfstate",
+                    "region": "us-east-1",
+                    "dynamodb_table": "locks",
+                    "encrypt": True,
+                }
+            }
+        }
+    }
+
+
+def test_backend_endpoint_settings_follow_the_terraform_version() -> None:
+    old = backend_document(settings(), "1.0.3")["terraform"]["backend"]["s3"]
+    new = backend_document(settings(), "1.6.0")["terraform"]["backend"]["s3"]
+    assert old["endpoint"] == "http://127.0.0.1:5000" and old["force_path_style"] is True
+    assert "endpoints" not in old
+    assert new["endpoints"]["dynamodb"] == "http://127.0.0.1:5000" and new["use_path_style"] is True
+    assert "endpoint" not in new and "force_path_style" not in new
+
+
+def test_sandbox_points_every_aws_provider_block_at_the_emulator() -> None:
+    # Given a default provider and an aliased one
+    configuration = load_configuration(
+        {
+            "main.tf": 'provider "aws" {\n  region = "us-east-1"\n}\nprovider "aws" {\n  alias = "west"\n  region = "us-west-2"\n}\n'
+        }
+    )
+    override, defaults = provider_documents(configuration, facts(3), settings())
+    assert defaults is None
+    assert override is not None
+    blocks = override["provider"]["aws"]
+    assert sorted(str(b.get("alias")) for b in blocks) == ["None", "west"]
+    for block in blocks:
+        assert block["endpoints"] == [
+            {"s3": "http://127.0.0.1:5000", "sqs": "http://127.0.0.1:5000", "sts": "http://127.0.0.1:5000"}
+        ]
+        assert block["s3_force_path_style"] is True
+        assert block["skip_get_ec2_platforms"] is True
+        assert block["access_key"] == "test"
+        assert "default_tags" not in block
+
+
+def test_settings_use_the_names_and_types_of_the_provider_version() -> None:
+    configuration = load_configuration({"main.tf": 'resource "aws_s3_bucket" "b" {}\n'})
+    override, defaults = provider_documents(configuration, facts(5), settings())
+    # no provider block in the code: a normal file declares the default one
+    assert override is None
+    assert defaults is not None
+    block = defaults["provider"]["aws"][0]
+    assert block["s3_use_path_style"] is True
+    assert block["skip_metadata_api_check"] == "true"
+    assert "s3_force_path_style" not in block and "skip_get_ec2_platforms" not in block
+
+
+def test_target_aws_assumes_the_deploy_role_and_merges_default_tags() -> None:
+    configuration = load_configuration(
+        {"main.tf": 'provider "aws" {\n  default_tags {\n    tags = { Team = "shop" }\n  }\n}\n'}
+    )
+    aws = settings(PROVISIONER_TARGET="aws", DEPLOY_ROLE_ARN="arn:aws:iam::123456789012:role/deploy")
+    override, _ = provider_documents(configuration, facts(5), aws)
+    assert override is not None
+    block = override["provider"]["aws"][0]
+    assert "endpoints" not in block and "access_key" not in block
+    assert block["assume_role"] == [
+        {"role_arn": "arn:aws:iam::123456789012:role/deploy", "session_name": aws.job_id}
+    ]
+    assert block["default_tags"] == [
+        {
+            "tags": {
+                "Team": "shop",
+                "ManagedBy": "terraform-provisioner",
+                "ProjectId": "shop",
+                "JobId": aws.job_id,
+            }
+        }
+    ]
+
+
+def test_tags_given_as_an_expression_are_merged_in_terraform() -> None:
+    configuration = load_configuration(
+        {"main.tf": 'provider "aws" {\n  default_tags {\n    tags = var.tags\n  }\n}\n'}
+    )
+    aws = settings(PROVISIONER_TARGET="aws", TAG_JOB_ID="false")
+    override, _ = provider_documents(configuration, facts(5), aws)
+    assert override is not None
+    tags = override["provider"]["aws"][0]["default_tags"][0]["tags"]
+    assert tags == '${merge(var.tags, {"ManagedBy" = "terraform-provisioner", "ProjectId" = "shop"})}'
