@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from typing import Any
 
@@ -68,12 +69,18 @@ def held_locks(emulated: Emulated, project: str) -> list[dict[str, Any]]:
     return [item for item in emulated.locks() if item["LockID"] == lock_id]
 
 
-def wait_for(predicate: Any, timeout: float = 120.0, interval: float = 0.2) -> Any:
+def wait_for(
+    predicate: Any, process: subprocess.Popen[str], timeout: float = 120.0, interval: float = 0.2
+) -> Any:
+    """Poll until the predicate holds; a runner that ends first fails the test with its output."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"the runner ended (exit {process.returncode}) first:\n{output[-3000:]}")
         time.sleep(interval)
     raise AssertionError("condition not reached in time")
 
@@ -226,7 +233,7 @@ def test_sigterm_mid_apply_cancels_and_keeps_state(emulated: Emulated, toolchain
     process = start_runner(emulated, project, job_id, JobAction.DEPLOY, ALLOW_EXEC_CONSTRUCTS="true")
 
     # Given the apply is under way (the bucket exists, the slow step is running)
-    wait_for(lambda: "null_resource.slow: Creating" in emulated.job(job_id).get("logTail", ""))
+    wait_for(lambda: "null_resource.slow: Creating" in emulated.job(job_id).get("logTail", ""), process)
 
     # When the build is stopped
     process.send_signal(signal.SIGTERM)
@@ -253,7 +260,7 @@ def test_second_runner_on_a_locked_project_fails_clearly(emulated: Emulated, too
     project = "rt-two-runners"
     first_id = submit_job(emulated, project, slow_app(project, 8))
     first = start_runner(emulated, project, first_id, JobAction.DEPLOY, ALLOW_EXEC_CONSTRUCTS="true")
-    wait_for(lambda: "null_resource.slow: Creating" in emulated.job(first_id).get("logTail", ""))
+    wait_for(lambda: "null_resource.slow: Creating" in emulated.job(first_id).get("logTail", ""), first)
 
     second_id = submit_job(emulated, project, slow_app(project, 8))
     second = start_runner(emulated, project, second_id, JobAction.DEPLOY, ALLOW_EXEC_CONSTRUCTS="true")
