@@ -79,9 +79,11 @@ def sfn_state_machine(bill: Bill) -> None:
 
 def msk_cluster(bill: Bill) -> None:
     brokers = number(bill.attrs, "number_of_broker_nodes", 1.0) or 1.0
-    instance_type = text(first_block(bill.attrs, "broker_node_group_info"), "instance_type")
+    group = first_block(bill.attrs, "broker_node_group_info")
+    instance_type = text(group, "instance_type")
     if instance_type is None:
         bill.unknown("Brokers", "instance_type is not known")
     else:
         bill.hourly(f"Brokers ({instance_type} x {brokers:g})", f"msk:{instance_type}", brokers)
-    bill.unknown("Broker storage", "MSK storage prices are not in the catalog")
+    if group.get("ebs_volume_size") is not None or blocks(group, "storage_info"):
+        bill.unknown("Broker storage", "MSK storage prices are not in the catalog")
