@@ -23,7 +23,8 @@ CASES: list[tuple[str, str, dict[str, Any] | None, float]] = [
         "aws_instance",
         'resource "aws_instance" "a" {\n instance_type = "m5.large"\n'
         ' root_block_device {\n volume_size = 50\n volume_type = "gp3"\n }\n'
-        ' ebs_block_device {\n device_name = "/dev/sdb"\n volume_size = 100\n volume_type = "io1"\n iops = 1000\n }\n}',
+        ' ebs_block_device {\n device_name = "/dev/sdb"\n volume_size = 100\n'
+        ' volume_type = "io1"\n iops = 1000\n }\n}',
         None,
         0.096 * H + 50 * 0.08 + 100 * 0.125 + 1000 * 0.065,
     ),
@@ -124,7 +125,8 @@ CASES: list[tuple[str, str, dict[str, Any] | None, float]] = [
     (
         "aws_autoscaling_group",
         'resource "aws_launch_template" "lt" {\n instance_type = "t3.small"\n'
-        ' block_device_mappings {\n device_name = "/dev/xvda"\n ebs {\n volume_size = 30\n volume_type = "gp3"\n }\n }\n}\n'
+        ' block_device_mappings {\n device_name = "/dev/xvda"\n'
+        ' ebs {\n volume_size = 30\n volume_type = "gp3"\n }\n }\n}\n'
         'resource "aws_autoscaling_group" "g" {\n desired_capacity = 2\n max_size = 4\n min_size = 1\n'
         " launch_template {\n id = aws_launch_template.lt.id\n }\n}",
         None,
