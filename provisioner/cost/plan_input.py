@@ -74,11 +74,11 @@ class PlanReader:
             if isinstance(call, Mapping):
                 self._walk_module(call.get("module") or {}, f"{prefix}module.{name}.")
 
-    def region_for(self, address: str, attrs: Mapping[str, Any]) -> str:
+    def region_for(self, config: str, attrs: Mapping[str, Any]) -> str:
         own = _region_value(attrs.get("region"))
         if own:
             return own
-        key = self.provider_keys.get(config_address(address), "aws")
+        key = self.provider_keys.get(config, "aws")
         return (
             self.provider_regions.get(key)
             or self.provider_regions.get(key.rsplit(":", 1)[-1])
@@ -111,12 +111,13 @@ class PlanReader:
 
     def _resource(self, address: str, resource_type: str, values: Any) -> ResourceInput:
         attrs = values if isinstance(values, Mapping) else {}
+        config = config_address(address) if "[" in address else address
         return ResourceInput(
             address=address,
             type=resource_type,
             attrs=attrs,
-            region=self.region_for(address, attrs),
-            refs=self.refs.get(config_address(address), {}),
+            region=self.region_for(config, attrs),
+            refs=self.refs.get(config, {}),
         )
 
 

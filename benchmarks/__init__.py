@@ -1,0 +1,1 @@
+"""Benchmarks with figures; not tests (``make bench``)."""

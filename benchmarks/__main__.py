@@ -1,0 +1,3 @@
+from benchmarks import cost_bench
+
+raise SystemExit(cost_bench.main())
