@@ -1,0 +1,3 @@
+from provisioner.cost.cli import main
+
+raise SystemExit(main())

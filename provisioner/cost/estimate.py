@@ -1,0 +1,83 @@
+"""The one entry point: inputs in, a CostReport out. No network, no AWS calls."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from provisioner.cost.bill import Bill, ResourceIndex
+from provisioner.cost.catalog import PriceCatalog, load_catalog
+from provisioner.cost.hcl_input import resources_from_hcl
+from provisioner.cost.model import ResourceCost, ResourceInput
+from provisioner.cost.plan_input import PlanReader, resources_from_state
+from provisioner.cost.registry import FREE_TYPES, PRICERS
+from provisioner.cost.report import CostReport
+from provisioner.cost.usage import EMPTY, Usage, parse_usage
+
+
+def estimate(
+    *,
+    plan: Mapping[str, Any] | None = None,
+    files: Mapping[str, str] | None = None,
+    variables: Mapping[str, Any] | None = None,
+    state: Mapping[str, Any] | None = None,
+    usage: Mapping[str, Any] | Usage | None = None,
+    default_region: str = "us-east-1",
+    catalog: PriceCatalog | None = None,
+) -> CostReport:
+    """Price a plan (preferred), else the HCL ``files``, else just the ``state``.
+
+    With a ``state`` (or a plan that carries ``prior_state``) the report also has the prior
+    monthly total and the delta.
+    """
+    prices = catalog or load_catalog()
+    usage_index = usage if isinstance(usage, Usage) else parse_usage(usage)
+    prior: list[ResourceInput] | None = None
+    if plan is not None:
+        reader = PlanReader(plan, default_region)
+        proposed = reader.proposed()
+        prior = reader.prior()
+    elif files is not None:
+        proposed = resources_from_hcl(files, variables, default_region)
+    elif state is not None:
+        proposed = resources_from_state(state, default_region)
+    else:
+        raise ValueError("give a plan, HCL files or a state to estimate")
+    if state is not None and (plan is not None or files is not None):
+        prior = resources_from_state(state, default_region)
+    report = price_resources(proposed, prices, usage_index, default_region)
+    if prior is not None:
+        report.prior_total = price_resources(prior, prices, usage_index, default_region).total
+    return report
+
+
+def price_resources(
+    resources: Iterable[ResourceInput], catalog: PriceCatalog, usage: Usage = EMPTY, region: str = "us-east-1"
+) -> CostReport:
+    items = list(resources)
+    index = ResourceIndex(items)
+    report = CostReport(region=region, price_date=catalog.as_of, currency=catalog.currency)
+    counts: Counter[str] = Counter()
+    used_sources: set[str] = set()
+    for resource in items:
+        counts[resource.type] += 1
+        entry = PRICERS.get(resource.type)
+        if entry is None:
+            if resource.type in FREE_TYPES:
+                report.free.append((resource.address, resource.type))
+            else:
+                report.unpriced_types.append((resource.address, resource.type))
+            continue
+        category, pricer = entry
+        bill = Bill(resource, category, catalog, usage.for_resource(resource.address, resource.type), index)
+        pricer(bill)
+        cost: ResourceCost = bill.cost
+        used_sources.update(c.source for c in cost.components)
+        report.resources.append(cost)
+    report.resource_counts = counts
+    regions = Counter(r.region for r in items if r.type in PRICERS)
+    if regions:
+        report.region = regions.most_common(1)[0][0]
+    report.sources = [catalog.sources[s] for s in sorted(used_sources) if s in catalog.sources]
+    return report

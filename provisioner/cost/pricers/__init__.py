@@ -1,0 +1,1 @@
+"""One pricing function per resource type, grouped by concern; ``registry`` maps types to them."""

@@ -1,0 +1,109 @@
+"""The bundled catalog: real list prices, each with a source and a date."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from provisioner.cost.catalog import DATA_FILE, load_catalog
+
+REQUIRED_REGIONS = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1")
+
+# Fixed prices checked against a citation that is NOT the source the catalog took the figure from,
+# so a transcription slip in either shows up. (key, region, cited $, citation)
+CITED = [
+    ("ec2:t3.micro", "us-east-1", 0.0104, "sparecores-data 0.1.0 server_price, AWS Pricing API 2024-02-21"),
+    ("ec2:m5.large", "us-east-1", 0.096, "sparecores-data 0.1.0 server_price, AWS Pricing API 2024-02-21"),
+    ("ec2:m5.large", "eu-west-1", 0.107, "finops-mcp 0.12.0 aws_prices.py: AmazonEC2 offer 20261012193925"),
+    (
+        "ec2:m5.large",
+        "ap-southeast-1",
+        0.12,
+        "finops-mcp 0.12.0 aws_prices.py: AmazonEC2 offer 20261012193925",
+    ),
+    ("ec2:t4g.small", "eu-central-1", 0.0192, "Frankfurt list-price note, AWS Pricing API 2026-08-26"),
+    ("nat:hour", "us-east-1", 32.85 / 730, "infracost nat_gateway_test.golden: 730 hours $32.85"),
+    ("elb:alb:hour", "us-east-1", 16.42 / 730, "infracost lb_test.golden: 730 hours $16.42"),
+    ("vpc:public_ipv4", "us-east-1", 3.65 / 730, "infracost eip_test.golden: 730 hours $3.65"),
+    ("ebs:gp3:storage", "us-east-1", 3.20 / 40, "infracost ebs_volume_test.golden: gp3 40 GB $3.20"),
+    ("ebs:gp2:storage", "us-east-1", 1.00 / 10, "infracost ebs_volume_test.golden: gp2 10 GB $1.00"),
+    (
+        "rds:mysql:db.t3.large",
+        "us-east-1",
+        99.28 / 730,
+        "infracost db_instance_test.golden: 730 hours $99.28",
+    ),
+    ("rds:postgres:db.t3.large", "us-east-1", 105.85 / 730, "infracost db_instance_test.golden: $105.85"),
+    ("rds:mysql:db.m5.large", "us-east-1", 124.83 / 730, "infracost db_instance_test.golden: $124.83"),
+    ("fargate:vcpu", "us-east-1", 0.04048, "finops-mcp 0.12.0 analyzers/waste.py _FARGATE_VCPU_HOURLY_X86"),
+    (
+        "elasticache:redis:cache.m5.large",
+        "us-east-1",
+        227.76 / 1460,
+        "infracost elasticache_cluster_test.golden: cache.m4.large (same rate) 1,460 hours $227.76",
+    ),
+]
+
+
+@pytest.mark.parametrize(("key", "region", "cited", "citation"), CITED, ids=[f"{c[0]}@{c[1]}" for c in CITED])
+def test_fixed_prices_match_the_cited_list_price_within_one_percent(
+    key: str, region: str, cited: float, citation: str
+) -> None:
+    # Given the bundled catalog
+    catalog = load_catalog()
+    # When the price is looked up
+    price = catalog.lookup(key, region)
+    # Then it exists and is within 1% of the cited public list price
+    assert price is not None, f"{key} in {region} missing ({citation})"
+    assert price.amount == pytest.approx(cited, rel=0.01), citation
+
+
+def test_every_price_names_a_dated_source() -> None:
+    # Given the catalog / When every entry is checked
+    catalog = load_catalog()
+    # Then each names a source the catalog describes, with a title and a date
+    assert len(catalog) > 10_000
+    for price in catalog.entries():
+        source = catalog.sources[price.source]
+        assert source.title and source.date, price
+        assert price.amount > 0, price
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", catalog.as_of)
+
+
+@pytest.mark.parametrize("region", REQUIRED_REGIONS)
+def test_instance_hours_cover_the_required_regions(region: str) -> None:
+    # Given common instance types / When looked up in each required region / Then all are priced
+    catalog = load_catalog()
+    for instance_type in (
+        "t3.micro",
+        "t3.medium",
+        "m5.large",
+        "c5.xlarge",
+        "r5.large",
+        "t4g.small",
+        "m6g.large",
+    ):
+        assert catalog.lookup(f"ec2:{instance_type}", region) is not None, (instance_type, region)
+
+
+def test_regional_prices_differ_where_aws_lists_them_differently() -> None:
+    # Given t3.micro / Then Singapore lists higher than N. Virginia (0.0132 vs 0.0104)
+    catalog = load_catalog()
+    east = catalog.lookup("ec2:t3.micro", "us-east-1")
+    singapore = catalog.lookup("ec2:t3.micro", "ap-southeast-1")
+    assert east is not None and singapore is not None
+    assert (east.amount, singapore.amount) == (0.0104, 0.0132)
+
+
+def test_prices_changed_since_the_2024_snapshot_are_not_published_stale() -> None:
+    # Given p5.48xlarge, cut from $98.32 to $55.04 in us-east-1 after the 2024 snapshot
+    catalog = load_catalog()
+    # Then us-east-1 has the current price and other regions are unpriced rather than stale
+    current = catalog.lookup("ec2:p5.48xlarge", "us-east-1")
+    assert current is not None and current.amount == 55.04
+    assert catalog.lookup("ec2:p5.48xlarge", "us-east-2") is None
+
+
+def test_bundled_file_is_compact() -> None:
+    assert DATA_FILE.stat().st_size < 500_000
