@@ -6,7 +6,9 @@ Tests and local mode both use this; the CDK stack declares the same keys and ind
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -17,6 +19,11 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import GlobalSecondaryIndexTypeDef
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW_DEFINITION = REPO_ROOT / "statemachine" / "provisioning.asl.json"
+STATE_MACHINE_NAME = "provisioner-jobs"
+RUNNER_PROJECT_NAME = "provisioner-runner"
+EMULATOR_ACCOUNT = "123456789012"
 EMULATOR_ACCESS_KEY = "test"
 EMULATOR_SECRET_KEY = "test"  # noqa: S105 - the emulator accepts any key; this one is public
 JOBS_BY_PROJECT_INDEX = "byProject"
@@ -98,6 +105,37 @@ def create_service_resources(endpoint_url: str, resources: ServiceResources) -> 
             ):
                 raise
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def workflow_definition(resources: ServiceResources, runner_project: str = RUNNER_PROJECT_NAME) -> str:
+    """The ASL with its ``${Substitutions}`` filled, as CDK fills them."""
+    substitutions = {
+        "JobsTable": resources.jobs_table,
+        "ProjectsTable": resources.projects_table,
+        "RunnerProject": runner_project,
+    }
+    definition = WORKFLOW_DEFINITION.read_text()
+    for name, value in substitutions.items():
+        definition = definition.replace("${" + name + "}", value)
+    leftover = re.findall(r"\$\{[A-Za-z]+\}", definition)
+    if leftover:
+        raise ValueError(f"unfilled substitutions in the workflow: {sorted(set(leftover))}")
+    return definition
+
+
+def create_state_machine(endpoint_url: str, resources: ServiceResources) -> str:
+    """The provisioning workflow in the emulator, from the same ASL file CDK deploys; returns its ARN."""
+    client = emulator_session(resources.region).client("stepfunctions", endpoint_url=endpoint_url)
+    definition = workflow_definition(resources)
+    role = f"arn:aws:iam::{EMULATOR_ACCOUNT}:role/provisioner-workflow"
+    existing = {m["name"]: m["stateMachineArn"] for m in client.list_state_machines()["stateMachines"]}
+    if STATE_MACHINE_NAME in existing:
+        arn = existing[STATE_MACHINE_NAME]
+        client.update_state_machine(stateMachineArn=arn, definition=definition, roleArn=role)
+        return arn
+    return client.create_state_machine(name=STATE_MACHINE_NAME, definition=definition, roleArn=role)[
+        "stateMachineArn"
+    ]
 
 
 def _index(name: str, partition: str, sort: str) -> GlobalSecondaryIndexTypeDef:

@@ -10,6 +10,7 @@ a :class:`Scrubber` can remove them from free text such as logs.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -19,6 +20,11 @@ ANY_INDEX = "*"
 MIN_SCRUB_LENGTH = 4
 
 SensitivePaths = dict[str, list[list[str]]]
+# Belt and braces for state whose schema paths were never recorded (a runner that died early):
+# attribute names that hold secrets in every provider we know of.
+SECRET_NAME = re.compile(
+    r"(^|_)(password|passwd|secret|secret_string|private_key|token|passphrase|credentials?)($|_)"
+)
 
 
 def sensitive_paths_from_schema(schema: Mapping[str, Any]) -> SensitivePaths:
@@ -136,6 +142,20 @@ def _redact_state_path(value: Any, steps: list[Mapping[str, Any]], collector: Se
     return value
 
 
+def _redact_secret_names(value: Any, collector: SecretCollector | None) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if isinstance(inner, str) and inner and inner != SENSITIVE and SECRET_NAME.search(key):
+                if collector is not None:
+                    collector.add(inner)
+                value[key] = SENSITIVE
+            else:
+                _redact_secret_names(inner, collector)
+    elif isinstance(value, list):
+        for inner in value:
+            _redact_secret_names(inner, collector)
+
+
 def _type_key(resource: Mapping[str, Any]) -> str:
     resource_type = str(resource.get("type", ""))
     return f"data.{resource_type}" if resource.get("mode") == "data" else resource_type
@@ -162,6 +182,7 @@ def redact_state(
             for steps in instance.get("sensitive_attributes") or []:
                 if isinstance(steps, list):
                     _redact_state_path(attributes, steps, collector)
+            _redact_secret_names(attributes, collector)
             # Private provider data is opaque bytes that may embed secrets; nobody needs it.
             instance.pop("private", None)
     return redacted

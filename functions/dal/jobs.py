@@ -1,0 +1,153 @@
+"""Job records in DynamoDB: one item per job, indexes by project and by creation time."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from abc import ABC, abstractmethod
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.dal import aws
+from functions.models.exceptions import InvalidRequest
+from provisioner.emulator import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX
+from provisioner.records import JobStatus, iso_now
+
+JobItem = dict[str, Any]
+
+
+class JobStore(ABC):
+    @abstractmethod
+    def get(self, job_id: str) -> JobItem | None: ...
+
+    @abstractmethod
+    def create(self, item: JobItem) -> None: ...
+
+    @abstractmethod
+    def list(
+        self, project_id: str | None, limit: int, token: str | None
+    ) -> tuple[list[JobItem], str | None]: ...
+
+    @abstractmethod
+    def fail_if_active(self, job_id: str, error: str) -> bool:
+        """Mark a pending or processing job failed; False if it had already ended."""
+
+    @abstractmethod
+    def request_cancel(self, job_id: str, requested_by: str) -> None: ...
+
+
+class DynamoJobStore(JobStore):
+    def __init__(self, table_name: str) -> None:
+        self.table = aws.dynamodb().Table(table_name)
+
+    def get(self, job_id: str) -> JobItem | None:
+        try:
+            item = self.table.get_item(Key={"jobId": job_id}, ConsistentRead=True).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise aws.unavailable("the job table", exc) from exc
+        return plain(item) if item else None
+
+    def create(self, item: JobItem) -> None:
+        try:
+            self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(jobId)")
+        except (ClientError, BotoCoreError) as exc:
+            raise aws.unavailable("the job table", exc) from exc
+
+    def list(self, project_id: str | None, limit: int, token: str | None) -> tuple[list[JobItem], str | None]:
+        arguments: dict[str, Any] = {"Limit": limit, "ScanIndexForward": False}
+        if project_id is not None:
+            arguments |= {
+                "IndexName": JOBS_BY_PROJECT_INDEX,
+                "KeyConditionExpression": Key("projectId").eq(project_id),
+            }
+        else:
+            arguments |= {
+                "IndexName": JOBS_BY_CREATION_INDEX,
+                "KeyConditionExpression": Key("kind").eq("job"),
+            }
+        if token:
+            arguments["ExclusiveStartKey"] = decode_token(token)
+        try:
+            page = self.table.query(**arguments)
+        except ClientError as exc:
+            if aws.error_code(exc) == "ValidationException" and token:
+                raise InvalidRequest("the next token does not belong to this listing", "next") from exc
+            raise aws.unavailable("the job table", exc) from exc
+        except BotoCoreError as exc:
+            raise aws.unavailable("the job table", exc) from exc
+        last = page.get("LastEvaluatedKey")
+        return [plain(item) for item in page.get("Items", [])], encode_token(last) if last else None
+
+    def fail_if_active(self, job_id: str, error: str) -> bool:
+        now = iso_now()
+        try:
+            self.table.update_item(
+                Key={"jobId": job_id},
+                UpdateExpression="SET #status = :failed, #error = :error, resultMessage = :error, "
+                "endTime = :now, updatedAt = :now",
+                ConditionExpression="#status IN (:pending, :processing)",
+                ExpressionAttributeNames={"#status": "status", "#error": "error"},
+                ExpressionAttributeValues={
+                    ":failed": JobStatus.FAILED.value,
+                    ":pending": JobStatus.PENDING.value,
+                    ":processing": JobStatus.PROCESSING.value,
+                    ":error": error,
+                    ":now": now,
+                },
+            )
+        except ClientError as exc:
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise aws.unavailable("the job table", exc) from exc
+        except BotoCoreError as exc:
+            raise aws.unavailable("the job table", exc) from exc
+        return True
+
+    def request_cancel(self, job_id: str, requested_by: str) -> None:
+        try:
+            self.table.update_item(
+                Key={"jobId": job_id},
+                UpdateExpression="SET cancelRequestedAt = :now, cancelRequestedBy = :who, updatedAt = :now",
+                ExpressionAttributeValues={":now": iso_now(), ":who": requested_by},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise aws.unavailable("the job table", exc) from exc
+
+
+def plain(item: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; give the rest of the code ints and floats."""
+    if isinstance(item, dict):
+        return {key: plain(value) for key, value in item.items()}
+    if isinstance(item, list):
+        return [plain(value) for value in item]
+    if isinstance(item, Decimal):
+        return int(item) if item == item.to_integral_value() else float(item)
+    return item
+
+
+def encode_token(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(plain(key), sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidRequest("the next token is not one this API issued", "next") from exc
+    allowed = {"jobId", "projectId", "createdAt", "kind"}
+    if not isinstance(key, dict) or not key or not set(key) <= allowed:
+        raise InvalidRequest("the next token is not one this API issued", "next")
+    if not all(isinstance(v, (str, int)) for v in key.values()):
+        raise InvalidRequest("the next token is not one this API issued", "next")
+    return key
+
+
+@cache
+def job_store(table_name: str) -> JobStore:
+    return DynamoJobStore(table_name)

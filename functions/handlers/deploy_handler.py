@@ -1,0 +1,12 @@
+"""Lambda entry point: POST /api/deploy and /api/deploy/destroy."""
+
+from functions.handlers._entry import LambdaHandler, entry_point
+from functions.models.env_vars import DeployEnv
+from functions.routes import deploy
+
+
+def build_handler() -> LambdaHandler:
+    return entry_point(DeployEnv, [deploy.build_router()])
+
+
+lambda_handler = build_handler()

@@ -1,0 +1,12 @@
+"""Lambda entry point: job status, history and logs."""
+
+from functions.handlers._entry import LambdaHandler, entry_point
+from functions.models.env_vars import JobsEnv
+from functions.routes import jobs
+
+
+def build_handler() -> LambdaHandler:
+    return entry_point(JobsEnv, [jobs.build_router()])
+
+
+lambda_handler = build_handler()

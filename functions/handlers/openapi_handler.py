@@ -1,0 +1,12 @@
+"""Lambda entry point: health and the OpenAPI document, which lists every route of every handler."""
+
+from functions.handlers._entry import LambdaHandler, entry_point
+from functions.models.env_vars import Observability
+from functions.routes import ALL_ROUTE_MODULES
+
+
+def build_handler() -> LambdaHandler:
+    return entry_point(Observability, [module.build_router() for module in ALL_ROUTE_MODULES])
+
+
+lambda_handler = build_handler()

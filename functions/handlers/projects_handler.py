@@ -1,0 +1,12 @@
+"""Lambda entry point: a project's infrastructure, outputs, state, validation and costs."""
+
+from functions.handlers._entry import LambdaHandler, entry_point
+from functions.models.env_vars import ProjectsEnv
+from functions.routes import projects
+
+
+def build_handler() -> LambdaHandler:
+    return entry_point(ProjectsEnv, [projects.build_router()])
+
+
+lambda_handler = build_handler()

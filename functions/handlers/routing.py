@@ -1,0 +1,45 @@
+"""Which Lambda serves which route: API Gateway is wired from this table, and local mode reads it too."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway style: /api/deploy/status/{jobId}
+    handler: str  # module under functions.handlers exposing lambda_handler
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(re.sub(r"\\\{[A-Za-z]+\\\}", "[^/]+", re.escape(self.path)) + "$")
+
+
+ROUTES: Final = (
+    Route("GET", "/api/health", "openapi_handler"),
+    Route("GET", "/api/openapi.json", "openapi_handler"),
+    Route("POST", "/api/deploy", "deploy_handler"),
+    Route("POST", "/api/deploy/destroy", "deploy_handler"),
+    Route("POST", "/api/deploy/cancel/{jobId}", "cancel_handler"),
+    Route("GET", "/api/deploy/status/{jobId}", "jobs_handler"),
+    Route("GET", "/api/deploy/jobs", "jobs_handler"),
+    Route("GET", "/api/deploy/logs/{jobId}", "jobs_handler"),
+    Route("GET", "/api/deploy/infrastructure/{projectId}", "projects_handler"),
+    Route("GET", "/api/deploy/outputs/{projectId}", "projects_handler"),
+    Route("GET", "/api/deploy/state/{projectId}", "projects_handler"),
+    Route("GET", "/api/deploy/validate/{projectId}", "projects_handler"),
+    Route("GET", "/api/deploy/costs/{projectId}", "projects_handler"),
+)
+HANDLERS: Final = tuple(sorted({route.handler for route in ROUTES}))
+
+
+def route_for(method: str, path: str) -> Route | None:
+    """The route API Gateway would match; None for an unknown path or method."""
+    return next((r for r in ROUTES if r.method == method and r.pattern.match(path)), None)
+
+
+def routes_for_path(path: str) -> list[Route]:
+    return [r for r in ROUTES if r.pattern.match(path)]

@@ -1,0 +1,39 @@
+"""Cancelling a job: stop its execution; the runner's signal path stops terraform safely.
+
+A job that has not reached its build yet is closed here, since no runner will record it.
+"""
+
+from __future__ import annotations
+
+from functions.dal.jobs import JobStore
+from functions.dal.projects import ProjectStore
+from functions.dal.workflow import Workflow
+from functions.models.exceptions import JobAlreadyFinished, JobNotFound
+from functions.models.output import CancelOut
+from provisioner.records import CANCELLED_MESSAGE, TERMINAL_JOB_STATUSES, JobStatus
+
+RUNNING = "RUNNING"
+
+
+def cancel_job(
+    jobs: JobStore, projects: ProjectStore, workflow: Workflow, job_id: str, requested_by: str
+) -> CancelOut:
+    item = jobs.get(job_id)
+    if item is None:
+        raise JobNotFound(f"no job {job_id}")
+    status = JobStatus(item["status"])
+    if status in TERMINAL_JOB_STATUSES:
+        raise JobAlreadyFinished(f"job {job_id} has already {status.value}; there is nothing to cancel")
+    jobs.request_cancel(job_id, requested_by)
+    execution = workflow.status(job_id)
+    workflow.stop(job_id, f"{CANCELLED_MESSAGE} by {requested_by}")
+    if status is JobStatus.PENDING or execution != RUNNING:
+        # No build is running for this job (or none ever will): close the records here.
+        if jobs.fail_if_active(job_id, CANCELLED_MESSAGE):
+            projects.release(item["projectId"], job_id, restore=item.get("previousProject") or None)
+        return CancelOut(jobId=job_id, status=JobStatus.FAILED, message="The job was cancelled before it ran")
+    return CancelOut(
+        jobId=job_id,
+        status=status,
+        message="Cancellation requested: terraform stops safely and the job ends as failed (cancelled)",
+    )

@@ -1,0 +1,163 @@
+"""Submitting a deploy or a destroy: take the project's lock, store the code, start the workflow.
+
+Every step after the lock is undone if a later one fails: the job is marked failed, the project
+gets its previous status back and its lock is released, and the caller learns why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from functions.dal.jobs import JobStore
+from functions.dal.objects import CodeStore
+from functions.dal.projects import ProjectStore
+from functions.dal.variables import VariableStore
+from functions.dal.workflow import Workflow
+from functions.models.exceptions import (
+    InvalidConfiguration,
+    ProjectNotFound,
+    StoreUnavailable,
+    WorkflowUnavailable,
+)
+from functions.models.input import DeployRequest, DestroyRequest
+from functions.models.output import DeployAccepted
+from provisioner.hcl.preflight import PreflightPolicy
+from provisioner.hcl.validation import refused_findings
+from provisioner.records import DeploymentStatus, JobAction, JobStatus, Phase, epoch_ms, iso_now, new_job_id
+
+ACCEPTED_MESSAGES = {
+    JobAction.DEPLOY: "Infrastructure deployment started",
+    JobAction.DESTROY: "Infrastructure destruction started",
+}
+
+
+@dataclass(frozen=True)
+class SubmitStores:
+    jobs: JobStore
+    projects: ProjectStore
+    code: CodeStore
+    variables: VariableStore
+    workflow: Workflow
+    run_timeout_seconds: int
+    policy: PreflightPolicy
+
+
+def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepted:
+    files = request.workspace_files()
+    refused = refused_findings(files, stores.policy)
+    if refused:
+        first = refused[0]
+        raise InvalidConfiguration(
+            f"the configuration cannot be deployed: {first.describe()}"
+            + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""),
+            [finding.as_dict() for finding in refused],
+        )
+    job_id = new_job_id(JobAction.DEPLOY)
+    now = iso_now()
+    previous = stores.projects.acquire(
+        request.projectId,
+        job_id,
+        {
+            "activeAction": JobAction.DEPLOY.value,
+            "deploymentStatus": DeploymentStatus.PENDING.value,
+            "deploymentJobId": job_id,
+            "lastUpdated": now,
+            "codeJobId": job_id,
+            "codeFiles": sorted(files),
+        },
+    )
+
+    def prepare() -> dict[str, Any]:
+        stores.code.put(request.projectId, job_id, files)
+        reference = (
+            stores.variables.save(request.projectId, dict(request.variables)) if request.variables else None
+        )
+        stores.projects.update(request.projectId, {"variablesRef": reference})
+        return {"variablesRef": reference, "codeJobId": job_id}
+
+    return _start(
+        stores, JobAction.DEPLOY, request.projectId, job_id, now=now, previous=previous, prepare=prepare
+    )
+
+
+def submit_destroy(request: DestroyRequest, stores: SubmitStores) -> DeployAccepted:
+    project = stores.projects.get(request.projectId)
+    source_job = (project or {}).get("codeJobId")
+    if not project or not source_job:
+        raise ProjectNotFound(f"project {request.projectId} has no deployed code to destroy")
+    job_id = new_job_id(JobAction.DESTROY)
+    now = iso_now()
+    previous = stores.projects.acquire(
+        request.projectId,
+        job_id,
+        {
+            "activeAction": JobAction.DESTROY.value,
+            "deploymentStatus": DeploymentStatus.PENDING.value,
+            "deploymentJobId": job_id,
+            "lastUpdated": now,
+        },
+    )
+
+    def prepare() -> dict[str, Any]:
+        # The runner reads the job's own workspace; a destroy runs the project's latest code.
+        if not stores.code.copy(request.projectId, str(source_job), job_id):
+            raise StoreUnavailable(f"the code of job {source_job} is no longer stored")
+        return {"variablesRef": project.get("variablesRef"), "codeJobId": source_job}
+
+    return _start(
+        stores, JobAction.DESTROY, request.projectId, job_id, now=now, previous=previous, prepare=prepare
+    )
+
+
+def _start(
+    stores: SubmitStores,
+    action: JobAction,
+    project_id: str,
+    job_id: str,
+    *,
+    now: str,
+    previous: dict[str, Any],
+    prepare: Callable[[], dict[str, Any]],
+) -> DeployAccepted:
+    try:
+        extra = prepare()
+        stores.jobs.create(
+            {
+                "jobId": job_id,
+                "projectId": project_id,
+                "action": action.value,
+                "status": JobStatus.PENDING.value,
+                "progress": 0,
+                "phase": Phase.QUEUED.value,
+                "kind": "job",
+                "createdAt": epoch_ms(),
+                "startTime": now,
+                "updatedAt": now,
+                "previousProject": previous,
+                **{k: v for k, v in extra.items() if v is not None},
+            }
+        )
+        stores.workflow.start(
+            job_id,
+            {
+                "jobId": job_id,
+                "projectId": project_id,
+                "action": action.value,
+                "runTimeoutSeconds": stores.run_timeout_seconds,
+            },
+        )
+    except (StoreUnavailable, WorkflowUnavailable) as exc:
+        _undo(stores, project_id, job_id, previous, f"the job could not start: {exc.message}")
+        raise
+    return DeployAccepted(jobId=job_id, message=ACCEPTED_MESSAGES[action])
+
+
+def _undo(stores: SubmitStores, project_id: str, job_id: str, previous: dict[str, Any], reason: str) -> None:
+    """Best effort: the lock is released even if marking the job failed did not work."""
+    with contextlib.suppress(StoreUnavailable):
+        stores.jobs.fail_if_active(job_id, reason)
+    with contextlib.suppress(StoreUnavailable):
+        stores.projects.release(project_id, job_id, restore=previous)

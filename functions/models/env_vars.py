@@ -1,0 +1,107 @@
+"""The handlers' environment, described as models built from small mixins and checked at cold start.
+
+Each function is given only the variables its routes use; its model names exactly those.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+
+class Observability(BaseModel):
+    POWERTOOLS_SERVICE_NAME: Annotated[str, Field(min_length=1)] = "terraform-provisioner"
+    LOG_LEVEL: Annotated[str, Field(pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
+
+
+class JobsTable(BaseModel):
+    JOBS_TABLE: Annotated[str, Field(min_length=3)]
+
+
+class ProjectsTable(BaseModel):
+    PROJECTS_TABLE: Annotated[str, Field(min_length=3)]
+
+
+class IdempotencyTable(BaseModel):
+    IDEMPOTENCY_TABLE: Annotated[str, Field(min_length=3)]
+
+
+class LockTable(BaseModel):
+    LOCK_TABLE: Annotated[str, Field(min_length=3)]
+
+
+class WorkspacesBucket(BaseModel):
+    WORKSPACES_BUCKET: Annotated[str, Field(min_length=3)]
+
+
+class StateBucket(BaseModel):
+    STATE_BUCKET: Annotated[str, Field(min_length=3)]
+
+
+class LogsBucket(BaseModel):
+    LOGS_BUCKET: Annotated[str, Field(min_length=3)]
+
+
+class Workflow(BaseModel):
+    STATE_MACHINE_ARN: Annotated[
+        str, Field(pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:.+$")
+    ]
+    RUN_TIMEOUT_SECONDS: Annotated[int, Field(ge=60, le=8 * 3600)] = 3 * 3600
+
+
+class Secrets(BaseModel):
+    SECRETS_KMS_KEY_ID: str | None = None
+
+
+class Policy(BaseModel):
+    ALLOW_EXEC_CONSTRUCTS: bool = False
+
+
+class Region(BaseModel):
+    DEFAULT_REGION: Annotated[str, Field(min_length=1)] = "us-east-1"
+
+
+class DeployEnv(
+    Observability, JobsTable, ProjectsTable, IdempotencyTable, WorkspacesBucket, Workflow, Secrets, Policy
+):
+    """POST /api/deploy and /api/deploy/destroy."""
+
+
+class CancelEnv(Observability, JobsTable, ProjectsTable, IdempotencyTable, LockTable, StateBucket, Workflow):
+    """POST /api/deploy/cancel/{jobId} and the admin unlock."""
+
+
+class JobsEnv(Observability, JobsTable, LogsBucket):
+    """Job status, history and logs."""
+
+
+class ProjectsEnv(
+    Observability,
+    JobsTable,
+    ProjectsTable,
+    WorkspacesBucket,
+    StateBucket,
+    LogsBucket,
+    Region,
+    Secrets,
+    Policy,
+):
+    """Infrastructure, outputs, state, validation and costs of a project."""
+
+
+class LocalEnv(
+    Observability,
+    JobsTable,
+    ProjectsTable,
+    IdempotencyTable,
+    LockTable,
+    WorkspacesBucket,
+    StateBucket,
+    LogsBucket,
+    Workflow,
+    Secrets,
+    Region,
+    Policy,
+):
+    """Local mode serves every route from one process."""

@@ -1,0 +1,64 @@
+"""Domain errors. The data access layer raises them from SDK errors; one module maps them to HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class ProvisionerError(Exception):
+    """Base: carries the message clients see."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class JobNotFound(ProvisionerError):
+    pass
+
+
+class ProjectNotFound(ProvisionerError):
+    pass
+
+
+class NothingToShow(ProvisionerError):
+    """The project exists but has no such artefact yet (state, plan, log)."""
+
+
+class ProjectBusy(ProvisionerError):
+    def __init__(self, message: str, active_job_id: str | None) -> None:
+        super().__init__(message)
+        self.active_job_id = active_job_id
+
+
+class JobAlreadyFinished(ProvisionerError):
+    pass
+
+
+class InvalidRequest(ProvisionerError):
+    """A request that parses but cannot be served: names the field at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidConfiguration(ProvisionerError):
+    """Submitted code that the service refuses before any job starts."""
+
+    def __init__(self, message: str, errors: Sequence[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.errors = list(errors)
+
+
+class CodeTooLarge(ProvisionerError):
+    pass
+
+
+class WorkflowUnavailable(ProvisionerError):
+    """Step Functions refused to start (or stop) an execution."""
+
+
+class StoreUnavailable(ProvisionerError):
+    """DynamoDB, S3 or Secrets Manager failed after retries."""

@@ -1,0 +1,66 @@
+"""POST /api/deploy/cancel/{jobId}."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.metrics import MetricUnit
+
+from functions.dal.jobs import job_store
+from functions.dal.projects import project_store
+from functions.dal.workflow import workflow
+from functions.logic.cancel import cancel_job
+from functions.models.env_vars import CancelEnv
+from functions.models.output import CancelOut
+from functions.utils.env import environment
+from functions.utils.observability import metrics
+from functions.utils.rest_api_resolver import error_responses, success_response
+from provisioner.records import JOB_ID_PATTERN
+
+
+def caller(current_event_identity: dict[str, object] | None) -> str:
+    """Who asked, for the record: the IAM principal or Cognito user API Gateway authenticated."""
+    identity = current_event_identity or {}
+    for key in ("userArn", "cognitoIdentityId", "user", "caller", "sourceIp"):
+        value = identity.get(key)
+        if value:
+            return str(value)
+    return "unknown"
+
+
+def build_router() -> Router:
+    """A fresh router per resolver: a router included in two resolvers would share one current event."""
+    router = Router()
+
+    @router.post(
+        "/api/deploy/cancel/<jobId>",
+        summary="Cancel a job",
+        description="Stops the execution and build; terraform stops safely, keeps state, frees the lock.",
+        responses={
+            **success_response(202, CancelOut, "Cancellation requested or done"),
+            **error_responses(400, 404, 409, 503),
+        },
+        tags=["jobs"],
+    )
+    def cancel(
+        jobId: Annotated[str, Path(pattern=JOB_ID_PATTERN)],
+    ) -> Response[CancelOut]:
+        env = environment(CancelEnv)
+        identity = (router.current_event.raw_event.get("requestContext") or {}).get("identity")
+        result = cancel_job(
+            job_store(env.JOBS_TABLE),
+            project_store(env.PROJECTS_TABLE),
+            workflow(env.STATE_MACHINE_ARN),
+            jobId,
+            caller(identity),
+        )
+        metrics.add_metric(name="JobCancelled", unit=MetricUnit.Count, value=1)
+        return Response(
+            status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=result
+        )
+
+    return router

@@ -1,0 +1,124 @@
+"""POST /api/deploy and POST /api/deploy/destroy, with optional Idempotency-Key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from pydantic import BaseModel
+
+from functions.dal.jobs import job_store
+from functions.dal.objects import code_store
+from functions.dal.projects import project_store
+from functions.dal.variables import variable_store
+from functions.dal.workflow import workflow
+from functions.logic.submit import SubmitStores, submit_deploy, submit_destroy
+from functions.models.env_vars import DeployEnv
+from functions.models.input import DeployRequest, DestroyRequest
+from functions.models.output import DeployAccepted
+from functions.utils.env import environment
+from functions.utils.observability import metrics
+from functions.utils.rest_api_resolver import error_responses, success_response
+from provisioner.hcl.preflight import PreflightPolicy
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Repeat a POST with the same key and get the same response; nothing new starts.",
+        max_length=255,
+    ),
+]
+ACCEPTED = success_response(
+    202, DeployAccepted, "Accepted: follow the job with GET /api/deploy/status/{jobId}"
+)
+
+
+def _stores() -> SubmitStores:
+    env = environment(DeployEnv)
+    return SubmitStores(
+        jobs=job_store(env.JOBS_TABLE),
+        projects=project_store(env.PROJECTS_TABLE),
+        code=code_store(env.WORKSPACES_BUCKET),
+        variables=variable_store(env.SECRETS_KMS_KEY_ID),
+        workflow=workflow(env.STATE_MACHINE_ARN),
+        run_timeout_seconds=env.RUN_TIMEOUT_SECONDS,
+        policy=PreflightPolicy(allow_exec=env.ALLOW_EXEC_CONSTRUCTS),
+    )
+
+
+def _submit(route: str, body: dict[str, Any]) -> dict[str, Any]:
+    if route == "deploy":
+        return submit_deploy(DeployRequest.model_validate(body), _stores()).model_dump()
+    return submit_destroy(DestroyRequest.model_validate(body), _stores()).model_dump()
+
+
+@cache
+def _idempotent_submit(table_name: str) -> Callable[..., dict[str, Any]]:
+    config = IdempotencyConfig(
+        event_key_jmespath="[key, route]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+        raise_on_no_idempotency_key=True,
+    )
+    persistence = DynamoDBPersistenceLayer(table_name=table_name)
+
+    @idempotent_function(data_keyword_argument="request", config=config, persistence_store=persistence)
+    def submit(request: dict[str, Any]) -> dict[str, Any]:
+        return _submit(request["route"], request["body"])
+
+    return submit  # type: ignore[no-any-return]
+
+
+def _accept(route: str, body: BaseModel, key: str | None) -> Response[DeployAccepted]:
+    payload = body.model_dump(mode="json")
+    if key:
+        table = environment(DeployEnv).IDEMPOTENCY_TABLE
+        result = _idempotent_submit(table)(request={"key": key, "route": route, "body": payload})
+    else:
+        result = _submit(route, payload)
+    metrics.add_metric(name=f"{route.capitalize()}Accepted", unit=MetricUnit.Count, value=1)
+    accepted = DeployAccepted.model_validate(result)
+    return Response(
+        status_code=HTTPStatus.ACCEPTED,
+        content_type=content_types.APPLICATION_JSON,
+        body=accepted,
+    )
+
+
+def build_router() -> Router:
+    """A fresh router per resolver: a router included in two resolvers would share one current event."""
+    router = Router()
+
+    @router.post(
+        "/api/deploy",
+        summary="Deploy a project's Terraform code",
+        description="Stores the code, takes the project lock, starts the job. One active job per project.",
+        responses={**ACCEPTED, **error_responses(400, 409, 413, 415, 422, 503)},
+        tags=["deploy"],
+    )
+    def deploy(body: DeployRequest, idempotency_key: IdempotencyKey = None) -> Response[DeployAccepted]:
+        return _accept("deploy", body, idempotency_key)
+
+    @router.post(
+        "/api/deploy/destroy",
+        summary="Destroy everything a project deployed",
+        responses={**ACCEPTED, **error_responses(400, 404, 409, 415, 422, 503)},
+        tags=["deploy"],
+    )
+    def destroy(body: DestroyRequest, idempotency_key: IdempotencyKey = None) -> Response[DeployAccepted]:
+        return _accept("destroy", body, idempotency_key)
+
+    return router

@@ -1,0 +1,150 @@
+"""What API Gateway does in front of the handlers, for local mode and tests: match the route,
+build the REST proxy event, call the route's Lambda handler, and turn its answer into HTTP."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from functions.handlers.routing import Route, route_for, routes_for_path
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass
+class LocalContext:
+    """The parts of a Lambda context the handlers read."""
+
+    function_name: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = ""
+    log_group_name: str = "local"
+    log_stream_name: str = "local"
+    deadline_ms: int = field(default_factory=lambda: int(time.time() * 1000) + 29_000)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.deadline_ms - int(time.time() * 1000))
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def proxy_event(
+    route: Route,
+    method: str,
+    path: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    query: str = "",
+    body: bytes | None = None,
+    source_ip: str = "127.0.0.1",
+    user: str = "local-user",
+) -> dict[str, Any]:
+    """A REST API (v1) proxy event, as API Gateway sends it to a Lambda proxy integration."""
+    parsed = parse_qs(query, keep_blank_values=True)
+    path_parameters = _path_parameters(route, path)
+    text_body: str | None = None
+    is_base64 = False
+    if body is not None and body != b"":
+        try:
+            text_body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            # Binary bodies reach Lambda base64-encoded, as API Gateway does for binary media types.
+            text_body, is_base64 = base64.b64encode(body).decode(), True
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": route.path,
+        "path": path,
+        "httpMethod": method,
+        "headers": dict(headers or {}),
+        "multiValueHeaders": {k: [v] for k, v in (headers or {}).items()},
+        "queryStringParameters": {k: v[-1] for k, v in parsed.items()} or None,
+        "multiValueQueryStringParameters": parsed or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": route.path,
+            "httpMethod": method,
+            "path": f"/local{path}",
+            "stage": "local",
+            "requestId": request_id,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {
+                "sourceIp": source_ip,
+                "userArn": f"arn:aws:iam::000000000000:user/{user}",
+                "user": user,
+            },
+        },
+        "body": text_body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _path_parameters(route: Route, path: str) -> dict[str, str]:
+    names = [part[1:-1] for part in route.path.split("/") if part.startswith("{")]
+    values = [
+        actual
+        for template, actual in zip(route.path.split("/"), path.split("/"), strict=False)
+        if template.startswith("{")
+    ]
+    return dict(zip(names, values, strict=False))
+
+
+class Gateway:
+    """Routes requests to the handlers; each thread gets its own handler instances, as each Lambda
+    container serves one request at a time."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _handler(self, module: str) -> LambdaHandler:
+        cache: dict[str, LambdaHandler] = getattr(self._local, "handlers", None) or {}
+        self._local.handlers = cache
+        if module not in cache:
+            loaded = importlib.import_module(f"functions.handlers.{module}")
+            # A fresh resolver per thread: Powertools keeps the current event on the resolver.
+            factory = getattr(loaded, "build_handler", None)
+            cache[module] = factory() if factory else loaded.lambda_handler
+        return cache[module]
+
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], query: str, body: bytes | None
+    ) -> HttpResponse:
+        route = route_for(method, path)
+        if route is None:
+            if routes_for_path(path):
+                return _error(405, "method_not_allowed", f"{method} is not allowed on {path}")
+            return _error(404, "not_found", "no such route")
+        event = proxy_event(route, method, path, headers=headers, query=query, body=body)
+        result = self._handler(route.handler)(event, LocalContext(function_name=route.handler))
+        return _http_response(result)
+
+
+def _error(status: int, error: str, message: str) -> HttpResponse:
+    body = json.dumps({"error": error, "message": message}).encode()
+    return HttpResponse(status, {"Content-Type": "application/json"}, body)
+
+
+def _http_response(result: Mapping[str, Any]) -> HttpResponse:
+    headers: dict[str, str] = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[str(name)] = ", ".join(str(v) for v in values)
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    return HttpResponse(int(result.get("statusCode", 500)), headers, body)

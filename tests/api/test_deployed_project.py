@@ -1,0 +1,182 @@
+"""A project deployed for real (API -> runner with terraform -> records), read back through the API.
+
+The job is run by the runner directly, as the workflow's build would; the workflow itself is
+exercised by the workflow tests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from provisioner.records import JobAction
+from provisioner.toolchain import Toolchain
+from tests.api.conftest import Api
+from tests.support.jobs import start_runner
+
+pytestmark = pytest.mark.terraform
+
+DB_PASSWORD = "Hunter2-Db-Pa55word"
+TFVARS_SECRET = "tfvars-Secret-Value-42"
+APP = """
+variable "api_token" {
+  type      = string
+  sensitive = true
+}
+
+resource "aws_s3_bucket" "assets" {
+  bucket = "api-deployed-assets"
+}
+
+resource "aws_db_instance" "db" {
+  identifier          = "api-deployed-db"
+  engine              = "postgres"
+  instance_class      = "db.t3.micro"
+  allocated_storage   = 20
+  username            = "app"
+  password            = "{password}"
+  skip_final_snapshot = true
+}
+
+output "bucket" {
+  value = aws_s3_bucket.assets.bucket
+}
+
+output "db_endpoint" {
+  value = aws_db_instance.db.address
+}
+
+output "token" {
+  value     = var.api_token
+  sensitive = true
+}
+""".replace("{password}", DB_PASSWORD)
+
+
+@dataclass
+class Deployed:
+    project: str
+    job_id: str
+    responses: list[str]
+
+
+def run(api: Api, project: str, job_id: str, action: JobAction) -> None:
+    process = start_runner(api.emulated, project, job_id, action)
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
+
+
+@pytest.fixture(scope="module")
+def deployed(api: Api, toolchain: Toolchain) -> Iterator[Deployed]:
+    response = api.post(
+        "/api/deploy",
+        {"projectId": "api-deployed", "iacCode": APP, "variables": {"api_token": TFVARS_SECRET}},
+    )
+    assert response.status == 202, response.body
+    job_id = response.json()["jobId"]
+    run(api, "api-deployed", job_id, JobAction.DEPLOY)
+    yield Deployed("api-deployed", job_id, [])
+
+
+def read(api: Api, deployed: Deployed, path: str, query: str = "") -> dict[str, Any]:
+    response = api.get(path, query)
+    assert response.status == 200, (path, response.body)
+    deployed.responses.append(response.body.decode())
+    return dict(response.json())
+
+
+def test_the_job_completed_with_outputs_masked(api: Api, deployed: Deployed) -> None:
+    status = read(api, deployed, f"/api/deploy/status/{deployed.job_id}")
+    assert status["status"] == "completed" and status["progress"] == 100
+    result = status["result"]
+    assert isinstance(result, dict)
+    assert result["message"] == "Infrastructure deployed successfully"
+    assert result["outputs"]["bucket"] == "api-deployed-assets"
+    assert result["outputs"]["token"] == "(sensitive)"
+    assert "Apply complete!" in result["logs"]
+    assert status["endTime"] and status["error"] is None
+
+
+def test_infrastructure_outputs_and_state(api: Api, deployed: Deployed) -> None:
+    infrastructure = read(api, deployed, "/api/deploy/infrastructure/api-deployed")
+    assert infrastructure["deploymentStatus"] == "deployed"
+    assert infrastructure["deploymentJobId"] == deployed.job_id
+    assert infrastructure["activeJobId"] is None
+    summary = infrastructure["terraformState"]
+    assert isinstance(summary, dict) and summary["resourceCount"] == 2 and summary["serial"] >= 1
+    outputs = read(api, deployed, "/api/deploy/outputs/api-deployed")
+    assert outputs["outputs"] == {
+        "bucket": "api-deployed-assets",
+        "db_endpoint": infrastructure["deploymentOutputs"]["db_endpoint"],
+        "token": "(sensitive)",
+    }
+    state = read(api, deployed, "/api/deploy/state/api-deployed")["state"]
+    assert isinstance(state, dict)
+    assert state["version"] == 4 and state["serial"] == summary["serial"]
+    db = next(r for r in state["resources"] if r["type"] == "aws_db_instance")
+    assert db["instances"][0]["attributes"]["password"] == "(sensitive)"
+    assert db["instances"][0]["attributes"]["instance_class"] == "db.t3.micro"
+    assert state["outputs"]["token"]["value"] == "(sensitive)"
+
+
+def test_the_log_reads_in_pieces(api: Api, deployed: Deployed) -> None:
+    first = read(api, deployed, f"/api/deploy/logs/{deployed.job_id}")
+    assert first["complete"] is True and first["offset"] == 0
+    content = str(first["content"])
+    assert "--- apply ---" in content and "Apply complete!" in content
+    middle = int(first["nextOffset"]) // 2
+    rest = read(api, deployed, f"/api/deploy/logs/{deployed.job_id}", f"offset={middle}")
+    assert content.encode()[middle:].decode(errors="ignore").strip() in str(rest["content"])
+    end = read(api, deployed, f"/api/deploy/logs/{deployed.job_id}", f"offset={first['nextOffset']}")
+    assert end["content"] == "" and end["complete"] is True
+
+
+def test_validation_merges_terraforms_verdict(api: Api, deployed: Deployed) -> None:
+    result = read(api, deployed, "/api/deploy/validate/api-deployed")
+    assert result["valid"] is True
+    assert result["message"] == "Terraform configuration is valid"
+    terraform = result["terraformValidation"]
+    assert (
+        isinstance(terraform, dict) and terraform["current"] is True and terraform["jobId"] == deployed.job_id
+    )
+
+
+def test_costs_price_the_recorded_plan(api: Api, deployed: Deployed) -> None:
+    result = read(api, deployed, "/api/deploy/costs/api-deployed")
+    assert result["basis"] == "plan"
+    costs = result["costs"]
+    assert isinstance(costs, dict)
+    assert costs["resourceCounts"] == {"aws_db_instance": 1, "aws_s3_bucket": 1}
+    assert costs["database"] > 0
+    addresses = {r["address"] for r in result["resources"]}
+    assert "aws_db_instance.db" in addresses
+
+
+def test_history_lists_the_job(api: Api, deployed: Deployed) -> None:
+    listed = read(api, deployed, "/api/deploy/jobs", "projectId=api-deployed")
+    assert [job["jobId"] for job in listed["jobs"]] == [deployed.job_id]
+
+
+def test_zz_destroy_then_no_secret_was_ever_returned(api: Api, deployed: Deployed) -> None:
+    response = api.post("/api/deploy/destroy", {"projectId": "api-deployed"})
+    assert response.status == 202
+    body = response.json()
+    assert body["message"] == "Infrastructure destruction started" and body["jobId"].startswith("destroy-")
+    run(api, "api-deployed", body["jobId"], JobAction.DESTROY)
+    infrastructure = read(api, deployed, "/api/deploy/infrastructure/api-deployed")
+    assert infrastructure["deploymentStatus"] == "destroyed"
+    assert infrastructure["deploymentOutputs"] == {}
+    destroy_status = read(api, deployed, f"/api/deploy/status/{body['jobId']}")
+    assert destroy_status["status"] == "completed"
+    read(api, deployed, f"/api/deploy/logs/{body['jobId']}")
+    read(api, deployed, "/api/deploy/state/api-deployed")
+    # Every response this module read: neither the database password nor the tfvars secret
+    everything = "\n".join(deployed.responses)
+    assert len(deployed.responses) >= 12
+    assert DB_PASSWORD not in everything
+    assert TFVARS_SECRET not in everything
+    assert json.dumps(DB_PASSWORD) not in everything
