@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -174,18 +177,56 @@ def _create_table(
             raise
 
 
+WriteHook = Callable[[str, str], None]
+DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+
+
+class _EmulatorApp:
+    """WSGI middleware in front of moto.
+
+    DynamoDB writes run one at a time: moto evaluates a ConditionExpression and applies the write
+    without a lock, so two racing conditional writes could both succeed, which real DynamoDB never
+    allows (the project lock relies on it). Every mutating request is reported to ``on_write``.
+    """
+
+    def __init__(self, app: Any, on_write: WriteHook | None) -> None:
+        self.app = app
+        self.on_write = on_write
+        self._dynamodb_writes = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        method = str(environ.get("REQUEST_METHOD", "GET"))
+        service, _, operation = str(environ.get("HTTP_X_AMZ_TARGET", "")).partition(".")
+        if service.startswith("DynamoDB") and operation in DYNAMODB_WRITES:
+            with self._dynamodb_writes:
+                response = list(self.app(environ, start_response))
+        else:
+            response = self.app(environ, start_response)
+        if self.on_write is not None and method in ("PUT", "POST", "DELETE"):
+            self.on_write(method, operation or str(environ.get("PATH_INFO", "")))
+        return response
+
+
 class EmulatorServer:
     """moto's server on loopback, in this process; ``port=0`` picks a free port."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, on_write: WriteHook | None = None) -> None:
+        app = _EmulatorApp(DomainDispatcherApplication(create_backend_app), on_write)
+        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
         self.endpoint_url = ""
 
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
     def start(self) -> str:
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
+        self._thread.start()
+        host = str(self._server.server_address[0])
+        self.endpoint_url = f"http://{host}:{self.port}"
         return self.endpoint_url
 
     def stop(self) -> None:
-        self._server.stop()
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
