@@ -9,7 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from provisioner.emulator import EmulatorServer, ServiceResources, create_service_resources
+from provisioner.local.gateway import Gateway
 from provisioner.toolchain import Toolchain, ensure_toolchain
+from tests.support.api import Api, api_environment_fixture
 from tests.support.jobs import Emulated
 
 
@@ -49,3 +51,13 @@ def emulated() -> Iterator[Emulated]:
 @pytest.fixture(scope="session")
 def toolchain() -> Toolchain:
     return ensure_toolchain()
+
+
+@pytest.fixture(scope="session")
+def api_environment(emulated: Emulated) -> Iterator[dict[str, str]]:
+    yield from api_environment_fixture(emulated)
+
+
+@pytest.fixture(scope="session")
+def api(api_environment: dict[str, str], emulated: Emulated) -> Api:
+    return Api(Gateway(), emulated, api_environment["STATE_MACHINE_ARN"])

@@ -47,7 +47,7 @@ class Workflow(BaseModel):
     STATE_MACHINE_ARN: Annotated[
         str, Field(pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:.+$")
     ]
-    RUN_TIMEOUT_SECONDS: Annotated[int, Field(ge=60, le=8 * 3600)] = 3 * 3600
+    RUN_TIMEOUT_SECONDS: Annotated[int, Field(ge=5, le=8 * 3600)] = 3 * 3600
 
 
 class Secrets(BaseModel):

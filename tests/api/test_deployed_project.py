@@ -15,7 +15,7 @@ import pytest
 
 from provisioner.records import JobAction
 from provisioner.toolchain import Toolchain
-from tests.api.conftest import Api
+from tests.support.api import Api
 from tests.support.jobs import start_runner
 
 pytestmark = pytest.mark.terraform

@@ -14,7 +14,7 @@ from functions.handlers.routing import ROUTES
 from functions.models.input import MAX_CODE_BYTES, MAX_REQUEST_BYTES
 from functions.utils import env as env_module
 from provisioner.records import workspace_prefix
-from tests.api.conftest import Api
+from tests.support.api import Api
 
 BUCKET = 'resource "aws_s3_bucket" "b" {\n  bucket = "api-bucket"\n}\n'
 

@@ -1,5 +1,7 @@
 """The real handlers behind the local gateway, on the session's emulator (DynamoDB, S3, Step Functions)."""
 
+# Fixtures are registered in tests/conftest.py.
+
 from __future__ import annotations
 
 import json
@@ -7,8 +9,6 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import pytest
 
 from functions.dal import aws
 from functions.utils import env as env_module
@@ -44,8 +44,7 @@ class Api:
         return self.call("POST", path, body, **options)
 
 
-@pytest.fixture(scope="session")
-def api_environment(emulated: Emulated) -> Iterator[dict[str, str]]:
+def api_environment_fixture(emulated: Emulated) -> Iterator[dict[str, str]]:
     arn = create_state_machine(emulated.endpoint_url, emulated.resources)
     values = {
         **emulated.resources.environment(),
@@ -59,18 +58,17 @@ def api_environment(emulated: Emulated) -> Iterator[dict[str, str]]:
     }
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
-    for cached in (aws.dynamodb, aws.s3, aws.secretsmanager, aws.stepfunctions, env_module.environment):
-        cached.cache_clear()
+    clear_environment_caches()
     yield values
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+    clear_environment_caches()
+
+
+def clear_environment_caches() -> None:
+    """Handlers cache their clients and environment per container; tests change both."""
     for cached in (aws.dynamodb, aws.s3, aws.secretsmanager, aws.stepfunctions, env_module.environment):
         cached.cache_clear()
-
-
-@pytest.fixture(scope="session")
-def api(api_environment: dict[str, str], emulated: Emulated) -> Api:
-    return Api(Gateway(), emulated, api_environment["STATE_MACHINE_ARN"])
