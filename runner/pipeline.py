@@ -284,12 +284,16 @@ class Run:
         self.scrubber.add(collector.values)
 
     def _terraform_env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            # The backend and the sandbox providers get their endpoints explicitly; AWS SDKs (and
+            # AWS provider 5) honour AWS_ENDPOINT_URL*, which must not send real deployments elsewhere.
+            # The sandbox keys are written into the provider settings, not handed to the code.
+            if not name.startswith(("AWS_ENDPOINT_URL", "SANDBOX_"))
+        }
         env["AWS_REGION"] = self.settings.region
         env["AWS_DEFAULT_REGION"] = self.settings.region
-        # Values the code could read through the environment that it has no business seeing.
-        for name in ("SANDBOX_SECRET_ACCESS_KEY", "SANDBOX_ACCESS_KEY_ID"):
-            env.pop(name, None)
         return env
 
     def _provider_facts(self, workdir: Path) -> overrides.ProviderFacts:

@@ -25,6 +25,15 @@ from provisioner.local import compat
 from provisioner.local.codebuild import LocalBuilds
 
 SANDBOX_ACCOUNT = "111111111111"
+AWS_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "DEPLOY_ROLE_ARN",
+)
 RUNNER_TIMEOUT_MINUTES = 120
 
 
@@ -86,8 +95,6 @@ def start_local_services(
     runner_environment = {
         **resources.environment(),
         "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
         "PROVISIONER_TARGET": target,
         "ALLOW_EXEC_CONSTRUCTS": "true" if allow_exec else "false",
         "PROGRESS_INTERVAL_SECONDS": "1",
@@ -95,14 +102,16 @@ def start_local_services(
     if target == "sandbox":
         credentials = sandbox_credentials()
         runner_environment |= {
+            "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
             "SANDBOX_ENDPOINT_URL": endpoint_url,
             "SANDBOX_ACCESS_KEY_ID": credentials.access_key_id,
             "SANDBOX_SECRET_ACCESS_KEY": credentials.secret_access_key,
         }
     else:
-        # The real account: the service's records stay in the emulator, terraform's providers use
-        # the credentials of the environment make local was started in.
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "DEPLOY_ROLE_ARN"):
+        # The real account: terraform's providers use the credentials make local was started with.
+        # The emulator, holding the service's records and state, accepts any credentials.
+        for name in AWS_CREDENTIAL_VARIABLES:
             if os.environ.get(name):
                 runner_environment[name] = os.environ[name]
     runner_environment.update(extra_runner_environment or {})
