@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
@@ -12,11 +11,11 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from cdk import constants
 from cdk.functions_construct import FunctionsConstruct
+from cdk.nag import suppress
 from cdk.settings import InstallOptions
 
 
@@ -226,50 +225,42 @@ class ApiConstruct(Construct):
         self.api.add_gateway_response("Default5xx", type=apigw.ResponseType.DEFAULT_5_XX, templates=json_type)
 
     def _suppressions(self, options: InstallOptions) -> None:
-        suppressions: list[dict[str, Any]] = [
-            {
-                "id": "AwsSolutions-APIG3",
-                "reason": (
-                    "No WAF by design: every method is authenticated, the stage throttles, and the body "
-                    "is validated before a handler runs."
-                ),
-            },
-            {
-                "id": "AwsSolutions-IAM4",
-                "reason": (
-                    "API Gateway's account-level CloudWatch role uses the AWS managed policy "
-                    "AmazonAPIGatewayPushToCloudWatchLogs, as AWS documents."
-                ),
-                "applies_to": [
-                    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-                ],
-            },
-        ]
+        suppress(
+            self.api,
+            "AwsSolutions-APIG3",
+            "No WAF by design: every method is authenticated, the stage throttles, and the body is "
+            "validated before a handler runs.",
+            children=True,
+        )
+        suppress(
+            self.api,
+            "AwsSolutions-IAM4",
+            "API Gateway's account-level CloudWatch role uses the AWS managed policy "
+            "AmazonAPIGatewayPushToCloudWatchLogs, as AWS documents.",
+            findings=[
+                "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+            ],
+            children=True,
+        )
         if options.auth_mode != "cognito":
-            suppressions.append(
-                {
-                    "id": "AwsSolutions-COG4",
-                    "reason": f"This install authenticates with {options.auth_mode}, not Cognito.",
-                }
+            suppress(
+                self.api,
+                "AwsSolutions-COG4",
+                f"This install authenticates with {options.auth_mode}, not a Cognito user pool.",
+                children=True,
             )
         if options.auth_mode == "apikey":
-            suppressions.append(
-                {
-                    "id": "AwsSolutions-APIG4",
-                    "reason": "The install chose API keys: every method requires one (api_key_required).",
-                }
+            suppress(
+                self.api,
+                "AwsSolutions-APIG4",
+                "The install chose API keys: every method requires one (api_key_required).",
+                children=True,
             )
-        NagSuppressions.add_resource_suppressions(self.api, suppressions, apply_to_children=True)
         if self.user_pool is not None:
-            NagSuppressions.add_resource_suppressions(
-                self.user_pool,
-                [
-                    {
-                        "id": "AwsSolutions-COG3",
-                        "reason": (
-                            "Threat protection needs Cognito's paid Plus plan; MFA is required and sign-up "
-                            "is closed, so an operator may add it but the install does not impose it."
-                        ),
-                    }
-                ],
-            )
+            for rule in ("AwsSolutions-COG3", "AwsSolutions-COG8"):
+                suppress(
+                    self.user_pool,
+                    rule,
+                    "Threat protection needs Cognito's paid Plus plan; MFA is required and sign-up is "
+                    "closed, so an operator may add it but the install does not impose it.",
+                )

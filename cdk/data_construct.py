@@ -6,10 +6,10 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from cdk import constants
+from cdk.nag import suppress
 
 
 class DataConstruct(Construct):
@@ -63,14 +63,10 @@ class DataConstruct(Construct):
                 )
             ],
         )
-        NagSuppressions.add_resource_suppressions(
+        suppress(
             self.access_logs_bucket,
-            [
-                {
-                    "id": "AwsSolutions-S1",
-                    "reason": "This is the access-log destination; logging its own access would loop.",
-                }
-            ],
+            "AwsSolutions-S1",
+            "This is the access-log destination; logging its own access would loop.",
         )
 
         # Submitted code. A project's latest code is needed for its destroy, however old, so only

@@ -14,11 +14,11 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from cdk import constants
 from cdk.data_construct import DataConstruct
+from cdk.nag import suppress
 from cdk.settings import InstallOptions
 
 # Never inside the boundary: identities that outlive a deployment, and account-level control.
@@ -107,18 +107,12 @@ class DeployRoleConstruct(Construct):
         )
         role.add_to_principal_policy(region_guard(regions))
         self.role_arn = role.role_arn
-        NagSuppressions.add_resource_suppressions(
+        suppress(
             role,
-            [
-                {
-                    "id": "AwsSolutions-IAM4",
-                    "reason": (
-                        "Terraform must create whatever the submitted code declares; the install option "
-                        "deployRolePolicyArns chooses the policy and the permissions boundary caps it."
-                    ),
-                },
-            ],
-            apply_to_children=True,
+            "AwsSolutions-IAM4",
+            "Terraform must create whatever the submitted code declares; the install option "
+            "deployRolePolicyArns chooses the policy and the permissions boundary caps it.",
+            findings=[f"Policy::{arn}" for arn in options.deploy_role_policy_arns],
         )
 
     def _boundary(
@@ -196,17 +190,12 @@ class DeployRoleConstruct(Construct):
             description="Permissions boundary of the terraform deploy role and of every role it creates",
             statements=statements,
         )
-        NagSuppressions.add_resource_suppressions(
+        # cdk-nag cannot evaluate NotAction and reports its IAM5 check as failed: suppressed whole.
+        suppress(
             policy,
-            [
-                {
-                    "id": "AwsSolutions-IAM5",
-                    "reason": (
-                        "A permissions boundary caps, it grants nothing: its ceiling is every resource less "
-                        "the Deny statements, which must cover every resource to be a fence."
-                    ),
-                }
-            ],
+            "AwsSolutions-IAM5",
+            "A permissions boundary caps, it grants nothing: its ceiling is every resource less the Deny "
+            "statements, which must cover every resource to be a fence.",
         )
         Validations.of(policy).acknowledge(
             Acknowledgment(

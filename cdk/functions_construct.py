@@ -10,27 +10,29 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
-from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from cdk import constants
 from cdk.bundling import LocalBundler, TargetPython, locked_closure
 from cdk.data_construct import DataConstruct
 from cdk.iam_helpers import (
-    EXECUTIONS_FINDING,
     ITEM_READ,
     ITEM_WRITE,
     KMS_READ,
     KMS_WRITE,
-    SECRETS_FINDING,
-    XRAY_FINDING,
-    acknowledge_wildcards,
     allow,
     allow_items,
     allow_key,
     allow_objects,
-    prefix_finding,
     secret_arn,
+)
+from cdk.nag import (
+    EXECUTIONS_FINDING,
+    SECRETS_FINDING,
+    XRAY_FINDING,
+    acknowledge_wildcards,
+    prefix_finding,
+    suppress,
 )
 
 # The Lambda runtime ships these; bundling our own would only shadow them.
@@ -235,14 +237,10 @@ class FunctionsConstruct(Construct):
                 "LOG_LEVEL": self.LOG_LEVEL,
             },
         )
-        NagSuppressions.add_resource_suppressions(
+        suppress(
             function,
-            [
-                {
-                    "id": "AwsSolutions-L1",
-                    "reason": "Python 3.12 is what the handlers and their locked dependencies are tested on.",
-                }
-            ],
+            "AwsSolutions-L1",
+            "Python 3.12 is what the handlers and their locked dependencies are tested on.",
         )
         acknowledge_wildcards(
             role,

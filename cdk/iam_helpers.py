@@ -13,8 +13,6 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from cdk_nag import NagSuppressions
-from constructs import IConstruct
 
 ITEM_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 ITEM_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -86,34 +84,4 @@ def secret_arn(stack: Stack, prefix: str) -> str:
         resource="secret",
         resource_name=f"{prefix}*",
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
-    )
-
-
-# cdk-nag finding IDs (AwsSolutions-IAM5[...]) for the wildcards these helpers write on purpose.
-XRAY_FINDING = "Resource::*"
-SECRETS_FINDING = (
-    "Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:provisioner/*"
-)
-EXECUTIONS_FINDING = {
-    "regex": (
-        r"/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>"
-        r":execution:<\w+\.Name>:\*$/g"
-    )
-}
-
-
-def prefix_finding(*prefixes: str) -> dict[str, str]:
-    """Objects under a key prefix of one of the service's buckets."""
-    names = "|".join(prefix.rstrip("/") for prefix in prefixes)
-    return {"regex": rf"/^Resource::<\w+\.Arn>\/({names})\/\*$/g"}
-
-
-def acknowledge_wildcards(
-    construct: IConstruct, reason: str, findings: Sequence[str | dict[str, str]]
-) -> None:
-    """Suppress exactly the listed IAM5 findings on a role or policy, with the reason they are needed."""
-    NagSuppressions.add_resource_suppressions(
-        construct,
-        [{"id": "AwsSolutions-IAM5", "reason": reason, "applies_to": list(findings)}],
-        apply_to_children=True,
     )

@@ -27,15 +27,13 @@ from cdk.deploy_role_construct import DeployRoleConstruct
 from cdk.iam_helpers import (
     ITEM_WRITE,
     KMS_WRITE,
-    SECRETS_FINDING,
-    acknowledge_wildcards,
     allow,
     allow_items,
     allow_key,
     allow_objects,
-    prefix_finding,
     secret_arn,
 )
+from cdk.nag import SECRETS_FINDING, acknowledge_wildcards, prefix_finding
 from cdk.settings import InstallOptions
 
 IMAGES = {

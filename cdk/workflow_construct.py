@@ -11,7 +11,8 @@ from constructs import Construct
 
 from cdk import constants
 from cdk.data_construct import DataConstruct
-from cdk.iam_helpers import KMS_WRITE, XRAY_FINDING, acknowledge_wildcards, allow, allow_items, allow_key
+from cdk.iam_helpers import KMS_WRITE, allow, allow_items, allow_key
+from cdk.nag import XRAY_FINDING, acknowledge_wildcards
 
 
 class WorkflowConstruct(Construct):
