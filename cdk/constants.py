@@ -22,7 +22,6 @@ CONTEXT_PREFIX: Final = "provisioner:"
 MAX_CODE_BYTES: Final = 5 * 1024 * 1024
 MAX_REQUEST_BYTES: Final = 6 * 1024 * 1024
 PROJECT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
-JOB_ID_PATTERN: Final = r"^(deploy|destroy|plan|validate)-[0-9]{13}-[a-z0-9]{6,12}$"
 API_TIMEOUT_SECONDS: Final = 29  # API Gateway's integration timeout
 
 # --- the functions -------------------------------------------------------------------------------

@@ -82,7 +82,8 @@ class DataConstruct(Construct):
                 )
             ],
         )
-        # Job logs and plans follow the log retention option; the build cache is refreshed by use.
+        # Job logs and plans follow the log retention option; the build cache is refreshed by use. The
+        # runner rewrites a job's log while it runs, so superseded versions go after a day.
         self.logs_bucket = self._bucket(
             "LogsBucket",
             "logs/",

@@ -84,8 +84,9 @@ class RunnerConstruct(Construct):
             self,
             "JobRole",
             description="Assumed by the runner with a session policy that narrows it to one job",
+            # Assumed with the build's own credentials: role chaining caps each session at one hour,
+            # so the runner refreshes it for longer builds.
             assumed_by=iam.ArnPrincipal(self.build_role.role_arn).with_session_tags(),
-            max_session_duration=Duration.hours(12),
         )
         self._grant_job_role(data, key)
         self.deploy_role = DeployRoleConstruct(

@@ -127,10 +127,6 @@ class InstallOptions(BaseModel):
         return LOG_RETENTION_DAYS[self.log_retention_days]
 
     @property
-    def creates_deploy_role(self) -> bool:
-        return self.deploy_role_arn is None
-
-    @property
     def terraform_sha256(self) -> str:
         """The digest of the release for the runner's architecture."""
         if self.runner_architecture == "arm64":
