@@ -46,6 +46,7 @@ BUNDLE_EXCLUDES: Final = (
 # --- the runner ----------------------------------------------------------------------------------
 RUNNER_REQUIREMENTS: Final = ("boto3", "pydantic", "python-hcl2", "pyyaml")
 RUNNER_PACKAGES: Final = ("runner", "provisioner")
+RUNNER_PYTHON_VERSION: Final = "3.12"  # runtime-versions in the buildspec
 # Kept between builds by the CodeBuild cache; the buildspec names the same directory.
 RUNNER_TOOLCHAIN_DIR: Final = "/root/.cache/provisioner-toolchain"
 TERRAFORM_INSTALL_DIR: Final = "/opt/terraform"
@@ -67,7 +68,7 @@ CACHE_EXPIRY_DAYS: Final = 30
 ACCESS_LOG_EXPIRY_DAYS: Final = 365
 
 # --- the workflow --------------------------------------------------------------------------------
-STATE_MACHINE_LOG_GROUP: Final = "/aws/vendedlogs/states/{stack}-provisioning"
+STATE_MACHINE_LOG_GROUP: Final = "/aws/vendedlogs/states/{name}"
 # Step Functions' managed rule for the CodeBuild .sync integration.
 CODEBUILD_SYNC_RULE: Final = "StepFunctionsGetEventForCodeBuildStartBuildRule"
 

@@ -20,6 +20,7 @@ from cdk import constants
 from cdk.data_construct import DataConstruct
 from cdk.nag import suppress
 from cdk.settings import InstallOptions
+from cdk.utils import scoped_name
 
 # Never inside the boundary: identities that outlive a deployment, and account-level control.
 BOUNDARY_EXCLUDED_ACTIONS = (
@@ -118,7 +119,7 @@ class DeployRoleConstruct(Construct):
     def _boundary(
         self, stack: Stack, data: DataConstruct, key: kms.IKey, regions: Sequence[str]
     ) -> iam.ManagedPolicy:
-        name = f"{stack.stack_name}-deploy-boundary"
+        name = scoped_name(self, "deploy-boundary")
         boundary_arn = stack.format_arn(service="iam", region="", resource="policy", resource_name=name)
         own_data = [
             *(bucket.bucket_arn for bucket in self._buckets(data)),

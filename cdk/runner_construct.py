@@ -35,6 +35,7 @@ from cdk.iam_helpers import (
 )
 from cdk.nag import SECRETS_FINDING, acknowledge_wildcards, prefix_finding
 from cdk.settings import InstallOptions
+from cdk.utils import scoped_name
 
 IMAGES = {
     "amd64": (codebuild.LinuxBuildImage.AMAZON_LINUX_2_5, codebuild.ComputeType.SMALL, "x86_64"),
@@ -62,7 +63,9 @@ class RunnerConstruct(Construct):
         stack = Stack.of(self)
         image, compute_type, machine = IMAGES[options.runner_architecture]
 
-        dependencies = locked_closure(constants.RUNNER_REQUIREMENTS, TargetPython("3.12", machine))
+        dependencies = locked_closure(
+            constants.RUNNER_REQUIREMENTS, TargetPython(constants.RUNNER_PYTHON_VERSION, machine)
+        )
         bundler = LocalBundler(
             constants.RUNNER_PACKAGES, extra_files={"requirements.txt": requirements_text(dependencies)}
         )
@@ -99,8 +102,7 @@ class RunnerConstruct(Construct):
         self.project = codebuild.Project(
             self,
             "Project",
-            # Named after the stack so the deploy role's boundary can fence it off by name.
-            project_name=f"{stack.stack_name}-runner",
+            project_name=scoped_name(self, "runner"),
             description="Runs terraform for one provisioning job (python -m runner)",
             source=codebuild.Source.s3(bucket=self.source.bucket, path=self.source.s3_object_key),
             build_spec=codebuild.BuildSpec.from_source_filename(constants.BUILDSPEC_PATH),

@@ -13,6 +13,7 @@ from cdk import constants
 from cdk.data_construct import DataConstruct
 from cdk.iam_helpers import KMS_WRITE, allow, allow_items, allow_key
 from cdk.nag import XRAY_FINDING, acknowledge_wildcards
+from cdk.utils import scoped_name
 
 
 class WorkflowConstruct(Construct):
@@ -31,7 +32,7 @@ class WorkflowConstruct(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=constants.STATE_MACHINE_LOG_GROUP.format(stack=stack.stack_name),
+            log_group_name=constants.STATE_MACHINE_LOG_GROUP.format(name=scoped_name(self, "provisioning")),
             retention=log_retention,
             encryption_key=key,
             removal_policy=RemovalPolicy.DESTROY,
@@ -39,8 +40,7 @@ class WorkflowConstruct(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "Provisioning",
-            # Named after the stack so the deploy role's boundary can fence it off by name.
-            state_machine_name=f"{stack.stack_name}-provisioning",
+            state_machine_name=scoped_name(self, "provisioning"),
             definition_body=sfn.DefinitionBody.from_file(str(constants.ASL_FILE)),
             definition_substitutions={
                 "JobsTable": data.jobs_table.table_name,
