@@ -19,7 +19,6 @@ help:
 	@echo "make local   run the whole service on this machine (http://127.0.0.1:8080)"
 	@echo "make test    set everything up, then ruff, mypy --strict and pytest"
 	@echo "make bench   benchmarks with figures (not part of the tests)"
-	@echo "make synth   the CloudFormation template in cdk.out/ (no AWS needed); make deploy | destroy"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
