@@ -57,3 +57,30 @@ format: $(VENV)/.synced
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .toolchain cdk.out .mypy_cache .ruff_cache .pytest_cache
+
+# --- installing into an AWS account (README: "Installing into an account") ----------------------
+.PHONY: node-deps synth deploy destroy
+
+CDK := node_modules/.bin/cdk
+# jsii warns on every run that Node 20 is past its end of life; the CDK still works on it.
+CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+# `make synth` never talks to AWS or to the CDK's own services: no credentials, notices or telemetry.
+OFFLINE := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+	-u AWS_DEFAULT_PROFILE -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI -u AWS_CONTAINER_CREDENTIALS_FULL_URI \
+	-u AWS_WEB_IDENTITY_TOKEN_FILE AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+	AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=true
+
+node-deps: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+synth: $(VENV)/.synced node_modules/.installed
+	$(OFFLINE) $(CDK_ENV) $(CDK) synth --no-notices --quiet
+
+deploy: $(VENV)/.synced node_modules/.installed
+	$(CDK_ENV) $(CDK) deploy --require-approval broadening $(CDK_ARGS)
+
+destroy: $(VENV)/.synced node_modules/.installed
+	$(CDK_ENV) $(CDK) destroy $(CDK_ARGS)

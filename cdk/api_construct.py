@@ -1,0 +1,266 @@
+"""The REST API: routes to the handlers, authorization on every method, throttling, access logs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk import constants
+from cdk.functions_construct import FunctionsConstruct
+from cdk.nag import suppress
+from cdk.settings import InstallOptions
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: str  # attribute of FunctionsConstruct
+    model: str | None = None
+
+
+ROUTES = (
+    Route("GET", "/api/health", "openapi"),
+    Route("GET", "/api/openapi.json", "openapi"),
+    Route("POST", "/api/deploy", "deploy", "DeployRequest"),
+    Route("POST", "/api/deploy/destroy", "deploy", "DestroyRequest"),
+    Route("POST", "/api/deploy/cancel/{jobId}", "cancel"),
+    Route("POST", "/api/admin/unlock/{projectId}", "cancel"),
+    Route("GET", "/api/deploy/status/{jobId}", "jobs"),
+    Route("GET", "/api/deploy/jobs", "jobs"),
+    Route("GET", "/api/deploy/logs/{jobId}", "jobs"),
+    Route("GET", "/api/deploy/infrastructure/{projectId}", "projects"),
+    Route("GET", "/api/deploy/outputs/{projectId}", "projects"),
+    Route("GET", "/api/deploy/state/{projectId}", "projects"),
+    Route("GET", "/api/deploy/validate/{projectId}", "projects"),
+    Route("GET", "/api/deploy/costs/{projectId}", "projects"),
+)
+
+_PROJECT_ID = apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=constants.PROJECT_ID_PATTERN)
+# Request bodies the gateway checks before a handler runs. The code limit is in characters, which
+# are never more than its UTF-8 bytes: the handlers' byte limit stays the stricter one.
+MODELS = {
+    "DeployRequest": apigw.JsonSchema(
+        schema=apigw.JsonSchemaVersion.DRAFT4,
+        title="DeployRequest",
+        type=apigw.JsonSchemaType.OBJECT,
+        required=["projectId", "iacCode"],
+        properties={
+            "projectId": _PROJECT_ID,
+            "iacCode": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.STRING, min_length=1, max_length=constants.MAX_CODE_BYTES
+            ),
+        },
+    ),
+    "DestroyRequest": apigw.JsonSchema(
+        schema=apigw.JsonSchemaVersion.DRAFT4,
+        title="DestroyRequest",
+        type=apigw.JsonSchemaType.OBJECT,
+        required=["projectId"],
+        properties={"projectId": _PROJECT_ID},
+    ),
+}
+
+
+class ApiConstruct(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        functions: FunctionsConstruct,
+        options: InstallOptions,
+        key: kms.IKey,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=log_retention,
+            encryption_key=key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.user_pool: cognito.UserPool | None = None
+        self.user_pool_client: cognito.UserPoolClient | None = None
+        self.api_key: apigw.IApiKey | None = None
+        method_options = self._method_options(options)
+
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            description="Terraform provisioner: deploy, follow, inspect and destroy terraform projects",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            default_method_options=method_options,
+            deploy_options=apigw.StageOptions(
+                stage_name=options.stage_name,
+                throttling_rate_limit=options.throttle_rate_limit,
+                throttling_burst_limit=options.throttle_burst_limit,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                # Bodies carry terraform code and variables: never copied into execution logs.
+                data_trace_enabled=False,
+            ),
+        )
+        self._gateway_responses()
+        validator = self.api.add_request_validator(
+            "BodyValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        models = {
+            name: self.api.add_model(
+                name,
+                content_type="application/json",
+                model_name=name,
+                schema=schema,
+            )
+            for name, schema in MODELS.items()
+        }
+        integrations: dict[str, apigw.LambdaIntegration] = {}
+        for route in ROUTES:
+            function: lambda_.IFunction = getattr(functions, route.handler)
+            integration = integrations.setdefault(
+                route.handler, apigw.LambdaIntegration(function, allow_test_invoke=False)
+            )
+            resource = self.api.root.resource_for_path(route.path)
+            resource.add_method(
+                route.method,
+                integration,
+                request_validator=validator if route.model else None,
+                request_models={"application/json": models[route.model]} if route.model else None,
+            )
+        if options.auth_mode == "apikey":
+            self._api_key_plan(options)
+        self._suppressions(options)
+
+    def _method_options(self, options: InstallOptions) -> apigw.MethodOptions:
+        if options.auth_mode == "cognito":
+            self.user_pool = cognito.UserPool(
+                self,
+                "Users",
+                self_sign_up_enabled=False,
+                sign_in_aliases=cognito.SignInAliases(email=True),
+                mfa=cognito.Mfa.REQUIRED,
+                mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+                password_policy=cognito.PasswordPolicy(
+                    min_length=14,
+                    require_digits=True,
+                    require_lowercase=True,
+                    require_uppercase=True,
+                    require_symbols=True,
+                    temp_password_validity=Duration.days(3),
+                ),
+                account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            self.user_pool_client = self.user_pool.add_client(
+                "CliClient",
+                auth_flows=cognito.AuthFlow(user_srp=True),
+                generate_secret=False,
+                prevent_user_existence_errors=True,
+            )
+            authorizer = apigw.CognitoUserPoolsAuthorizer(
+                self, "Authorizer", cognito_user_pools=[self.user_pool]
+            )
+            return apigw.MethodOptions(
+                authorization_type=apigw.AuthorizationType.COGNITO, authorizer=authorizer
+            )
+        if options.auth_mode == "apikey":
+            return apigw.MethodOptions(authorization_type=apigw.AuthorizationType.NONE, api_key_required=True)
+        return apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM)
+
+    def _api_key_plan(self, options: InstallOptions) -> None:
+        """API-key installs: one key, in a usage plan that repeats the stage's throttling."""
+        plan = self.api.add_usage_plan(
+            "UsagePlan",
+            throttle=apigw.ThrottleSettings(
+                rate_limit=options.throttle_rate_limit, burst_limit=options.throttle_burst_limit
+            ),
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
+        )
+        self.api_key = self.api.add_api_key("ApiKey", description="Key for the terraform provisioner API")
+        plan.add_api_key(self.api_key)
+
+    def _gateway_responses(self) -> None:
+        """Errors the gateway answers itself, in the handlers' shape: {"error": "..."}."""
+        json_type = {"application/json": '{"error": $context.error.messageString}'}
+        self.api.add_gateway_response(
+            "BadBody",
+            type=apigw.ResponseType.BAD_REQUEST_BODY,
+            templates={"application/json": '{"error": "$context.error.validationErrorString"}'},
+        )
+        self.api.add_gateway_response(
+            "TooLarge",
+            type=apigw.ResponseType.REQUEST_TOO_LARGE,
+            status_code="413",
+            templates={
+                "application/json": json.dumps(
+                    {"error": f"the request body is larger than {constants.MAX_REQUEST_BYTES} bytes"}
+                )
+            },
+        )
+        self.api.add_gateway_response("Default4xx", type=apigw.ResponseType.DEFAULT_4_XX, templates=json_type)
+        self.api.add_gateway_response("Default5xx", type=apigw.ResponseType.DEFAULT_5_XX, templates=json_type)
+
+    def _suppressions(self, options: InstallOptions) -> None:
+        suppress(
+            self.api,
+            "AwsSolutions-APIG3",
+            "No WAF by design: every method is authenticated, the stage throttles, and the body is "
+            "validated before a handler runs.",
+            children=True,
+        )
+        suppress(
+            self.api,
+            "AwsSolutions-IAM4",
+            "API Gateway's account-level CloudWatch role uses the AWS managed policy "
+            "AmazonAPIGatewayPushToCloudWatchLogs, as AWS documents.",
+            findings=[
+                "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+            ],
+            children=True,
+        )
+        if options.auth_mode != "cognito":
+            suppress(
+                self.api,
+                "AwsSolutions-COG4",
+                f"This install authenticates with {options.auth_mode}, not a Cognito user pool.",
+                children=True,
+            )
+        if options.auth_mode == "apikey":
+            suppress(
+                self.api,
+                "AwsSolutions-APIG4",
+                "The install chose API keys: every method requires one (api_key_required).",
+                children=True,
+            )
+        if self.user_pool is not None:
+            for rule in ("AwsSolutions-COG3", "AwsSolutions-COG8"):
+                suppress(
+                    self.user_pool,
+                    rule,
+                    "Threat protection needs Cognito's paid Plus plan; MFA is required and sign-up is "
+                    "closed, so an operator may add it but the install does not impose it.",
+                )

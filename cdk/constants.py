@@ -1,0 +1,93 @@
+"""Names, sizes and limits of the installed service, in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[1]
+ASL_FILE: Final = REPO_ROOT / "statemachine" / "provisioning.asl.json"
+BUILDSPEC_PATH: Final = "runner/buildspec.yml"
+UV_LOCK: Final = REPO_ROOT / "uv.lock"
+BUNDLE_CACHE_DIR: Final = REPO_ROOT / ".cache" / "cdk-bundles"
+
+STACK_NAME: Final = "TerraformProvisioner"
+SERVICE_NAME: Final = "terraform-provisioner"
+METRICS_NAMESPACE: Final = "TerraformProvisioner"
+CONTEXT_PREFIX: Final = "provisioner:"
+
+# --- the API -------------------------------------------------------------------------------------
+# The handlers refuse more than 5 MiB of code in a body of at most 6 MiB. 6 MiB is also Lambda's
+# synchronous invocation payload limit, so the gateway->Lambda hop refuses anything larger too.
+MAX_CODE_BYTES: Final = 5 * 1024 * 1024
+MAX_REQUEST_BYTES: Final = 6 * 1024 * 1024
+PROJECT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
+API_TIMEOUT_SECONDS: Final = 29  # API Gateway's integration timeout
+
+# --- the functions -------------------------------------------------------------------------------
+HANDLER_MODULE: Final = "functions.handlers.{name}.lambda_handler"
+FUNCTION_MEMORY_MB: Final = 512
+# Runtime deps of the handlers; boto3 comes with the Lambda runtime. Versions come from uv.lock.
+LAMBDA_REQUIREMENTS: Final = ("aws-lambda-powertools[tracer]", "pydantic", "python-hcl2", "pyyaml")
+LAMBDA_PACKAGES: Final = ("functions", "provisioner")
+LAMBDA_PYTHON_VERSION: Final = "3.12"
+LAMBDA_PLATFORM: Final = "manylinux2014_aarch64"
+# Never shipped: local mode and its emulator (moto is a dev dependency), tests and caches.
+BUNDLE_EXCLUDES: Final = (
+    "provisioner/local",
+    "provisioner/emulator.py",
+    "tests",
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    ".mypy_cache",
+)
+
+# --- the runner ----------------------------------------------------------------------------------
+RUNNER_REQUIREMENTS: Final = ("boto3", "pydantic", "python-hcl2", "pyyaml")
+RUNNER_PACKAGES: Final = ("runner", "provisioner")
+RUNNER_PYTHON_VERSION: Final = "3.12"  # runtime-versions in the buildspec
+# Kept between builds by the CodeBuild cache; the buildspec names the same directory.
+RUNNER_TOOLCHAIN_DIR: Final = "/root/.cache/provisioner-toolchain"
+TERRAFORM_INSTALL_DIR: Final = "/opt/terraform"
+RUNNER_QUEUED_TIMEOUT_MINUTES: Final = 30
+CACHE_PREFIX: Final = "cache/"
+
+# --- records -------------------------------------------------------------------------------------
+JOBS_BY_PROJECT_INDEX: Final = "byProject"
+JOBS_BY_CREATION_INDEX: Final = "byCreation"
+IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expiration"
+WORKSPACES_PREFIX: Final = "workspaces/"
+STATE_PREFIX: Final = "projects/"
+LOGS_PREFIX: Final = "logs/"
+PLANS_PREFIX: Final = "plans/"
+SECRET_NAME_PREFIX: Final = "provisioner/"  # noqa: S105 - a name prefix, not a secret
+NONCURRENT_VERSION_DAYS: Final = 30
+STATE_NONCURRENT_VERSION_DAYS: Final = 90
+CACHE_EXPIRY_DAYS: Final = 30
+ACCESS_LOG_EXPIRY_DAYS: Final = 365
+
+# --- the workflow --------------------------------------------------------------------------------
+STATE_MACHINE_LOG_GROUP: Final = "/aws/vendedlogs/states/{name}"
+# Step Functions' managed rule for the CodeBuild .sync integration.
+CODEBUILD_SYNC_RULE: Final = "StepFunctionsGetEventForCodeBuildStartBuildRule"
+
+# Services whose APIs are global (or answer only in us-east-1): the region guard must not block them.
+GLOBAL_SERVICE_ACTIONS: Final = (
+    "iam:*",
+    "sts:*",
+    "organizations:*",
+    "route53:*",
+    "route53domains:*",
+    "cloudfront:*",
+    "globalaccelerator:*",
+    "waf:*",
+    "shield:*",
+    "support:*",
+    "budgets:*",
+    "ce:*",
+    "health:*",
+    "trustedadvisor:*",
+    "account:*",
+    "pricing:*",
+)

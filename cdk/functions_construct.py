@@ -1,0 +1,261 @@
+"""The API's Lambda functions: one per handler module, each with its own least-privilege role."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from cdk import constants
+from cdk.bundling import LocalBundler, TargetPython, locked_closure
+from cdk.data_construct import DataConstruct
+from cdk.iam_helpers import (
+    ITEM_READ,
+    ITEM_WRITE,
+    KMS_READ,
+    KMS_WRITE,
+    allow,
+    allow_items,
+    allow_key,
+    allow_objects,
+    secret_arn,
+)
+from cdk.nag import (
+    EXECUTIONS_FINDING,
+    SECRETS_FINDING,
+    XRAY_FINDING,
+    acknowledge_wildcards,
+    prefix_finding,
+    suppress,
+)
+
+# The Lambda runtime ships these; bundling our own would only shadow them.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+JOB_INDEXES = (constants.JOBS_BY_PROJECT_INDEX, constants.JOBS_BY_CREATION_INDEX)
+
+
+def lambda_code() -> lambda_.Code:
+    """``functions/`` and ``provisioner/`` plus their dependencies for Python 3.12 on arm64, no Docker."""
+    dependencies = locked_closure(
+        constants.LAMBDA_REQUIREMENTS,
+        TargetPython(constants.LAMBDA_PYTHON_VERSION, "aarch64"),
+        provided=RUNTIME_PROVIDED,
+    )
+    bundler = LocalBundler(
+        constants.LAMBDA_PACKAGES,
+        dependencies=dependencies,
+        pip_platform=constants.LAMBDA_PLATFORM,
+        python_version=constants.LAMBDA_PYTHON_VERSION,
+    )
+    return lambda_.Code.from_asset(str(constants.REPO_ROOT), **bundler.bundling_options())
+
+
+class FunctionsConstruct(Construct):
+    RUNTIME = lambda_.Runtime.PYTHON_3_12
+    ARCHITECTURE = lambda_.Architecture.ARM_64
+    LOGGING_FORMAT = lambda_.LoggingFormat.JSON
+    TRACING = lambda_.Tracing.ACTIVE
+    LOG_LEVEL = "INFO"
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        data: DataConstruct,
+        key: kms.IKey,
+        state_machine: sfn.StateMachine,
+        run_timeout_seconds: int,
+        default_region: str,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.log_retention = log_retention
+        self.key = key
+        self.code = lambda_code()
+        stack = Stack.of(self)
+        secrets = secret_arn(stack, constants.SECRET_NAME_PREFIX)
+
+        self.deploy = self._function(
+            "Deploy",
+            "deploy_handler",
+            "Accepts deploy and destroy requests and starts the workflow",
+            {
+                "JOBS_TABLE": data.jobs_table.table_name,
+                "PROJECTS_TABLE": data.projects_table.table_name,
+                "IDEMPOTENCY_TABLE": data.idempotency_table.table_name,
+                "WORKSPACES_BUCKET": data.workspaces_bucket.bucket_name,
+                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
+                "RUN_TIMEOUT_SECONDS": str(run_timeout_seconds),
+                "SECRETS_KMS_KEY_ID": key.key_arn,
+                "DEFAULT_REGION": default_region,
+            },
+        )
+        allow_items(self.deploy, data.jobs_table, [*ITEM_READ, *ITEM_WRITE], JOB_INDEXES)
+        allow_items(self.deploy, data.projects_table, [*ITEM_READ, *ITEM_WRITE])
+        allow_items(self.deploy, data.idempotency_table, ["dynamodb:GetItem", *ITEM_WRITE])
+        allow_objects(
+            self.deploy,
+            data.workspaces_bucket,
+            ["s3:PutObject", "s3:GetObject"],
+            [constants.WORKSPACES_PREFIX],
+            list_prefixes=True,
+        )
+        allow(
+            self.deploy,
+            [
+                "secretsmanager:CreateSecret",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+            ],
+            [secrets],
+        )
+        allow(self.deploy, ["states:StartExecution"], [state_machine.state_machine_arn])
+        allow_key(self.deploy, key, KMS_WRITE, via=["dynamodb", "s3", "secretsmanager"])
+
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.cancel = self._function(
+            "Cancel",
+            "cancel_handler",
+            "Cancels a job and releases a stuck terraform state lock",
+            {
+                "JOBS_TABLE": data.jobs_table.table_name,
+                "PROJECTS_TABLE": data.projects_table.table_name,
+                "LOCK_TABLE": data.lock_table.table_name,
+                "IDEMPOTENCY_TABLE": data.idempotency_table.table_name,
+                # Names only: the lock's LockID is "<state bucket>/projects/<projectId>/terraform.tfstate".
+                "STATE_BUCKET": data.state_bucket.bucket_name,
+                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
+            },
+        )
+        allow_items(self.cancel, data.jobs_table, [*ITEM_READ, *ITEM_WRITE])
+        allow_items(self.cancel, data.projects_table, [*ITEM_READ, *ITEM_WRITE])
+        allow_items(self.cancel, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
+        allow_items(self.cancel, data.idempotency_table, ["dynamodb:GetItem", *ITEM_WRITE])
+        allow(self.cancel, ["states:StopExecution", "states:DescribeExecution"], [executions])
+        allow_key(self.cancel, key, KMS_WRITE, via=["dynamodb"])
+
+        self.jobs = self._function(
+            "Jobs",
+            "jobs_handler",
+            "Job status, job lists and job logs",
+            {"JOBS_TABLE": data.jobs_table.table_name, "LOGS_BUCKET": data.logs_bucket.bucket_name},
+        )
+        allow_items(self.jobs, data.jobs_table, ITEM_READ, JOB_INDEXES)
+        allow_objects(
+            self.jobs, data.logs_bucket, ["s3:GetObject"], [constants.LOGS_PREFIX], list_prefixes=True
+        )
+        allow_key(self.jobs, key, KMS_READ, via=["dynamodb", "s3"])
+
+        self.projects = self._function(
+            "Projects",
+            "projects_handler",
+            "A project's infrastructure, outputs, state, validation and costs",
+            {
+                "PROJECTS_TABLE": data.projects_table.table_name,
+                "JOBS_TABLE": data.jobs_table.table_name,
+                "STATE_BUCKET": data.state_bucket.bucket_name,
+                "WORKSPACES_BUCKET": data.workspaces_bucket.bucket_name,
+                "LOGS_BUCKET": data.logs_bucket.bucket_name,
+                "DEFAULT_REGION": default_region,
+            },
+        )
+        allow_items(self.projects, data.projects_table, ITEM_READ)
+        allow_items(self.projects, data.jobs_table, ITEM_READ, JOB_INDEXES)
+        allow_objects(
+            self.projects, data.state_bucket, ["s3:GetObject"], [constants.STATE_PREFIX], list_prefixes=True
+        )
+        allow_objects(
+            self.projects,
+            data.workspaces_bucket,
+            ["s3:GetObject"],
+            [constants.WORKSPACES_PREFIX],
+            list_prefixes=True,
+        )
+        allow_objects(
+            self.projects, data.logs_bucket, ["s3:GetObject"], [constants.PLANS_PREFIX], list_prefixes=True
+        )
+        allow(self.projects, ["secretsmanager:GetSecretValue"], [secrets])
+        allow_key(self.projects, key, KMS_READ, via=["dynamodb", "s3", "secretsmanager"])
+
+        # Health and the OpenAPI document: no AWS access at all.
+        self.openapi = self._function(
+            "OpenApi", "openapi_handler", "Health check and the OpenAPI document", {}
+        )
+
+        self.all = (self.deploy, self.cancel, self.jobs, self.projects, self.openapi)
+
+    def _function(
+        self, id_: str, module: str, description: str, environment: Mapping[str, str]
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{id_}Logs",
+            retention=self.log_retention,
+            encryption_key=self.key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            f"{id_}Role",
+            description=f"{id_} handler: {description}",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        allow(role, ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn])
+        function = lambda_.Function(
+            self,
+            id_,
+            description=description,
+            runtime=self.RUNTIME,
+            architecture=self.ARCHITECTURE,
+            handler=constants.HANDLER_MODULE.format(name=module),
+            code=self.code,
+            role=role,
+            memory_size=constants.FUNCTION_MEMORY_MB,
+            timeout=Duration.seconds(constants.API_TIMEOUT_SECONDS),
+            tracing=self.TRACING,
+            logging_format=self.LOGGING_FORMAT,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            log_group=log_group,
+            environment={
+                **environment,
+                "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
+                "LOG_LEVEL": self.LOG_LEVEL,
+            },
+        )
+        suppress(
+            function,
+            "AwsSolutions-L1",
+            "Python 3.12 is what the handlers and their locked dependencies are tested on.",
+        )
+        acknowledge_wildcards(
+            role,
+            "X-Ray accepts only Resource '*'; objects, secrets and executions are named per project and job, "
+            "so access is granted on their prefixes.",
+            [
+                XRAY_FINDING,
+                SECRETS_FINDING,
+                EXECUTIONS_FINDING,
+                prefix_finding(
+                    constants.WORKSPACES_PREFIX,
+                    constants.LOGS_PREFIX,
+                    constants.PLANS_PREFIX,
+                    constants.STATE_PREFIX,
+                ),
+            ],
+        )
+        return function

@@ -1,0 +1,103 @@
+"""The REST API: routes, authorization on every method in every auth mode, limits, logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cdk.api_construct import ROUTES
+from cdk.constants import MAX_CODE_BYTES, PROJECT_ID_PATTERN
+from tests.infrastructure.conftest import Synth
+
+
+def _methods(synth: Synth) -> list[dict[str, Any]]:
+    return [m["Properties"] for m in synth.resources("AWS::ApiGateway::Method").values()]
+
+
+def _paths(synth: Synth) -> set[tuple[str, str]]:
+    """(method, full path) of every method, rebuilt from the resource tree."""
+    resources = synth.resources("AWS::ApiGateway::Resource")
+
+    def path_of(ref: Any) -> str:
+        if not isinstance(ref, dict) or "Ref" not in ref:
+            return ""
+        resource = resources[ref["Ref"]]["Properties"]
+        return f"{path_of(resource['ParentId'])}/{resource['PathPart']}"
+
+    return {(m["HttpMethod"], path_of(m["ResourceId"])) for m in _methods(synth)}
+
+
+def test_every_route_and_nothing_else(synth: Synth) -> None:
+    assert _paths(synth) == {(route.method, route.path) for route in ROUTES}
+
+
+def test_iam_auth_on_every_method_by_default(synth: Synth) -> None:
+    methods = _methods(synth)
+    assert len(methods) == len(ROUTES)
+    assert {m["AuthorizationType"] for m in methods} == {"AWS_IAM"}
+    assert not any(m.get("ApiKeyRequired") for m in methods)
+
+
+def test_cognito_mode_puts_a_user_pool_authorizer_on_every_method(cognito_synth: Synth) -> None:
+    methods = _methods(cognito_synth)
+    assert {m["AuthorizationType"] for m in methods} == {"COGNITO_USER_POOLS"}
+    [authorizer_id] = cognito_synth.resources("AWS::ApiGateway::Authorizer")
+    assert all(m["AuthorizerId"] == {"Ref": authorizer_id} for m in methods)
+    cognito_synth.template.has_resource_properties(
+        "AWS::Cognito::UserPool",
+        {"MfaConfiguration": "ON", "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True}},
+    )
+    cognito_synth.template.has_output("UserPoolId", {})
+
+
+def test_apikey_mode_requires_a_key_on_every_method(apikey_synth: Synth) -> None:
+    methods = _methods(apikey_synth)
+    assert {m["AuthorizationType"] for m in methods} == {"NONE"}
+    assert all(m["ApiKeyRequired"] is True for m in methods)
+    apikey_synth.template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    apikey_synth.template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan", {"Throttle": {"RateLimit": 20, "BurstLimit": 40}}
+    )
+    apikey_synth.template.has_output("ApiKeyId", {})
+
+
+def test_stage_throttles_traces_and_writes_access_logs(synth: Synth) -> None:
+    [stage] = synth.resources("AWS::ApiGateway::Stage").values()
+    properties = stage["Properties"]
+    assert properties["StageName"] == "v1"
+    assert properties["TracingEnabled"] is True
+    [settings] = properties["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == 20
+    assert settings["ThrottlingBurstLimit"] == 40
+    assert settings["LoggingLevel"] == "ERROR"
+    assert settings["DataTraceEnabled"] is False  # bodies carry code and variables
+    group_id = properties["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
+    group = synth.resources("AWS::Logs::LogGroup")[group_id]["Properties"]
+    assert group["RetentionInDays"] == 90
+    assert "KmsKeyId" in group
+    assert '"status":"$context.status"' in properties["AccessLogSetting"]["Format"]
+
+
+def test_request_bodies_are_validated_and_code_is_capped(synth: Synth) -> None:
+    models = {
+        m["Properties"]["Name"]: m["Properties"] for m in synth.resources("AWS::ApiGateway::Model").values()
+    }
+    deploy = models["DeployRequest"]["Schema"]
+    assert deploy["required"] == ["projectId", "iacCode"]
+    assert deploy["properties"]["iacCode"]["maxLength"] == MAX_CODE_BYTES
+    assert deploy["properties"]["projectId"]["pattern"] == PROJECT_ID_PATTERN
+    assert models["DestroyRequest"]["Schema"]["required"] == ["projectId"]
+    [validator] = synth.resources("AWS::ApiGateway::RequestValidator").values()
+    assert validator["Properties"]["ValidateRequestBody"] is True
+    posts_with_bodies = [m for m in _methods(synth) if "RequestModels" in m]
+    assert len(posts_with_bodies) == 2
+    assert all("RequestValidatorId" in m for m in posts_with_bodies)
+
+
+def test_gateway_errors_use_the_handlers_shape(synth: Synth) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert set(responses) >= {"BAD_REQUEST_BODY", "REQUEST_TOO_LARGE", "DEFAULT_4XX", "DEFAULT_5XX"}
+    assert responses["REQUEST_TOO_LARGE"]["StatusCode"] == "413"
+    assert all('"error"' in r["ResponseTemplates"]["application/json"] for r in responses.values())

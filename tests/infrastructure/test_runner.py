@@ -1,0 +1,216 @@
+"""The runner's CodeBuild project, its buildspec, and the three roles: build, job and deploy."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from cdk.constants import ASL_FILE, BUILDSPEC_PATH, REPO_ROOT, RUNNER_TOOLCHAIN_DIR
+from runner.settings import RunnerSettings
+from tests.infrastructure.conftest import Synth, as_list, statements
+
+PER_JOB = {"JOB_ID", "PROJECT_ID", "JOB_ACTION"}
+BUILDSPEC = yaml.safe_load((REPO_ROOT / BUILDSPEC_PATH).read_text())
+
+
+def _project(synth: Synth) -> dict[str, Any]:
+    [project] = synth.resources("AWS::CodeBuild::Project").values()
+    properties: dict[str, Any] = project["Properties"]
+    return properties
+
+
+def _environment(synth: Synth) -> dict[str, Any]:
+    return {v["Name"]: v["Value"] for v in _project(synth)["Environment"]["EnvironmentVariables"]}
+
+
+def _role_statements(synth: Synth, role_id: str) -> list[dict[str, Any]]:
+    found = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            found += list(statements(policy["Properties"]["PolicyDocument"]))
+    return found
+
+
+def _role_id(synth: Synth, prefix: str) -> str:
+    [role_id] = [k for k in synth.resources("AWS::IAM::Role") if k.startswith(prefix)]
+    return role_id
+
+
+def test_environment_is_what_the_runner_settings_read(synth: Synth) -> None:
+    environment = _environment(synth)
+    assert environment["PROVISIONER_TARGET"] == "aws"
+    assert environment["TAG_JOB_ID"] == "true"
+    assert environment["ALLOW_EXEC_CONSTRUCTS"] == "false"
+    assert environment["ALLOWED_REGIONS"] == {"Ref": "AWS::Region"}
+    # The per-job values come from the state machine's override, never from the project.
+    assert not PER_JOB & set(environment)
+    asl = json.loads(ASL_FILE.read_text())
+    override = asl["States"]["Run terraform in CodeBuild"]["Parameters"]["EnvironmentVariablesOverride"]
+    assert {entry["Name"] for entry in override} == PER_JOB
+    # With tokens stood in for by names and the job's ids added, the runner accepts the environment.
+    concrete = {
+        name: value if isinstance(value, str) else f"resolved-{name.lower()}"
+        for name, value in environment.items()
+    }
+    settings = RunnerSettings.from_environment(
+        {**concrete, "JOB_ID": "deploy-1700000000000-abc123", "PROJECT_ID": "demo", "JOB_ACTION": "deploy"}
+    )
+    assert settings.target == "aws"
+    assert settings.deploy_role_arn == "resolved-deploy_role_arn"
+    assert settings.state_kms_key_id == "resolved-state_kms_key_id"
+    assert settings.allow_exec is False
+
+
+def test_environment_names_this_stacks_resources(synth: Synth) -> None:
+    environment = _environment(synth)
+    resources = synth.document["Resources"]
+    for name, kind in {
+        "JOBS_TABLE": "AWS::DynamoDB::Table",
+        "PROJECTS_TABLE": "AWS::DynamoDB::Table",
+        "LOCK_TABLE": "AWS::DynamoDB::Table",
+        "WORKSPACES_BUCKET": "AWS::S3::Bucket",
+        "STATE_BUCKET": "AWS::S3::Bucket",
+        "LOGS_BUCKET": "AWS::S3::Bucket",
+    }.items():
+        assert resources[environment[name]["Ref"]]["Type"] == kind, name
+    assert environment["RUNNER_JOB_ROLE_ARN"]["Fn::GetAtt"][0].startswith("RunnerJobRole")
+    assert environment["DEPLOY_ROLE_ARN"]["Fn::GetAtt"][0].startswith("RunnerDeployRole")
+    assert resources[environment["STATE_KMS_KEY_ID"]["Fn::GetAtt"][0]]["Type"] == "AWS::KMS::Key"
+
+
+def test_pinned_terraform_is_checked_against_its_digest(synth: Synth) -> None:
+    environment = _environment(synth)
+    assert environment["TERRAFORM_VERSION"] == "1.5.7"
+    assert (
+        environment["TERRAFORM_SHA256"] == "c0ed7bc32ee52ae255af9982c8c88a7a4c610485cf1d55feeb037eab75fa082c"
+    )
+    install = "\n".join(BUILDSPEC["phases"]["install"]["commands"])
+    assert "releases.hashicorp.com/terraform/${TERRAFORM_VERSION}" in install
+    assert "sha256sum --check" in install
+    assert "--require-hashes" in install
+    assert BUILDSPEC["phases"]["install"]["runtime-versions"] == {"python": 3.12}
+    assert BUILDSPEC["phases"]["build"]["commands"] == ["/opt/runner-venv/bin/python -m runner"]
+
+
+def test_plugin_cache_survives_between_builds(synth: Synth) -> None:
+    project = _project(synth)
+    assert project["Cache"]["Type"] == "S3"
+    assert project["Cache"]["Location"]["Fn::Join"][1][1] == "cache"
+    toolchain = _environment(synth)["PROVISIONER_TOOLCHAIN_DIR"]
+    assert toolchain == RUNNER_TOOLCHAIN_DIR == BUILDSPEC["env"]["variables"]["PROVISIONER_TOOLCHAIN_DIR"]
+    assert BUILDSPEC["cache"]["paths"] == [f"{toolchain}/plugin-cache/**/*", f"{toolchain}/downloads/**/*"]
+
+
+def test_project_limits_and_encryption(synth: Synth) -> None:
+    project = _project(synth)
+    assert project["TimeoutInMinutes"] == 60
+    assert project["QueuedTimeoutInMinutes"] == 30
+    assert project["Environment"]["PrivilegedMode"] is False
+    assert project["EncryptionKey"]["Fn::GetAtt"][0].startswith("EncryptionKey")
+    assert project["Source"]["BuildSpec"] == BUILDSPEC_PATH
+    group = synth.resources("AWS::Logs::LogGroup")[
+        project["LogsConfig"]["CloudWatchLogs"]["GroupName"]["Ref"]
+    ]
+    assert group["Properties"]["RetentionInDays"] == 90
+
+
+def test_source_asset_holds_runner_provisioner_and_pinned_requirements(synth: Synth) -> None:
+    key = _project(synth)["Source"]["Location"]["Fn::Join"][1][1].removeprefix("/")
+    asset = synth.outdir / f"asset.{key.removesuffix('.zip')}"
+    assert (asset / "runner" / "__main__.py").is_file()
+    assert (asset / BUILDSPEC_PATH).is_file()
+    assert (asset / "provisioner" / "toolchain.py").is_file()
+    assert not (asset / "provisioner" / "local").exists()
+    assert not (asset / "functions").exists()
+    requirements = (asset / "requirements.txt").read_text()
+    for package in ("boto3==", "pydantic==", "python-hcl2==", "pyyaml=="):
+        assert package in requirements, package
+    assert "--hash=sha256:" in requirements
+
+
+def test_build_role_can_do_little_more_than_assume_the_job_role(synth: Synth) -> None:
+    build_role = _project(synth)["ServiceRole"]["Fn::GetAtt"][0]
+    actions = {a for s in _role_statements(synth, build_role) for a in as_list(s["Action"])}
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+        "s3:GetBucketAcl",
+        "s3:GetBucketLocation",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "sts:AssumeRole",
+        "sts:TagSession",
+    }
+    [assume] = [s for s in _role_statements(synth, build_role) if "sts:AssumeRole" in as_list(s["Action"])]
+    assert assume["Resource"]["Fn::GetAtt"][0] == _role_id(synth, "RunnerJobRole")
+    [put] = [s for s in _role_statements(synth, build_role) if "s3:PutObject" in as_list(s["Action"])]
+    assert json.dumps(put["Resource"]).endswith('"/cache/*"]]}')
+
+
+def test_job_role_is_trusted_by_the_build_role_only(synth: Synth) -> None:
+    job_role = synth.resources("AWS::IAM::Role")[_role_id(synth, "RunnerJobRole")]["Properties"]
+    [trust] = job_role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": {"Fn::GetAtt": [_role_id(synth, "RunnerBuildRole"), "Arn"]}}
+    assert sorted(trust["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+
+
+def test_job_role_reaches_only_job_shaped_prefixes(synth: Synth) -> None:
+    granted = _role_statements(synth, _role_id(synth, "RunnerJobRole"))
+    object_resources = [
+        json.dumps(r)
+        for s in granted
+        for r in as_list(s["Resource"])
+        if "s3:GetObject" in as_list(s["Action"]) or "s3:PutObject" in as_list(s["Action"])
+    ]
+    assert object_resources
+    assert all(
+        r.endswith(('/workspaces/*"]]}', '/logs/*"]]}', '/plans/*"]]}', '/projects/*"]]}'))
+        for r in object_resources
+    )
+    listings = [s for s in granted if s["Action"] == "s3:ListBucket"]
+    assert all("s3:prefix" in s["Condition"]["StringLike"] for s in listings)
+    actions = {a for s in granted for a in as_list(s["Action"])}
+    assert not any(a.startswith(("states:", "codebuild:", "iam:", "lambda:")) for a in actions)
+    assert "secretsmanager:GetSecretValue" in actions
+    assert {"sts:AssumeRole", "sts:TagSession"} <= actions
+    kms = [s for s in granted if "kms:Decrypt" in as_list(s["Action"])]
+    assert all("kms:ViaService" in s["Condition"]["StringEquals"] for s in kms)
+
+
+def test_created_deploy_role_is_bounded_and_region_locked(synth: Synth) -> None:
+    role_id = _role_id(synth, "RunnerDeployRole")
+    role = synth.resources("AWS::IAM::Role")[role_id]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": {"Fn::GetAtt": [_role_id(synth, "RunnerJobRole"), "Arn"]}}
+    boundary_id = role["PermissionsBoundary"]["Ref"]
+    boundary = synth.resources("AWS::IAM::ManagedPolicy")[boundary_id]["Properties"]
+    sids = {s.get("Sid") for s in statements(boundary["PolicyDocument"])}
+    assert {
+        "DenyOutsideAllowedRegions",
+        "DenyTheServiceItself",
+        "DenyTheServiceData",
+        "NewRolesCarryThisBoundary",
+    } <= sids
+    [guard] = [s for s in _role_statements(synth, role_id) if s.get("Sid") == "DenyOutsideAllowedRegions"]
+    assert guard["Effect"] == "Deny"
+    assert guard["Condition"] == {"StringNotEquals": {"aws:RequestedRegion": [{"Ref": "AWS::Region"}]}}
+    assert "sts:*" in guard["NotAction"]
+    synth.template.has_output("DeployRoleBoundaryArn", {})
+
+
+def test_an_existing_deploy_role_is_used_as_given(existing_role_synth: Synth) -> None:
+    synth = existing_role_synth
+    environment = _environment(synth)
+    assert environment["DEPLOY_ROLE_ARN"] == "arn:aws:iam::123456789012:role/platform-terraform"
+    assert environment["ALLOWED_REGIONS"] == "eu-west-1,eu-central-1"
+    assert not [k for k in synth.resources("AWS::IAM::Role") if k.startswith("RunnerDeployRole")]
+    synth.template.resource_count_is("AWS::IAM::ManagedPolicy", 0)
+    granted = _role_statements(synth, _role_id(synth, "RunnerJobRole"))
+    assert any(s["Resource"] == "arn:aws:iam::123456789012:role/platform-terraform" for s in granted)

@@ -1,0 +1,90 @@
+"""Install options: documented defaults in cdk.json, and a clear error for every bad value."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdk.settings import InstallOptions, InstallOptionsError
+from tests.infrastructure.conftest import CDK_JSON_CONTEXT
+
+
+def _options(**overrides: object) -> InstallOptions:
+    return InstallOptions.from_context(
+        {**CDK_JSON_CONTEXT, **{f"provisioner:{k}": v for k, v in overrides.items()}}
+    )
+
+
+def test_cdk_json_documents_every_option_with_its_default() -> None:
+    # Given the defaults in cdk.json / When parsed / Then they equal the model's own defaults
+    documented = {k.removeprefix("provisioner:") for k in CDK_JSON_CONTEXT if k.startswith("provisioner:")}
+    assert documented == {field.alias for field in InstallOptions.model_fields.values()}
+    assert InstallOptions.from_context(CDK_JSON_CONTEXT) == InstallOptions()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "authMode",
+            "saml",
+            "provisioner:authMode: Input should be 'iam', 'cognito' or 'apikey' (got \"saml\")",
+        ),
+        ("terraformVersion", "latest", "provisioner:terraformVersion: String should match pattern"),
+        (
+            "terraformSha256LinuxAmd64",
+            "abc",
+            "provisioner:terraformSha256LinuxAmd64: String should match pattern",
+        ),
+        (
+            "logRetentionDays",
+            10,
+            "provisioner:logRetentionDays: must be one of CloudWatch's retention periods",
+        ),
+        ("allowedRegions", "eu-west-1,mars-1", "provisioner:allowedRegions.1: String should match pattern"),
+        ("deployRoleArn", "platform-terraform", "provisioner:deployRoleArn: String should match pattern"),
+        (
+            "runnerTimeoutMinutes",
+            0,
+            "provisioner:runnerTimeoutMinutes: Input should be greater than or equal to 5",
+        ),
+        ("allowExecConstructs", "maybe", "provisioner:allowExecConstructs: Input should be a valid boolean"),
+        ("alarmEmail", "ops", "provisioner:alarmEmail: String should match pattern"),
+    ],
+)
+def test_a_bad_value_names_the_option_and_what_was_given(key: str, value: object, message: str) -> None:
+    with pytest.raises(InstallOptionsError) as caught:
+        _options(**{key: value})
+    assert message in str(caught.value)
+
+
+def test_an_unknown_option_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(
+        InstallOptionsError, match=r"unknown install option\(s\): provisioner:authmode; known: .*authMode"
+    ):
+        InstallOptions.from_context({"provisioner:authmode": "iam"})
+
+
+def test_an_existing_role_and_a_boundary_are_exclusive() -> None:
+    with pytest.raises(InstallOptionsError, match="set one of them"):
+        _options(
+            deployRoleArn="arn:aws:iam::123456789012:role/x",
+            deployRoleBoundaryArn="arn:aws:iam::123456789012:policy/b",
+        )
+
+
+def test_command_line_strings_are_parsed() -> None:
+    # Given `-c key=value` strings / Then lists, booleans and numbers come out typed
+    options = _options(
+        allowedRegions="eu-west-1, eu-central-1",
+        deployRolePolicyArns='["arn:aws:iam::aws:policy/PowerUserAccess"]',
+        allowExecConstructs="true",
+        runnerTimeoutMinutes="120",
+        runnerArchitecture="arm64",
+        alarmEmail="",
+    )
+    assert options.allowed_regions == ("eu-west-1", "eu-central-1")
+    assert options.deploy_role_policy_arns == ("arn:aws:iam::aws:policy/PowerUserAccess",)
+    assert options.allow_exec_constructs is True
+    assert options.runner_timeout_minutes == 120
+    assert options.alarm_email is None
+    assert options.terraform_sha256 == options.terraform_sha256_linux_arm64
