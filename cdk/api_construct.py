@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
@@ -13,38 +12,15 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk import constants
 from cdk.functions_construct import FunctionsConstruct
 from cdk.nag import suppress
 from cdk.settings import InstallOptions
+from functions.handlers.routing import ROUTES
+from functions.models.input import MAX_CODE_BYTES, MAX_REQUEST_BYTES
+from provisioner.records import PROJECT_ID_PATTERN
 
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    handler: str  # attribute of FunctionsConstruct
-    model: str | None = None
-
-
-ROUTES = (
-    Route("GET", "/api/health", "openapi"),
-    Route("GET", "/api/openapi.json", "openapi"),
-    Route("POST", "/api/deploy", "deploy", "DeployRequest"),
-    Route("POST", "/api/deploy/destroy", "deploy", "DestroyRequest"),
-    Route("POST", "/api/deploy/cancel/{jobId}", "cancel"),
-    Route("POST", "/api/admin/unlock/{projectId}", "cancel"),
-    Route("GET", "/api/deploy/status/{jobId}", "jobs"),
-    Route("GET", "/api/deploy/jobs", "jobs"),
-    Route("GET", "/api/deploy/logs/{jobId}", "jobs"),
-    Route("GET", "/api/deploy/infrastructure/{projectId}", "projects"),
-    Route("GET", "/api/deploy/outputs/{projectId}", "projects"),
-    Route("GET", "/api/deploy/state/{projectId}", "projects"),
-    Route("GET", "/api/deploy/validate/{projectId}", "projects"),
-    Route("GET", "/api/deploy/costs/{projectId}", "projects"),
-)
-
-_PROJECT_ID = apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=constants.PROJECT_ID_PATTERN)
+BAD_BODY_TEMPLATE = '{"error": "bad_request", "message": "$context.error.validationErrorString"}'
+_PROJECT_ID = apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=PROJECT_ID_PATTERN)
 # Request bodies the gateway checks before a handler runs. The code limit is in characters, which
 # are never more than its UTF-8 bytes: the handlers' byte limit stays the stricter one.
 MODELS = {
@@ -52,12 +28,13 @@ MODELS = {
         schema=apigw.JsonSchemaVersion.DRAFT4,
         title="DeployRequest",
         type=apigw.JsonSchemaType.OBJECT,
-        required=["projectId", "iacCode"],
+        required=["projectId"],
+        additional_properties=False,
         properties={
             "projectId": _PROJECT_ID,
-            "iacCode": apigw.JsonSchema(
-                type=apigw.JsonSchemaType.STRING, min_length=1, max_length=constants.MAX_CODE_BYTES
-            ),
+            "iacCode": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=MAX_CODE_BYTES),
+            "files": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
+            "variables": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
         },
     ),
     "DestroyRequest": apigw.JsonSchema(
@@ -65,6 +42,7 @@ MODELS = {
         title="DestroyRequest",
         type=apigw.JsonSchemaType.OBJECT,
         required=["projectId"],
+        additional_properties=False,
         properties={"projectId": _PROJECT_ID},
     ),
 }
@@ -139,17 +117,20 @@ class ApiConstruct(Construct):
             for name, schema in MODELS.items()
         }
         integrations: dict[str, apigw.LambdaIntegration] = {}
+        # The handlers' own route table: the gateway routes exactly what local mode serves.
         for route in ROUTES:
-            function: lambda_.IFunction = getattr(functions, route.handler)
+            name = route.handler.removesuffix("_handler")
+            function: lambda_.IFunction = getattr(functions, name)
             integration = integrations.setdefault(
-                route.handler, apigw.LambdaIntegration(function, allow_test_invoke=False)
+                name, apigw.LambdaIntegration(function, allow_test_invoke=False)
             )
             resource = self.api.root.resource_for_path(route.path)
+            model = route.body_model
             resource.add_method(
                 route.method,
                 integration,
-                request_validator=validator if route.model else None,
-                request_models={"application/json": models[route.model]} if route.model else None,
+                request_validator=validator if model else None,
+                request_models={"application/json": models[model]} if model else None,
             )
         if options.auth_mode == "apikey":
             self._api_key_plan(options)
@@ -204,12 +185,14 @@ class ApiConstruct(Construct):
         plan.add_api_key(self.api_key)
 
     def _gateway_responses(self) -> None:
-        """Errors the gateway answers itself, in the handlers' shape: {"error": "..."}."""
-        json_type = {"application/json": '{"error": $context.error.messageString}'}
+        """Errors the gateway answers itself, in the handlers' shape: {"error": ..., "message": ...}."""
+        json_type = {
+            "application/json": '{"error": "gateway_error", "message": $context.error.messageString}'
+        }
         self.api.add_gateway_response(
             "BadBody",
             type=apigw.ResponseType.BAD_REQUEST_BODY,
-            templates={"application/json": '{"error": "$context.error.validationErrorString"}'},
+            templates={"application/json": BAD_BODY_TEMPLATE},
         )
         self.api.add_gateway_response(
             "TooLarge",
@@ -217,7 +200,10 @@ class ApiConstruct(Construct):
             status_code="413",
             templates={
                 "application/json": json.dumps(
-                    {"error": f"the request body is larger than {constants.MAX_REQUEST_BYTES} bytes"}
+                    {
+                        "error": "payload_too_large",
+                        "message": f"the request body is larger than {MAX_REQUEST_BYTES} bytes",
+                    }
                 )
             },
         )

@@ -17,11 +17,6 @@ METRICS_NAMESPACE: Final = "TerraformProvisioner"
 CONTEXT_PREFIX: Final = "provisioner:"
 
 # --- the API -------------------------------------------------------------------------------------
-# The handlers refuse more than 5 MiB of code in a body of at most 6 MiB. 6 MiB is also Lambda's
-# synchronous invocation payload limit, so the gateway->Lambda hop refuses anything larger too.
-MAX_CODE_BYTES: Final = 5 * 1024 * 1024
-MAX_REQUEST_BYTES: Final = 6 * 1024 * 1024
-PROJECT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 API_TIMEOUT_SECONDS: Final = 29  # API Gateway's integration timeout
 
 # --- the functions -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ class Route:
     method: str
     path: str  # API Gateway style: /api/deploy/status/{jobId}
     handler: str  # module under functions.handlers exposing lambda_handler
+    body_model: str | None = None  # the request model API Gateway checks before the handler runs
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -21,8 +22,8 @@ class Route:
 ROUTES: Final = (
     Route("GET", "/api/health", "openapi_handler"),
     Route("GET", "/api/openapi.json", "openapi_handler"),
-    Route("POST", "/api/deploy", "deploy_handler"),
-    Route("POST", "/api/deploy/destroy", "deploy_handler"),
+    Route("POST", "/api/deploy", "deploy_handler", "DeployRequest"),
+    Route("POST", "/api/deploy/destroy", "deploy_handler", "DestroyRequest"),
     Route("POST", "/api/deploy/cancel/{jobId}", "cancel_handler"),
     Route("GET", "/api/deploy/status/{jobId}", "jobs_handler"),
     Route("GET", "/api/deploy/jobs", "jobs_handler"),

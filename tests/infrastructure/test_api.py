@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdk.api_construct import ROUTES
-from cdk.constants import MAX_CODE_BYTES, PROJECT_ID_PATTERN
+from functions.handlers.routing import ROUTES
+from functions.models.input import MAX_CODE_BYTES
+from provisioner.records import PROJECT_ID_PATTERN
 from tests.infrastructure.conftest import Synth
 
 
@@ -82,7 +83,10 @@ def test_request_bodies_are_validated_and_code_is_capped(synth: Synth) -> None:
         m["Properties"]["Name"]: m["Properties"] for m in synth.resources("AWS::ApiGateway::Model").values()
     }
     deploy = models["DeployRequest"]["Schema"]
-    assert deploy["required"] == ["projectId", "iacCode"]
+    # iacCode or files: the handler decides which; the gateway only caps and types them
+    assert deploy["required"] == ["projectId"]
+    assert deploy["additionalProperties"] is False
+    assert set(deploy["properties"]) == {"projectId", "iacCode", "files", "variables"}
     assert deploy["properties"]["iacCode"]["maxLength"] == MAX_CODE_BYTES
     assert deploy["properties"]["projectId"]["pattern"] == PROJECT_ID_PATTERN
     assert models["DestroyRequest"]["Schema"]["required"] == ["projectId"]
