@@ -103,7 +103,7 @@ class FunctionsConstruct(Construct):
         allow_objects(
             self.deploy,
             data.workspaces_bucket,
-            ["s3:PutObject", "s3:GetObject"],
+            ["s3:PutObject", "s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
             [constants.WORKSPACES_PREFIX],
             list_prefixes=True,
         )
@@ -114,6 +114,8 @@ class FunctionsConstruct(Construct):
                 "secretsmanager:PutSecretValue",
                 "secretsmanager:DescribeSecret",
                 "secretsmanager:GetSecretValue",
+                # CreateSecret with Tags needs it; the secret is tagged ManagedBy.
+                "secretsmanager:TagResource",
             ],
             [secrets],
         )
