@@ -1,3 +1,5 @@
-"""``make local``: not yet; the local-mode issue builds it."""
+"""``make local``: the whole service on this machine. ``python -m provisioner.local --help``."""
 
-print("make local: not yet - the local mode arrives with the workflow and local-mode issue.")
+from provisioner.local.app import main
+
+raise SystemExit(main())

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from functions.handlers.routing import Route, route_for, routes_for_path
+from functions.handlers.routing import HANDLERS, Route, route_for, routes_for_path
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -112,6 +112,11 @@ class Gateway:
 
     def __init__(self) -> None:
         self._local = threading.local()
+
+    def warm(self) -> None:
+        """Import every handler now, as Lambda's init phase would, so the first request is not slow."""
+        for module in HANDLERS:
+            importlib.import_module(f"functions.handlers.{module}")
 
     def _handler(self, module: str) -> LambdaHandler:
         cache: dict[str, LambdaHandler] = getattr(self._local, "handlers", None) or {}

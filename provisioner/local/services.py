@@ -62,6 +62,8 @@ class LocalServices:
             "DEFAULT_REGION": self.resources.region,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "TerraformProvisionerLocal",
+            # CloudWatch reads metrics from Lambda's stdout; locally they would only clutter the terminal.
+            "POWERTOOLS_METRICS_DISABLED": "true",
             "ALLOW_EXEC_CONSTRUCTS": self.runner_environment.get("ALLOW_EXEC_CONSTRUCTS", "false"),
         }
 

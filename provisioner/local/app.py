@@ -1,0 +1,152 @@
+"""Local mode: the emulator, the workflow, the runner and the API handlers in one process tree.
+
+HOST / PORT                 where the API listens (127.0.0.1:8080)
+LOCAL_DATA_DIR              where records, code, logs and state are kept (.local-data)
+PROVISIONER_TARGET          sandbox (default: AWS resources in the emulator) or aws (real account)
+ALLOW_EXEC_CONSTRUCTS       true to allow local-exec/remote-exec provisioners and "external"
+EMULATOR_PORT               the emulator's port (0: any free one)
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from provisioner.emulator import REPO_ROOT, EmulatorServer, ServiceResources
+from provisioner.local.persistence import DataDirectory
+from provisioner.local.recovery import recover
+from provisioner.local.server import ApiServer, JobWatcher, log
+from provisioner.local.services import LocalServices, start_local_services
+from provisioner.toolchain import ensure_toolchain
+
+
+def _options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="make local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("LOCAL_DATA_DIR", REPO_ROOT / ".local-data"))
+    )
+    parser.add_argument(
+        "--target", choices=("sandbox", "aws"), default=os.environ.get("PROVISIONER_TARGET", "sandbox")
+    )
+    parser.add_argument("--emulator-port", type=int, default=int(os.environ.get("EMULATOR_PORT", "0")))
+    parser.add_argument(
+        "--allow-exec",
+        action="store_true",
+        default=os.environ.get("ALLOW_EXEC_CONSTRUCTS", "").lower() in ("1", "true", "yes"),
+    )
+    return parser.parse_args()
+
+
+def _lock_data_dir(data_dir: Path) -> TextIO | None:
+    """One server per data directory: two would each save their own view over the other's."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = (data_dir / ".lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
+@dataclass
+class Running:
+    emulator: EmulatorServer
+    services: LocalServices
+    data: DataDirectory
+    api: ApiServer
+    watcher: JobWatcher
+
+
+def _start(options: argparse.Namespace) -> Running:
+    toolchain = ensure_toolchain()
+    tools = (
+        f"terraform {toolchain.version} ({toolchain.binary_source}), providers: {toolchain.provider_source}"
+    )
+    log(f"tools  {tools}")
+    resources = ServiceResources()
+    data: DataDirectory | None = None
+    emulator = EmulatorServer(
+        port=options.emulator_port, on_write=lambda m, o: data.on_write(m, o) if data else None
+    )
+    endpoint = emulator.start()
+    services = start_local_services(
+        endpoint,
+        emulator.port,
+        resources,
+        options.data_dir / "builds",
+        target=options.target,
+        allow_exec=options.allow_exec,
+    )
+    data = DataDirectory(options.data_dir, endpoint, resources)
+    loaded = data.restore()
+    recovered = recover(endpoint, resources)
+    data.start()
+    if any(loaded.values()):
+        counts = f"{loaded['items']} records, {loaded['objects']} objects, {loaded['secrets']} secrets"
+        log(f"data   restored {counts}")
+    for job_id in recovered.jobs:
+        log(f"job    {job_id} was running when the server stopped: marked failed, lock released")
+    # The handlers run in this process and reach AWS (the emulator) through their environment.
+    os.environ.update(services.api_environment())
+    if options.target == "sandbox":
+        os.environ.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
+    watcher = JobWatcher(endpoint, resources)
+    watcher.start()
+    return Running(emulator, services, data, ApiServer(options.host, options.port), watcher)
+
+
+def _stop(running: Running) -> None:
+    """Let running jobs stop terraform and record it, then save the data, then stop the emulator."""
+    jobs = running.services.builds.running()
+    if jobs:
+        log(f"stop   waiting for {len(jobs)} running job(s) to stop terraform and record it")
+    running.services.builds.stop_all(grace_seconds=120)
+    running.watcher.stop()
+    running.data.stop()
+    running.emulator.stop()
+    log("stop   done")
+
+
+def main() -> int:
+    options = _options()
+    # The emulator's own access log would drown the service's: one line per API request is enough.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # moto logs a failed execution's Fail state as an error; the job watcher reports it better.
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    lock = _lock_data_dir(options.data_dir)
+    if lock is None:
+        log(f"error  another local server is using {options.data_dir}; stop it first (or set LOCAL_DATA_DIR)")
+        return 1
+    running = _start(options)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        log(f"stop   {signal.Signals(signum).name}: stopping running jobs safely, then saving data")
+        threading.Thread(target=running.api.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    target = f"target {options.target}, emulator {running.emulator.endpoint_url}, data in {options.data_dir}"
+    log(f"ready  {running.api.url}  ({target})")
+    try:
+        running.api.serve_forever()
+    finally:
+        _stop(running)
+        lock.close()
+    return 0

@@ -1,0 +1,144 @@
+"""The HTTP side of local mode: requests in, API Gateway proxy events to the handlers, responses out,
+one log line per request and one per job transition."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from datetime import datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+from provisioner.emulator import ServiceResources, emulator_session
+from provisioner.local.gateway import Gateway
+
+# Reading more than this is refused before it reaches memory; the handlers' own limit is lower.
+MAX_READ_BYTES = 8 * 1024 * 1024
+
+
+def log(message: str) -> None:
+    print(f"{datetime.now().strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+class ApiRequestHandler(BaseHTTPRequestHandler):
+    gateway: ClassVar[Gateway]
+    server_version = "terraform-provisioner-local"
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        started = time.perf_counter()
+        path, _, query = self.path.partition("?")
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_READ_BYTES:
+            self._reply(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                {"error": "payload_too_large", "message": "the body is too large"},
+            )
+            self.close_connection = True
+            status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        else:
+            body = self.rfile.read(length) if length else None
+            headers = dict(self.headers.items())
+            try:
+                response = self.gateway.handle(self.command, path, headers, query, body)
+                status = HTTPStatus(response.status)
+                self.send_response(response.status)
+                for name, value in response.headers.items():
+                    if name.lower() not in ("content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                self.wfile.write(response.body)
+            except Exception as exc:  # the handlers answer errors themselves; this is the gateway failing
+                status = HTTPStatus.INTERNAL_SERVER_ERROR
+                self._reply(status, {"error": "internal_error", "message": f"{type(exc).__name__}: {exc}"})
+        elapsed = (time.perf_counter() - started) * 1000
+        log(f"{self.command:6} {path} {int(status)} {elapsed:.0f}ms")
+
+    def _reply(self, status: HTTPStatus, body: dict[str, Any]) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """One line per request is written by _serve, with the status and the time taken."""
+
+
+class ApiServer:
+    def __init__(self, host: str, port: int) -> None:
+        ApiRequestHandler.gateway = Gateway()
+        ApiRequestHandler.gateway.warm()
+        self._server = ThreadingHTTPServer((host, port), ApiRequestHandler)
+        self._server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.2)
+
+    def shutdown(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class JobWatcher:
+    """Logs each job's transitions (status, phase) as the records change."""
+
+    def __init__(self, endpoint_url: str, resources: ServiceResources, interval: float = 1.0) -> None:
+        self.table = (
+            emulator_session(resources.region)
+            .resource("dynamodb", endpoint_url=endpoint_url)
+            .Table(resources.jobs_table)
+        )
+        self.interval = interval
+        self._seen: dict[str, tuple[str, str]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="job-watcher", daemon=True)
+
+    def start(self) -> None:
+        for item in self._scan():
+            self._seen[str(item["jobId"])] = (str(item.get("status")), str(item.get("phase")))
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _scan(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        arguments: dict[str, Any] = {}
+        while True:
+            page = self.table.scan(**arguments)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return items
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                items = self._scan()
+            except Exception as exc:  # the emulator may be going away at shutdown
+                log(f"watch  cannot read jobs: {type(exc).__name__}")
+                continue
+            for item in sorted(items, key=lambda i: int(i.get("createdAt", 0))):
+                job_id = str(item["jobId"])
+                now = (str(item.get("status")), str(item.get("phase")))
+                if self._seen.get(job_id) == now:
+                    continue
+                self._seen[job_id] = now
+                detail = f"{now[0]} ({now[1]}, {int(item.get('progress', 0))}%)"
+                if now[0] == "failed":
+                    detail += f": {item.get('error', '')}"
+                log(f"job    {job_id} [{item.get('projectId')}] {detail}")
