@@ -40,7 +40,9 @@ class RunnerSettings(BaseModel):
     tag_job_id: Annotated[bool, Field(alias="TAG_JOB_ID")] = True
     allow_exec: Annotated[bool, Field(alias="ALLOW_EXEC_CONSTRUCTS")] = False
     progress_interval_seconds: Annotated[float, Field(alias="PROGRESS_INTERVAL_SECONDS", gt=0)] = 2.0
-    lock_timeout_seconds: Annotated[int, Field(alias="STATE_LOCK_TIMEOUT_SECONDS", ge=0)] = 0
+    # A previous job's terraform may still be writing state after its workflow gave up on it
+    # (a timeout): wait for it rather than fail. 0 fails at once on a held lock.
+    lock_timeout_seconds: Annotated[int, Field(alias="STATE_LOCK_TIMEOUT_SECONDS", ge=0, le=3600)] = 60
     # How long a cancelled terraform may take to write its state and release the lock.
     cancel_grace_seconds: Annotated[float, Field(alias="CANCEL_GRACE_SECONDS", gt=0)] = 300.0
 

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from functions.dal.jobs import job_store
@@ -66,7 +67,7 @@ def _submit(route: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _idempotent_submit(table_name: str) -> Callable[..., dict[str, Any]]:
+def _idempotent_submit(table_name: str) -> tuple[IdempotencyConfig, Callable[..., dict[str, Any]]]:
     config = IdempotencyConfig(
         event_key_jmespath="[key, route]",
         payload_validation_jmespath="body",
@@ -79,14 +80,16 @@ def _idempotent_submit(table_name: str) -> Callable[..., dict[str, Any]]:
     def submit(request: dict[str, Any]) -> dict[str, Any]:
         return _submit(request["route"], request["body"])
 
-    return submit  # type: ignore[no-any-return]
+    return config, submit
 
 
-def _accept(route: str, body: BaseModel, key: str | None) -> Response[DeployAccepted]:
+def _accept(route: str, body: BaseModel, key: str | None, context: LambdaContext) -> Response[DeployAccepted]:
     payload = body.model_dump(mode="json")
     if key:
-        table = environment(DeployEnv).IDEMPOTENCY_TABLE
-        result = _idempotent_submit(table)(request={"key": key, "route": route, "body": payload})
+        config, submit = _idempotent_submit(environment(DeployEnv).IDEMPOTENCY_TABLE)
+        # The in-progress record expires with the invocation, so a crashed request can be retried.
+        config.register_lambda_context(context)
+        result = submit(request={"key": key, "route": route, "body": payload})
     else:
         result = _submit(route, payload)
     metrics.add_metric(name=f"{route.capitalize()}Accepted", unit=MetricUnit.Count, value=1)
@@ -110,7 +113,7 @@ def build_router() -> Router:
         tags=["deploy"],
     )
     def deploy(body: DeployRequest, idempotency_key: IdempotencyKey = None) -> Response[DeployAccepted]:
-        return _accept("deploy", body, idempotency_key)
+        return _accept("deploy", body, idempotency_key, router.lambda_context)
 
     @router.post(
         "/api/deploy/destroy",
@@ -119,6 +122,6 @@ def build_router() -> Router:
         tags=["deploy"],
     )
     def destroy(body: DestroyRequest, idempotency_key: IdempotencyKey = None) -> Response[DeployAccepted]:
-        return _accept("destroy", body, idempotency_key)
+        return _accept("destroy", body, idempotency_key, router.lambda_context)
 
     return router

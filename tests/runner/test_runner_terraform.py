@@ -263,7 +263,14 @@ def test_second_runner_on_a_locked_project_fails_clearly(emulated: Emulated, too
     wait_for(lambda: "null_resource.slow: Creating" in emulated.job(first_id).get("logTail", ""), first)
 
     second_id = submit_job(emulated, project, slow_app(project, 8))
-    second = start_runner(emulated, project, second_id, JobAction.DEPLOY, ALLOW_EXEC_CONSTRUCTS="true")
+    second = start_runner(
+        emulated,
+        project,
+        second_id,
+        JobAction.DEPLOY,
+        ALLOW_EXEC_CONSTRUCTS="true",
+        STATE_LOCK_TIMEOUT_SECONDS="0",
+    )
     second_output, _ = second.communicate(timeout=300)
 
     assert second.returncode == 1, second_output
