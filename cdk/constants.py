@@ -22,6 +22,7 @@ API_TIMEOUT_SECONDS: Final = 29  # API Gateway's integration timeout
 # --- the functions -------------------------------------------------------------------------------
 HANDLER_MODULE: Final = "functions.handlers.{name}.lambda_handler"
 FUNCTION_MEMORY_MB: Final = 512
+REAPER_INTERVAL_MINUTES: Final = 5
 # Runtime deps of the handlers; boto3 comes with the Lambda runtime. Versions come from uv.lock.
 LAMBDA_REQUIREMENTS: Final = ("aws-lambda-powertools[tracer]", "pydantic", "python-hcl2", "pyyaml")
 LAMBDA_PACKAGES: Final = ("functions", "provisioner")

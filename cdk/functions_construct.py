@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -71,7 +73,9 @@ class FunctionsConstruct(Construct):
         data: DataConstruct,
         key: kms.IKey,
         state_machine: sfn.StateMachine,
+        runner_project_arn: str,
         run_timeout_seconds: int,
+        allow_exec_constructs: bool,
         default_region: str,
         log_retention: logs.RetentionDays,
     ) -> None:
@@ -90,11 +94,15 @@ class FunctionsConstruct(Construct):
                 "JOBS_TABLE": data.jobs_table.table_name,
                 "PROJECTS_TABLE": data.projects_table.table_name,
                 "IDEMPOTENCY_TABLE": data.idempotency_table.table_name,
+                "LOCK_TABLE": data.lock_table.table_name,
                 "WORKSPACES_BUCKET": data.workspaces_bucket.bucket_name,
+                # Names only: a stale state lock's LockID is "<state bucket>/projects/<id>/terraform.tfstate".
+                "STATE_BUCKET": data.state_bucket.bucket_name,
                 "STATE_MACHINE_ARN": state_machine.state_machine_arn,
                 "RUN_TIMEOUT_SECONDS": str(run_timeout_seconds),
                 "SECRETS_KMS_KEY_ID": key.key_arn,
-                "DEFAULT_REGION": default_region,
+                # The same policy the runner enforces, so a refused construct is refused at once.
+                "ALLOW_EXEC_CONSTRUCTS": str(allow_exec_constructs).lower(),
             },
         )
         allow_items(self.deploy, data.jobs_table, [*ITEM_READ, *ITEM_WRITE], JOB_INDEXES)
@@ -120,6 +128,9 @@ class FunctionsConstruct(Construct):
             [secrets],
         )
         allow(self.deploy, ["states:StartExecution"], [state_machine.state_machine_arn])
+        # Before a job: clear a state lock whose owner build has ended (see functions/logic/locks.py).
+        allow_items(self.deploy, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
+        allow(self.deploy, ["codebuild:BatchGetBuilds"], [runner_project_arn])
         allow_key(self.deploy, key, KMS_WRITE, via=["dynamodb", "s3", "secretsmanager"])
 
         executions = stack.format_arn(
@@ -142,11 +153,12 @@ class FunctionsConstruct(Construct):
                 "STATE_MACHINE_ARN": state_machine.state_machine_arn,
             },
         )
-        allow_items(self.cancel, data.jobs_table, [*ITEM_READ, *ITEM_WRITE])
+        allow_items(self.cancel, data.jobs_table, [*ITEM_READ, *ITEM_WRITE], JOB_INDEXES)
         allow_items(self.cancel, data.projects_table, [*ITEM_READ, *ITEM_WRITE])
         allow_items(self.cancel, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
         allow_items(self.cancel, data.idempotency_table, ["dynamodb:GetItem", *ITEM_WRITE])
         allow(self.cancel, ["states:StopExecution", "states:DescribeExecution"], [executions])
+        allow(self.cancel, ["codebuild:BatchGetBuilds"], [runner_project_arn])
         allow_key(self.cancel, key, KMS_WRITE, via=["dynamodb"])
 
         self.jobs = self._function(
@@ -172,6 +184,7 @@ class FunctionsConstruct(Construct):
                 "WORKSPACES_BUCKET": data.workspaces_bucket.bucket_name,
                 "LOGS_BUCKET": data.logs_bucket.bucket_name,
                 "DEFAULT_REGION": default_region,
+                "ALLOW_EXEC_CONSTRUCTS": str(allow_exec_constructs).lower(),
             },
         )
         allow_items(self.projects, data.projects_table, ITEM_READ)
@@ -197,7 +210,38 @@ class FunctionsConstruct(Construct):
             "OpenApi", "openapi_handler", "Health check and the OpenAPI document", {}
         )
 
-        self.all = (self.deploy, self.cancel, self.jobs, self.projects, self.openapi)
+        # Not behind the API: runs every few minutes.
+        self.reaper = self._function(
+            "Reaper",
+            "reaper_handler",
+            "Fails jobs whose workflow ended unrecorded and clears state locks of dead runners",
+            {
+                "JOBS_TABLE": data.jobs_table.table_name,
+                "PROJECTS_TABLE": data.projects_table.table_name,
+                "LOCK_TABLE": data.lock_table.table_name,
+                "STATE_BUCKET": data.state_bucket.bucket_name,
+                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
+            },
+        )
+        allow_items(
+            self.reaper, data.jobs_table, ["dynamodb:Scan", *ITEM_READ, "dynamodb:UpdateItem"], JOB_INDEXES
+        )
+        allow_items(self.reaper, data.projects_table, ["dynamodb:GetItem", "dynamodb:UpdateItem"])
+        allow_items(
+            self.reaper, data.lock_table, ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:DeleteItem"]
+        )
+        allow(self.reaper, ["states:DescribeExecution"], [executions])
+        allow(self.reaper, ["codebuild:BatchGetBuilds"], [runner_project_arn])
+        allow_key(self.reaper, key, KMS_WRITE, via=["dynamodb"])
+        events.Rule(
+            self,
+            "ReaperSchedule",
+            description="Fail stuck jobs and clear stale terraform state locks",
+            schedule=events.Schedule.rate(Duration.minutes(constants.REAPER_INTERVAL_MINUTES)),
+            targets=[targets.LambdaFunction(self.reaper, retry_attempts=2)],
+        )
+
+        self.all = (self.deploy, self.cancel, self.jobs, self.projects, self.openapi, self.reaper)
 
     def _function(
         self, id_: str, module: str, description: str, environment: Mapping[str, str]

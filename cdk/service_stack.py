@@ -43,7 +43,9 @@ class ServiceStack(Stack):
             data=self.data,
             key=key,
             state_machine=self.workflow.state_machine,
+            runner_project_arn=self.runner.project.project_arn,
             run_timeout_seconds=self.runner.timeout_seconds,
+            allow_exec_constructs=options.allow_exec_constructs,
             default_region=regions[0],
             log_retention=retention,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ import boto3
 from botocore.exceptions import ClientError
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
+
+from provisioner.local.faults import Faults, error_response, request_facts
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -186,15 +189,23 @@ class _EmulatorApp:
 
     DynamoDB writes run one at a time: moto evaluates a ConditionExpression and applies the write
     without a lock, so two racing conditional writes could both succeed, which real DynamoDB never
-    allows (the project lock relies on it). Every mutating request is reported to ``on_write``.
+    allows (the project lock relies on it). Every mutating request is reported to ``on_write``, and
+    injected faults (local mode's fault injection) are answered before moto sees the request.
     """
 
-    def __init__(self, app: Any, on_write: WriteHook | None) -> None:
+    def __init__(self, app: Any, on_write: WriteHook | None, faults: Faults) -> None:
         self.app = app
         self.on_write = on_write
+        self.faults = faults
         self._dynamodb_writes = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        facts = request_facts(environ)
+        rule = self.faults.take(facts)
+        if rule is not None:
+            status, headers, body = error_response(rule, facts)
+            start_response(status, headers)
+            return [body]
         method = str(environ.get("REQUEST_METHOD", "GET"))
         service, _, operation = str(environ.get("HTTP_X_AMZ_TARGET", "")).partition(".")
         if service.startswith("DynamoDB") and operation in DYNAMODB_WRITES:
@@ -208,25 +219,42 @@ class _EmulatorApp:
 
 
 class EmulatorServer:
-    """moto's server on loopback, in this process; ``port=0`` picks a free port."""
+    """moto's server on loopback, in this process; ``port=0`` picks a free port.
+
+    moto keeps its data in this process, so :meth:`restart` stops and starts only the server:
+    clients meet refused connections for a while, then find everything where it was.
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, on_write: WriteHook | None = None) -> None:
-        app = _EmulatorApp(DomainDispatcherApplication(create_backend_app), on_write)
-        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
+        self.faults = Faults()
+        self._app = _EmulatorApp(DomainDispatcherApplication(create_backend_app), on_write, self.faults)
+        self._host = host
+        self._server = self._serve(port)
+        self._thread: threading.Thread | None = None
         self.endpoint_url = ""
+
+    def _serve(self, port: int) -> Any:
+        return make_server(self._host, port, self._app, threaded=True, request_handler=MotoRequestHandler)
 
     @property
     def port(self) -> int:
         return int(self._server.server_address[1])
 
     def start(self) -> str:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
         self._thread.start()
-        host = str(self._server.server_address[0])
-        self.endpoint_url = f"http://{host}:{self.port}"
+        self.endpoint_url = f"http://{self._host}:{self.port}"
         return self.endpoint_url
 
     def stop(self) -> None:
         self._server.shutdown()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         self._server.server_close()
+
+    def restart(self, down_seconds: float) -> None:
+        port = self.port
+        self.stop()
+        time.sleep(down_seconds)
+        self._server = self._serve(port)
+        self.start()

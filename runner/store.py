@@ -42,7 +42,12 @@ LOGGER = logging.getLogger("runner.store")
 MAX_WORKSPACE_BYTES = 20 * 1024 * 1024
 ACTIVE = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
 # Standard retry mode backs off on throttling; the runner must outlast a throttled table, not fail on it.
-AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=30)
+AWS_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 8},
+    connect_timeout=5,
+    read_timeout=30,
+    user_agent_extra="provisioner-runner",
+)
 
 
 class WorkspaceError(Exception):

@@ -23,6 +23,7 @@ CLIENT_CONFIG = Config(
     connect_timeout=3,
     read_timeout=10,
     max_pool_connections=50,
+    user_agent_extra="provisioner-api",
 )
 
 

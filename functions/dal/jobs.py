@@ -10,7 +10,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.dal import aws
@@ -29,9 +29,13 @@ class JobStore(ABC):
     def create(self, item: JobItem) -> None: ...
 
     @abstractmethod
-    def list(
+    def page(
         self, project_id: str | None, limit: int, token: str | None
     ) -> tuple[list[JobItem], str | None]: ...
+
+    @abstractmethod
+    def active(self) -> list[JobItem]:
+        """Every job still pending or processing."""
 
     @abstractmethod
     def fail_if_active(self, job_id: str, error: str) -> bool:
@@ -58,7 +62,7 @@ class DynamoJobStore(JobStore):
         except (ClientError, BotoCoreError) as exc:
             raise aws.unavailable("the job table", exc) from exc
 
-    def list(self, project_id: str | None, limit: int, token: str | None) -> tuple[list[JobItem], str | None]:
+    def page(self, project_id: str | None, limit: int, token: str | None) -> tuple[list[JobItem], str | None]:
         arguments: dict[str, Any] = {"Limit": limit, "ScanIndexForward": False}
         if project_id is not None:
             arguments |= {
@@ -82,6 +86,22 @@ class DynamoJobStore(JobStore):
             raise aws.unavailable("the job table", exc) from exc
         last = page.get("LastEvaluatedKey")
         return [plain(item) for item in page.get("Items", [])], encode_token(last) if last else None
+
+    def active(self) -> list[JobItem]:
+        items: list[JobItem] = []
+        arguments: dict[str, Any] = {
+            "FilterExpression": Attr("status").is_in([JobStatus.PENDING.value, JobStatus.PROCESSING.value]),
+            "ConsistentRead": True,
+        }
+        try:
+            while True:
+                page = self.table.scan(**arguments)
+                items += [plain(item) for item in page.get("Items", [])]
+                if "LastEvaluatedKey" not in page:
+                    return items
+                arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as exc:
+            raise aws.unavailable("the job table", exc) from exc
 
     def fail_if_active(self, job_id: str, error: str) -> bool:
         now = iso_now()

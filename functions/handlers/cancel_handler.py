@@ -1,12 +1,15 @@
-"""Lambda entry point: POST /api/deploy/cancel/{jobId}."""
+"""Lambda entry point: POST /api/deploy/cancel/{jobId} and POST /api/admin/unlock/{projectId}."""
 
 from functions.handlers._entry import LambdaHandler, entry_point
 from functions.models.env_vars import CancelEnv
-from functions.routes import cancel
+from functions.routes import admin, cancel
+
+# What this function's environment must hold; CDK gives it exactly these.
+ENVIRONMENT = CancelEnv
 
 
 def build_handler() -> LambdaHandler:
-    return entry_point(CancelEnv, [cancel.build_router()])
+    return entry_point(ENVIRONMENT, [cancel.build_router(), admin.build_router()])
 
 
 lambda_handler = build_handler()

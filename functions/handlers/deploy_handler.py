@@ -4,9 +4,12 @@ from functions.handlers._entry import LambdaHandler, entry_point
 from functions.models.env_vars import DeployEnv
 from functions.routes import deploy
 
+# What this function's environment must hold; CDK gives it exactly these.
+ENVIRONMENT = DeployEnv
+
 
 def build_handler() -> LambdaHandler:
-    return entry_point(DeployEnv, [deploy.build_router()])
+    return entry_point(ENVIRONMENT, [deploy.build_router()])
 
 
 lambda_handler = build_handler()

@@ -4,9 +4,12 @@ from functions.handlers._entry import LambdaHandler, entry_point
 from functions.models.env_vars import JobsEnv
 from functions.routes import jobs
 
+# What this function's environment must hold; CDK gives it exactly these.
+ENVIRONMENT = JobsEnv
+
 
 def build_handler() -> LambdaHandler:
-    return entry_point(JobsEnv, [jobs.build_router()])
+    return entry_point(ENVIRONMENT, [jobs.build_router()])
 
 
 lambda_handler = build_handler()

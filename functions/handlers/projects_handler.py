@@ -4,9 +4,12 @@ from functions.handlers._entry import LambdaHandler, entry_point
 from functions.models.env_vars import ProjectsEnv
 from functions.routes import projects
 
+# What this function's environment must hold; CDK gives it exactly these.
+ENVIRONMENT = ProjectsEnv
+
 
 def build_handler() -> LambdaHandler:
-    return entry_point(ProjectsEnv, [projects.build_router()])
+    return entry_point(ENVIRONMENT, [projects.build_router()])
 
 
 lambda_handler = build_handler()

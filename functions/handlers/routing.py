@@ -25,6 +25,7 @@ ROUTES: Final = (
     Route("POST", "/api/deploy", "deploy_handler", "DeployRequest"),
     Route("POST", "/api/deploy/destroy", "deploy_handler", "DestroyRequest"),
     Route("POST", "/api/deploy/cancel/{jobId}", "cancel_handler"),
+    Route("POST", "/api/admin/unlock/{projectId}", "cancel_handler"),
     Route("GET", "/api/deploy/status/{jobId}", "jobs_handler"),
     Route("GET", "/api/deploy/jobs", "jobs_handler"),
     Route("GET", "/api/deploy/logs/{jobId}", "jobs_handler"),

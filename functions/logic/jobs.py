@@ -62,7 +62,7 @@ def get_job(jobs: JobStore, job_id: str) -> JobOut:
 
 
 def list_jobs(jobs: JobStore, project_id: str | None, limit: int, token: str | None) -> JobListOut:
-    items, next_token = jobs.list(project_id, limit, token)
+    items, next_token = jobs.page(project_id, limit, token)
     summaries = [
         JobSummary(
             jobId=item["jobId"],

@@ -16,8 +16,10 @@ from functions.dal.objects import CodeStore
 from functions.dal.projects import ProjectStore
 from functions.dal.variables import VariableStore
 from functions.dal.workflow import Workflow
+from functions.logic.locks import LockServices, reap_state_lock
 from functions.models.exceptions import (
     InvalidConfiguration,
+    InvalidRequest,
     ProjectNotFound,
     StoreUnavailable,
     WorkflowUnavailable,
@@ -25,6 +27,7 @@ from functions.models.exceptions import (
 from functions.models.input import DeployRequest, DestroyRequest
 from functions.models.output import DeployAccepted
 from provisioner.hcl.preflight import PreflightPolicy
+from provisioner.hcl.tfvars import VariableFileError, split_variable_files
 from provisioner.hcl.validation import refused_findings
 from provisioner.records import DeploymentStatus, JobAction, JobStatus, Phase, epoch_ms, iso_now, new_job_id
 
@@ -43,10 +46,25 @@ class SubmitStores:
     workflow: Workflow
     run_timeout_seconds: int
     policy: PreflightPolicy
+    locks: LockServices
+
+
+def _clear_stale_lock(stores: SubmitStores, project_id: str) -> None:
+    """A state lock left by a runner that died would fail this job at once: clear it first.
+
+    Best effort: if CodeBuild or the lock table cannot tell, the job's runner waits for the lock.
+    """
+    with contextlib.suppress(StoreUnavailable, WorkflowUnavailable):
+        reap_state_lock(stores.locks, project_id)
 
 
 def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepted:
-    files = request.workspace_files()
+    try:
+        files, file_variables = split_variable_files(request.workspace_files())
+    except VariableFileError as exc:
+        raise InvalidRequest(str(exc), "files") from exc
+    # Values given in the request win over those of variable files, as -var wins over tfvars.
+    variables = {**file_variables, **(request.variables or {})}
     refused = refused_findings(files, stores.policy)
     if refused:
         first = refused[0]
@@ -57,6 +75,7 @@ def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepte
         )
     job_id = new_job_id(JobAction.DEPLOY)
     now = iso_now()
+    _clear_stale_lock(stores, request.projectId)
     previous = stores.projects.acquire(
         request.projectId,
         job_id,
@@ -72,9 +91,7 @@ def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepte
 
     def prepare() -> dict[str, Any]:
         stores.code.put(request.projectId, job_id, files)
-        reference = (
-            stores.variables.save(request.projectId, dict(request.variables)) if request.variables else None
-        )
+        reference = stores.variables.save(request.projectId, variables) if variables else None
         stores.projects.update(request.projectId, {"variablesRef": reference})
         return {"variablesRef": reference, "codeJobId": job_id}
 
@@ -90,6 +107,7 @@ def submit_destroy(request: DestroyRequest, stores: SubmitStores) -> DeployAccep
         raise ProjectNotFound(f"project {request.projectId} has no deployed code to destroy")
     job_id = new_job_id(JobAction.DESTROY)
     now = iso_now()
+    _clear_stale_lock(stores, request.projectId)
     previous = stores.projects.acquire(
         request.projectId,
         job_id,

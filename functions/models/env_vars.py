@@ -63,7 +63,16 @@ class Region(BaseModel):
 
 
 class DeployEnv(
-    Observability, JobsTable, ProjectsTable, IdempotencyTable, WorkspacesBucket, Workflow, Secrets, Policy
+    Observability,
+    JobsTable,
+    ProjectsTable,
+    IdempotencyTable,
+    LockTable,
+    WorkspacesBucket,
+    StateBucket,
+    Workflow,
+    Secrets,
+    Policy,
 ):
     """POST /api/deploy and /api/deploy/destroy."""
 
@@ -88,6 +97,10 @@ class ProjectsEnv(
     Policy,
 ):
     """Infrastructure, outputs, state, validation and costs of a project."""
+
+
+class ReaperEnv(Observability, JobsTable, ProjectsTable, LockTable, StateBucket, Workflow):
+    """The scheduled reaper of stuck jobs and stale state locks."""
 
 
 class LocalEnv(

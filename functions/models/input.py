@@ -23,6 +23,41 @@ CODE_TOO_LARGE = "code_too_large"
 DEFAULT_FILE = "main.tf"
 
 _PATH_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+# Terraform code and the text it reads (templates, policies, scripts); archives and binaries have no
+# place in a JSON body of text.
+TEXT_SUFFIXES = (
+    ".tf",
+    ".tf.json",
+    ".tfvars",
+    ".tfvars.json",
+    ".tftpl",
+    ".tpl",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".txt",
+    ".md",
+    ".sh",
+    ".ps1",
+    ".py",
+    ".js",
+    ".ts",
+    ".html",
+    ".css",
+    ".cfg",
+    ".conf",
+    ".ini",
+    ".xml",
+    ".csv",
+    ".sql",
+    ".toml",
+    ".pem",
+    ".pub",
+    ".hcl",
+    ".j2",
+    ".env",
+    ".properties",
+)
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
 # Text files only: tabs and line breaks are fine, other control characters mean binary content.
 _BINARY = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -60,6 +95,8 @@ def check_relative_path(path: str) -> str:
             )
     if parts[-1].startswith(RESERVED_FILE_PREFIX) or parts[0] == ".terraform":
         raise ValueError(f"file path {path!r} is reserved for the service")
+    if not parts[-1].lower().endswith(TEXT_SUFFIXES):
+        raise ValueError(f"file {path!r} is not a text file the service accepts (code, templates, configs)")
     return path
 
 
@@ -162,3 +199,10 @@ class DestroyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     projectId: ProjectId
+
+
+class UnlockRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(max_length=500, description="Why, for the record.")] = ""
+    force: Annotated[bool, Field(description="Clear even a lock whose owner job still looks alive.")] = False

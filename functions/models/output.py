@@ -188,3 +188,12 @@ class CostsOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
+
+
+class UnlockOut(BaseModel):
+    projectId: str
+    cleared: bool
+    lockId: str
+    ownerJobId: str | None = None
+    clearedBy: str
+    message: str

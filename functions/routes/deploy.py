@@ -25,6 +25,7 @@ from functions.dal.projects import project_store
 from functions.dal.variables import variable_store
 from functions.dal.workflow import workflow
 from functions.logic.submit import SubmitStores, submit_deploy, submit_destroy
+from functions.logic.wiring import lock_services
 from functions.models.env_vars import DeployEnv
 from functions.models.input import DeployRequest, DestroyRequest
 from functions.models.output import DeployAccepted
@@ -57,6 +58,7 @@ def _stores() -> SubmitStores:
         workflow=workflow(env.STATE_MACHINE_ARN),
         run_timeout_seconds=env.RUN_TIMEOUT_SECONDS,
         policy=PreflightPolicy(allow_exec=env.ALLOW_EXEC_CONSTRUCTS),
+        locks=lock_services(env),
     )
 
 

@@ -26,6 +26,7 @@ PROVIDER_CREDENTIAL_ATTRIBUTES = (
     "custom_ca_bundle",
 )
 PROVIDER_ROLE_BLOCKS = ("assume_role", "assume_role_with_web_identity")
+FILE_WRITING_RESOURCES = ("local_file", "local_sensitive_file")
 FILE_FUNCTIONS = (
     "file",
     "fileexists",
@@ -92,6 +93,8 @@ def _check_terraform_block(configuration: Configuration, block: Block) -> Iterat
 
 def _check_resource(configuration: Configuration, block: Block, policy: PreflightPolicy) -> Iterator[Finding]:
     address = ".".join(block.labels) if block.kind == "resource" else "data." + ".".join(block.labels)
+    if block.kind == "resource" and block.labels[:1] and block.labels[0] in FILE_WRITING_RESOURCES:
+        yield from _check_written_path(configuration, block, address)
     if block.kind == "data" and block.labels[:1] == ("external",) and not policy.allow_exec:
         yield _finding(
             configuration,
@@ -111,6 +114,30 @@ def _check_resource(configuration: Configuration, block: Block, policy: Prefligh
                 f'the "{kind}" provisioner in {address} is not allowed on this install',
                 rf"\bprovisioner\s+\"{re.escape(kind or '')}\"",
             )
+
+
+def _check_written_path(configuration: Configuration, block: Block, address: str) -> Iterator[Finding]:
+    """Files written on the runner must stay inside the workspace, like files read."""
+    filename = block.body.get("filename")
+    if not isinstance(filename, str):
+        return
+    path = _PATH_PREFIX.sub("", filename)
+    if "${" in path or "%{" in path:
+        yield _finding(
+            configuration,
+            block,
+            "dynamic_file_path",
+            f"{address} writes to a path built from variables, which could leave the workspace",
+            r"\bfilename\b",
+        )
+    elif _escapes(_module_dir(block.file), path or "."):
+        yield _finding(
+            configuration,
+            block,
+            "path_outside_workspace",
+            f'{address} writes "{filename}", outside the workspace',
+            r"\bfilename\b",
+        )
 
 
 def _check_provider(configuration: Configuration, block: Block) -> Iterator[Finding]:

@@ -20,11 +20,18 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from functions.logic.locks import reap
+from functions.logic.wiring import lock_services
+from functions.models.env_vars import LocalEnv
+from functions.utils.env import environment
 from provisioner.emulator import REPO_ROOT, EmulatorServer, ServiceResources
+from provisioner.local.codebuild import stop_orphans
+from provisioner.local.control import LocalControl
 from provisioner.local.persistence import DataDirectory
 from provisioner.local.recovery import recover
 from provisioner.local.server import ApiServer, JobWatcher, log
 from provisioner.local.services import LocalServices, start_local_services
+from provisioner.records import epoch_ms
 from provisioner.toolchain import ensure_toolchain
 
 
@@ -42,11 +49,47 @@ def _options() -> argparse.Namespace:
     )
     parser.add_argument("--emulator-port", type=int, default=int(os.environ.get("EMULATOR_PORT", "0")))
     parser.add_argument(
+        "--fault-injection",
+        action="store_true",
+        default=os.environ.get("LOCAL_FAULT_INJECTION", "").lower() in ("1", "true", "yes"),
+    )
+    parser.add_argument(
+        "--reaper-interval", type=float, default=float(os.environ.get("REAPER_INTERVAL_SECONDS", "15"))
+    )
+    parser.add_argument(
         "--allow-exec",
         action="store_true",
         default=os.environ.get("ALLOW_EXEC_CONSTRUCTS", "").lower() in ("1", "true", "yes"),
     )
     return parser.parse_args()
+
+
+class Reaper:
+    """The scheduled reaper of the AWS install (functions/handlers/reaper_handler.py), on a timer."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reaper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                report = reap(lock_services(environment(LocalEnv)), epoch_ms())
+            except Exception as exc:  # the emulator may be restarting; the next pass retries
+                log(f"reaper pass failed: {type(exc).__name__}")
+                continue
+            for job_id in report.failed_jobs:
+                log(f"reaper job {job_id}: its workflow had ended; marked failed, project freed")
+            for lock_id in report.cleared_locks:
+                log(f"reaper cleared the stale state lock {lock_id}")
 
 
 def _lock_data_dir(data_dir: Path) -> TextIO | None:
@@ -68,6 +111,7 @@ class Running:
     data: DataDirectory
     api: ApiServer
     watcher: JobWatcher
+    reaper: Reaper
 
 
 def _start(options: argparse.Namespace) -> Running:
@@ -90,6 +134,8 @@ def _start(options: argparse.Namespace) -> Running:
         target=options.target,
         allow_exec=options.allow_exec,
     )
+    for pid in stop_orphans(options.data_dir / "builds"):
+        log(f"build  stopped runner {pid} left behind by a server that was killed")
     data = DataDirectory(options.data_dir, endpoint, resources)
     loaded = data.restore()
     recovered = recover(endpoint, resources)
@@ -105,7 +151,12 @@ def _start(options: argparse.Namespace) -> Running:
         os.environ.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
     watcher = JobWatcher(endpoint, resources)
     watcher.start()
-    return Running(emulator, services, data, ApiServer(options.host, options.port), watcher)
+    control = LocalControl(emulator, services.builds, resources) if options.fault_injection else None
+    if control is not None:
+        log("faults fault injection is on: /_local/faults, /_local/emulator/restart, /_local/info")
+    reaper = Reaper(options.reaper_interval)
+    reaper.start()
+    return Running(emulator, services, data, ApiServer(options.host, options.port, control), watcher, reaper)
 
 
 def _stop(running: Running) -> None:
@@ -115,6 +166,7 @@ def _stop(running: Running) -> None:
         log(f"stop   waiting for {len(jobs)} running job(s) to stop terraform and record it")
     running.services.builds.stop_all(grace_seconds=120)
     running.watcher.stop()
+    running.reaper.stop()
     running.data.stop()
     running.emulator.stop()
     log("stop   done")

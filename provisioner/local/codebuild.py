@@ -35,6 +35,7 @@ INHERITED = (
     "SSL_CERT_FILE",
 )
 STOP_GRACE_SECONDS = 300.0
+IDEMPOTENCY_WINDOW_SECONDS = 300.0
 
 
 @dataclass
@@ -102,6 +103,7 @@ class LocalBuilds:
         self._lock = threading.Lock()
         self._counter = 0
         self._start_faults: list[str] = []
+        self._by_token: dict[str, tuple[float, str]] = {}
 
     def register_project(self, name: str, environment: Mapping[str, str], timeout_minutes: int = 120) -> None:
         self._projects[name] = (dict(environment), timeout_minutes)
@@ -121,7 +123,15 @@ class LocalBuilds:
     def handles_build(self, build_id: str) -> bool:
         return build_id in self._builds
 
-    def start(self, project: str, overrides: list[Mapping[str, Any]] | None) -> dict[str, Any]:
+    def start(
+        self, project: str, overrides: list[Mapping[str, Any]] | None, idempotency_token: str | None = None
+    ) -> dict[str, Any]:
+        if idempotency_token:
+            with self._lock:
+                seen = self._by_token.get(idempotency_token)
+            # CodeBuild honours a token for 5 minutes: the same start again returns the same build.
+            if seen is not None and time.monotonic() - seen[0] < IDEMPOTENCY_WINDOW_SECONDS:
+                return self._builds[seen[1]].describe(self.region, self.account)
         environment, timeout = self._projects[project]
         build_id = f"{project}:{uuid.uuid4()}"
         variables = {**environment}
@@ -148,6 +158,9 @@ class LocalBuilds:
             self._counter += 1
             build = Build(build_id, project, self._counter, variables, process, log_path, timeout)
             self._builds[build_id] = build
+            if idempotency_token:
+                self._by_token[idempotency_token] = (time.monotonic(), build_id)
+        _write_pid_file(self.log_dir, build)
         threading.Thread(
             target=self._enforce_timeout, args=(build,), name=f"build-timeout-{build.number}", daemon=True
         ).start()
@@ -172,6 +185,12 @@ class LocalBuilds:
         """The builds that ran a job (a retried start can make more than one)."""
         ids = [i for i, b in self._builds.items() if b.environment.get("JOB_ID") == job_id]
         return self.describe(ids)
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [
+            {"id": b.id, "jobId": b.environment.get("JOB_ID"), "pid": b.process.pid, "status": b.status}
+            for b in self._builds.values()
+        ]
 
     def running(self) -> list[str]:
         return [i for i, b in self._builds.items() if b.process.poll() is None]
@@ -202,3 +221,24 @@ class LocalBuilds:
             build.process.wait(timeout=STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             build.process.kill()
+
+
+def _write_pid_file(log_dir: Path, build: Build) -> None:
+    (log_dir / f"{build.log_path.stem}.pid").write_text(str(build.process.pid))
+
+
+def stop_orphans(log_dir: Path) -> list[int]:
+    """Runners a killed server left behind still talk to its dead emulator: end them at start-up."""
+    stopped: list[int] = []
+    for pid_file in log_dir.glob("*.pid") if log_dir.is_dir() else []:
+        try:
+            pid = int(pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            pid_file.unlink(missing_ok=True)
+            continue
+        if b"runner" in cmdline:
+            os.kill(pid, signal.SIGKILL)
+            stopped.append(pid)
+        pid_file.unlink(missing_ok=True)
+    return stopped

@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any, Final
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from botocore.model import OperationModel, StructureShape
 from moto.codebuild.responses import CodeBuildResponse
 from moto.core.config import default_user_config
@@ -111,10 +111,16 @@ class StateTaskServiceCodeBuild(state_task_service_callback.StateTaskServiceCall
             self._from_boto_response(response, shape)
 
     def _from_error(self, env: Environment, ex: Exception) -> FailureEvent:
-        """A CodeBuild API error is ``CodeBuild.<Code>``, as AWS names it, so Retry can match it."""
-        if not isinstance(ex, ClientError):
+        """A CodeBuild API error is ``CodeBuild.<Code>``, as AWS names it, so Retry can match it.
+
+        An unreachable endpoint (the emulator restarting) is CodeBuild being unavailable.
+        """
+        if isinstance(ex, BotoCoreError):
+            error = "CodeBuild.ServiceUnavailableException"
+        elif isinstance(ex, ClientError):
+            error = f"CodeBuild.{ex.response.get('Error', {}).get('Code', 'AWSCodeBuildException')}"
+        else:
             return super()._from_error(env=env, ex=ex)
-        error = f"CodeBuild.{ex.response.get('Error', {}).get('Code', 'AWSCodeBuildException')}"
         return FailureEvent(
             env=env,
             error_name=CustomErrorName(error),
@@ -122,7 +128,9 @@ class StateTaskServiceCodeBuild(state_task_service_callback.StateTaskServiceCall
             event_details=EventDetails(  # type: ignore[typeddict-item]
                 taskFailedEventDetails=TaskFailedEventDetails(
                     error=error,
-                    cause=str(ex.response.get("Error", {}).get("Message", ex)),
+                    cause=str(ex.response.get("Error", {}).get("Message", ex))
+                    if isinstance(ex, ClientError)
+                    else str(ex),
                     resource=self._get_sfn_resource(),
                     resourceType=self._get_sfn_resource_type(),
                 )
@@ -179,6 +187,12 @@ class StateTaskServiceCodeBuild(state_task_service_callback.StateTaskServiceCall
                 sync_resolver.client.stop_build(id=sync_resolver.build_id)
 
 
+def _message(ex: Exception) -> str:
+    if isinstance(ex, ClientError):
+        return str(ex.response.get("Error", {}).get("Message", ex))
+    return str(ex)
+
+
 class _BuildWatcher:
     """Polled by the interpreter until the build ends; remembers whether it did."""
 
@@ -190,7 +204,11 @@ class _BuildWatcher:
         self.ended = False
 
     def __call__(self) -> dict[str, Any] | None:
-        build = self.client.batch_get_builds(ids=[self.build_id])["builds"][0]
+        try:
+            build = self.client.batch_get_builds(ids=[self.build_id])["builds"][0]
+        except (BotoCoreError, ClientError):
+            # Step Functions' own polling rides out a blip; so does this one (the task's Timeout bounds it).
+            return None
         status = build["buildStatus"]
         if status not in BUILD_DONE:
             return None
@@ -238,7 +256,10 @@ def _route_codebuild(builds: LocalBuilds) -> None:
         fault = builds.take_start_fault()
         if fault is not None:
             raise JsonRESTError(fault, f"injected fault: {fault}")
-        return ActionResult({"build": builds.start(project, self._get_param("environmentVariablesOverride"))})
+        build = builds.start(
+            project, self._get_param("environmentVariablesOverride"), self._get_param("idempotencyToken")
+        )
+        return ActionResult({"build": build})
 
     def batch_get_builds(self: CodeBuildResponse) -> ActionResult:
         ids = list(self._get_param("ids") or [])

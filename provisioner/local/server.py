@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 from provisioner.emulator import ServiceResources, emulator_session
+from provisioner.local.control import LocalControl
 from provisioner.local.gateway import Gateway
 
 # Reading more than this is refused before it reaches memory; the handlers' own limit is lower.
@@ -25,6 +26,7 @@ def log(message: str) -> None:
 
 class ApiRequestHandler(BaseHTTPRequestHandler):
     gateway: ClassVar[Gateway]
+    control: ClassVar[LocalControl | None] = None
     server_version = "terraform-provisioner-local"
     protocol_version = "HTTP/1.1"
 
@@ -39,6 +41,11 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             )
             self.close_connection = True
             status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        elif path.startswith("/_local/") and self.control is not None:
+            body = self.rfile.read(length) if length else None
+            code, reply = self.control.handle(self.command, path, body)
+            status = HTTPStatus(code)
+            self._reply(status, reply)
         else:
             body = self.rfile.read(length) if length else None
             headers = dict(self.headers.items())
@@ -73,7 +80,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
 
 class ApiServer:
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, control: LocalControl | None = None) -> None:
+        ApiRequestHandler.control = control
         ApiRequestHandler.gateway = Gateway()
         ApiRequestHandler.gateway.warm()
         self._server = ThreadingHTTPServer((host, port), ApiRequestHandler)

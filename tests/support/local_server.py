@@ -70,6 +70,13 @@ class LocalServer:
             time.sleep(0.2)
         raise AssertionError(f"local server did not start: {self.log()}")
 
+    def emulator_url(self) -> str:
+        """The emulator behind the server (needs LOCAL_FAULT_INJECTION, or read from the log)."""
+        for line in self.log().splitlines():
+            if " emulator http://" in line:
+                return line.split(" emulator ", 1)[1].split(",", 1)[0].strip()
+        raise AssertionError(f"no emulator address in the log: {self.log()}")
+
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
 
@@ -92,6 +99,19 @@ class LocalServer:
                 return Reply(response.status, json.loads(response.read() or b"null"))
         except urllib.error.HTTPError as error:
             return Reply(error.code, json.loads(error.read() or b"null"))
+
+    def raw(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> Reply:
+        """A request exactly as given (bytes, headers), for hostile input."""
+        request = urllib.request.Request(self.url + path, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return Reply(response.status, json.loads(response.read() or b"null"))
+        except urllib.error.HTTPError as error:
+            payload = error.read()
+            try:
+                return Reply(error.code, json.loads(payload or b"null"))
+            except ValueError:
+                return Reply(error.code, payload.decode(errors="replace"))
 
     def get(self, path: str) -> Reply:
         return self.request("GET", path)

@@ -90,3 +90,23 @@ def test_syntax_errors_are_findings_with_line_and_column() -> None:
     configuration = load_configuration({"main.tf": 'resource "a" "b" {\n  x = \n}\n', "ok.tf": "locals {}\n"})
     assert [(e.check, e.file, e.line) for e in configuration.syntax_errors] == [("syntax", "main.tf", 2)]
     assert configuration.syntax_errors[0].column is not None
+
+
+@pytest.mark.parametrize(
+    ("filename", "code"),
+    [
+        ('"/tmp/pwned"', "path_outside_workspace"),
+        ('"${path.module}/../../escape.txt"', "path_outside_workspace"),
+        ('"${var.target}"', "dynamic_file_path"),
+    ],
+)
+def test_local_files_may_not_be_written_outside_the_workspace(filename: str, code: str) -> None:
+    text = f'resource "local_file" "f" {{\n  content  = "x"\n  filename = {filename}\n}}\n'
+    assert codes({"main.tf": text}) == [(code, "main.tf", 3)]
+
+
+def test_local_files_inside_the_workspace_are_fine() -> None:
+    text = (
+        'resource "local_file" "f" {\n  content  = "x"\n  filename = "${path.module}/out/rendered.txt"\n}\n'
+    )
+    assert codes({"main.tf": text}) == []

@@ -1,0 +1,31 @@
+"""Lambda entry point, on a schedule: fail jobs whose workflow ended without recording them, and
+clear terraform state locks whose owner job is no longer running."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.logic.locks import reap
+from functions.logic.wiring import lock_services
+from functions.models.env_vars import ReaperEnv
+from functions.utils.env import environment, init_environment_variables
+from functions.utils.observability import logger, metrics, tracer
+from provisioner.records import epoch_ms
+
+ENVIRONMENT = ReaperEnv
+
+
+@init_environment_variables(model=ENVIRONMENT)
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = reap(lock_services(environment(ENVIRONMENT)), epoch_ms())
+    metrics.add_metric(name="StuckJobsFailed", unit=MetricUnit.Count, value=len(report.failed_jobs))
+    metrics.add_metric(name="StaleLocksCleared", unit=MetricUnit.Count, value=len(report.cleared_locks))
+    if report.failed_jobs or report.cleared_locks:
+        logger.warning("reaped", failed_jobs=report.failed_jobs, cleared_locks=report.cleared_locks)
+    return {"failedJobs": report.failed_jobs, "clearedLocks": report.cleared_locks}

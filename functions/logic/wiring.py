@@ -1,0 +1,31 @@
+"""Stores for the lock and reaper logic, from whichever function's environment has the names."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from functions.dal.builds import build_status
+from functions.dal.jobs import job_store
+from functions.dal.locks import lock_store
+from functions.dal.projects import project_store
+from functions.dal.workflow import workflow
+from functions.logic.locks import LockServices
+
+
+class LockEnvironment(Protocol):
+    JOBS_TABLE: str
+    PROJECTS_TABLE: str
+    LOCK_TABLE: str
+    STATE_BUCKET: str
+    STATE_MACHINE_ARN: str
+
+
+def lock_services(env: LockEnvironment) -> LockServices:
+    return LockServices(
+        projects=project_store(env.PROJECTS_TABLE),
+        jobs=job_store(env.JOBS_TABLE),
+        locks=lock_store(env.LOCK_TABLE),
+        builds=build_status(),
+        workflow=workflow(env.STATE_MACHINE_ARN),
+        state_bucket=env.STATE_BUCKET,
+    )

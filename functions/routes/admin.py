@@ -1,0 +1,44 @@
+"""POST /api/admin/unlock/{projectId}: an operator clears a project's terraform state lock."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.metrics import MetricUnit
+
+from functions.logic.locks import force_unlock
+from functions.logic.wiring import lock_services
+from functions.models.env_vars import CancelEnv
+from functions.models.input import UnlockRequest
+from functions.models.output import UnlockOut
+from functions.routes.cancel import caller
+from functions.utils.env import environment
+from functions.utils.observability import logger, metrics
+from functions.utils.rest_api_resolver import error_responses
+from provisioner.records import PROJECT_ID_PATTERN
+
+
+def build_router() -> Router:
+    """A fresh router per resolver: a router included in two resolvers would share one current event."""
+    router = Router()
+
+    @router.post(
+        "/api/admin/unlock/<projectId>",
+        summary="Clear a project's terraform state lock",
+        description="Refuses a lock whose owner job still runs unless forced; records who and why.",
+        responses=error_responses(400, 404, 409, 415, 503),
+        tags=["admin"],
+    )
+    def unlock(
+        projectId: Annotated[str, Path(pattern=PROJECT_ID_PATTERN)],
+        body: UnlockRequest,
+    ) -> UnlockOut:
+        who = caller((router.current_event.raw_event.get("requestContext") or {}).get("identity"))
+        result = force_unlock(lock_services(environment(CancelEnv)), projectId, who, body.reason, body.force)
+        logger.warning("state lock force-cleared", project_id=projectId, by=who, cleared=result.cleared)
+        metrics.add_metric(name="StateLockForceCleared", unit=MetricUnit.Count, value=1)
+        return result
+
+    return router
