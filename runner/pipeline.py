@@ -84,6 +84,7 @@ class Run:
         self.terraform: Terraform | None = None
         self.cancel_requested = False
         self._last_log_upload = 0.0
+        self._started_at = iso_now()
 
     # --- public -------------------------------------------------------------------------------
 
@@ -199,6 +200,8 @@ class Run:
         result = planning.result()
         if result.interrupted:
             raise JobCancelled
+        if not result.ok and self._cleared_own_lock(result):
+            result = self._run(plan_args, json_lines=True)
         self._require(result, "plan")
         summary = _summary_from_events(result.events)
         self.tracker.log(
@@ -215,6 +218,8 @@ class Run:
         apply_args = ["apply", "-input=false", "-json", "-auto-approve", self._lock_timeout(), PLAN_FILE]
         command = "destroy" if action is JobAction.DESTROY else "apply"
         applied = self._run(apply_args, json_lines=True)
+        if not applied.ok and self._cleared_own_lock(applied):
+            applied = self._run(apply_args, json_lines=True)
         shown = showing.result()
         self._require(applied, command)
         try:
@@ -379,6 +384,25 @@ class Run:
             raise JobFailed(f"terraform {command} failed: {_diagnostic_text(diagnostics[0])}", diagnostics)
         text_error = _text_error(result.stderr_lines)
         raise JobFailed(f"terraform {command} failed: {text_error or f'exit code {result.returncode}'}")
+
+    def _cleared_own_lock(self, result: CommandResult) -> bool:
+        """A lock taken after this runner started is its own: terraform's lock write went through,
+        the answer was lost, and the SDK's retry met the first write. Only one job runs per project
+        (the API's lock), so no one else can have taken it since. Clear it so the command can rerun.
+        """
+        if not any("state lock" in str(d.get("summary", "")).lower() for d in result.diagnostics()):
+            return False
+        lock = self.store.state_lock()
+        if lock is None:
+            return True  # released meanwhile: simply run again
+        raw, info = lock
+        created = str(info.get("Created", ""))[:23]
+        if not created or created < self._started_at.replace("Z", "")[:23]:
+            return False  # an earlier job's lock: wait for it or let the reaper judge it
+        cleared = self.store.delete_state_lock(raw)
+        if cleared:
+            self.tracker.log(f"cleared this job's own state lock {info.get('ID')} left by a retried write")
+        return cleared
 
     def _check_cancel(self) -> None:
         if self.cancel_requested:

@@ -28,6 +28,7 @@ from provisioner.records import (
     log_key,
     plan_key,
     state_key,
+    state_lock_id,
     workspace_prefix,
 )
 from runner.overrides import RESERVED_PREFIX
@@ -136,6 +137,39 @@ class RunStore:
             raise
         document = json.loads(body["Body"].read())
         return document if isinstance(document, dict) else None
+
+    # --- the state lock -----------------------------------------------------------------------
+
+    def state_lock(self) -> tuple[str, dict[str, Any]] | None:
+        """Terraform's lock on this project's state: (its item text, its parsed info), or None."""
+        table = self.jobs.meta.client
+        item = table.get_item(
+            TableName=self.settings.lock_table,
+            Key={"LockID": {"S": state_lock_id(self.settings.state_bucket, self.settings.project_id)}},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item or "Info" not in item:
+            return None
+        raw = str(item["Info"].get("S", ""))
+        try:
+            info = json.loads(raw)
+        except ValueError:
+            info = {}
+        return raw, info if isinstance(info, dict) else {}
+
+    def delete_state_lock(self, raw_info: str) -> bool:
+        try:
+            self.jobs.meta.client.delete_item(
+                TableName=self.settings.lock_table,
+                Key={"LockID": {"S": state_lock_id(self.settings.state_bucket, self.settings.project_id)}},
+                ConditionExpression="Info = :info",
+                ExpressionAttributeValues={":info": {"S": raw_info}},
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
 
     # --- progress -----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from provisioner.records import JOB_ID_PATTERN, PROJECT_ID_PATTERN
@@ -118,25 +119,23 @@ def _depth(value: Any, limit: int) -> int:
 class DeployRequest(BaseModel):
     """The seed's body (``projectId`` + ``iacCode``), plus multi-file configs and variables."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The schema says what JSON Schema can: code as iacCode or files (or both), not blank.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["iacCode"]}, {"required": ["files"]}]},
+    )
 
     projectId: ProjectId
     iacCode: Annotated[
-        str | None,
-        Field(
-            description="Terraform (HCL) for the project's root module, stored as main.tf.",
-            max_length=MAX_CODE_BYTES,
-        ),
+        Annotated[str, Field(min_length=1, max_length=MAX_CODE_BYTES, pattern=r"\S")] | SkipJsonSchema[None],
+        Field(description="Terraform (HCL) for the project's root module, stored as main.tf."),
     ] = None
     files: Annotated[
-        dict[str, str] | None,
-        Field(
-            description="More files: relative path -> text. Modules go in sub-directories.",
-            max_length=MAX_FILES,
-        ),
+        Annotated[dict[str, str], Field(min_length=1, max_length=MAX_FILES)] | SkipJsonSchema[None],
+        Field(description="More files: relative path -> text. Modules go in sub-directories."),
     ] = None
     variables: Annotated[
-        dict[str, JsonValue] | None,
+        dict[str, JsonValue] | SkipJsonSchema[None],
         Field(description="Values for the configuration's variables, passed to terraform as tfvars."),
     ] = None
 

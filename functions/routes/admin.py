@@ -16,7 +16,7 @@ from functions.models.output import UnlockOut
 from functions.routes.cancel import caller
 from functions.utils.env import environment
 from functions.utils.observability import logger, metrics
-from functions.utils.rest_api_resolver import error_responses
+from functions.utils.rest_api_resolver import error_responses, success_response
 from provisioner.records import PROJECT_ID_PATTERN
 
 
@@ -28,7 +28,10 @@ def build_router() -> Router:
         "/api/admin/unlock/<projectId>",
         summary="Clear a project's terraform state lock",
         description="Refuses a lock whose owner job still runs unless forced; records who and why.",
-        responses=error_responses(400, 404, 409, 415, 503),
+        responses={
+            **success_response(200, UnlockOut, "What was cleared"),
+            **error_responses(400, 404, 409, 415, 503),
+        },
         tags=["admin"],
     )
     def unlock(

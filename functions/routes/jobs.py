@@ -13,7 +13,7 @@ from functions.logic.jobs import get_job, list_jobs, read_log
 from functions.models.env_vars import JobsEnv
 from functions.models.output import JobListOut, JobOut, LogOut
 from functions.utils.env import environment
-from functions.utils.rest_api_resolver import error_responses
+from functions.utils.rest_api_resolver import error_responses, success_response
 from provisioner.records import JOB_ID_PATTERN, PROJECT_ID_PATTERN
 
 JobIdPath = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="A job id from a deploy or destroy.")]
@@ -26,7 +26,7 @@ def build_router() -> Router:
     @router.get(
         "/api/deploy/status/<jobId>",
         summary="A job's status, progress, phase, result and error",
-        responses=error_responses(400, 404, 503),
+        responses={**success_response(200, JobOut, "The job"), **error_responses(400, 404, 503)},
         tags=["jobs"],
     )
     def status(jobId: JobIdPath) -> JobOut:
@@ -35,7 +35,7 @@ def build_router() -> Router:
     @router.get(
         "/api/deploy/jobs",
         summary="Job history, newest first, a page at a time",
-        responses=error_responses(400, 503),
+        responses={**success_response(200, JobListOut, "A page of jobs"), **error_responses(400, 503)},
         tags=["jobs"],
     )
     def jobs(
@@ -53,7 +53,10 @@ def build_router() -> Router:
         "/api/deploy/logs/<jobId>",
         summary="A job's full log, readable while it runs",
         description="Read from offset 0, then ask again from nextOffset until complete is true.",
-        responses=error_responses(400, 404, 503),
+        responses={
+            **success_response(200, LogOut, "Log text from the offset"),
+            **error_responses(400, 404, 503),
+        },
         tags=["jobs"],
     )
     def logs(

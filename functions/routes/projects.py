@@ -18,7 +18,7 @@ from functions.logic.validation import validate_project
 from functions.models.env_vars import ProjectsEnv
 from functions.models.output import CostsOut, InfrastructureOut, OutputsOut, StateOut, ValidationOut
 from functions.utils.env import environment
-from functions.utils.rest_api_resolver import error_responses
+from functions.utils.rest_api_resolver import error_responses, success_response
 from provisioner.hcl.preflight import PreflightPolicy
 from provisioner.records import PROJECT_ID_PATTERN
 
@@ -46,7 +46,10 @@ def build_router() -> Router:
         "/api/deploy/infrastructure/<projectId>",
         summary="Deployment status, outputs and a state summary",
         description="A project never seen answers not_deployed.",
-        responses=error_responses(400, 503),
+        responses={
+            **success_response(200, InfrastructureOut, "The project's deployment"),
+            **error_responses(400, 503),
+        },
         tags=["projects"],
     )
     def infrastructure(projectId: ProjectIdPath) -> InfrastructureOut:
@@ -55,7 +58,7 @@ def build_router() -> Router:
     @router.get(
         "/api/deploy/outputs/<projectId>",
         summary='Terraform outputs; sensitive ones as "(sensitive)"',
-        responses=error_responses(400, 404, 503),
+        responses={**success_response(200, OutputsOut, "The outputs"), **error_responses(400, 404, 503)},
         tags=["projects"],
     )
     def outputs(projectId: ProjectIdPath) -> OutputsOut:
@@ -64,7 +67,7 @@ def build_router() -> Router:
     @router.get(
         "/api/deploy/state/<projectId>",
         summary="The terraform state with every sensitive value redacted",
-        responses=error_responses(400, 404, 503),
+        responses={**success_response(200, StateOut, "The redacted state"), **error_responses(400, 404, 503)},
         tags=["projects"],
     )
     def state(projectId: ProjectIdPath) -> StateOut:
@@ -75,7 +78,10 @@ def build_router() -> Router:
         "/api/deploy/validate/<projectId>",
         summary="Validate the project's latest code",
         description="Syntax, refused constructs, undeclared references, and the last terraform validate.",
-        responses=error_responses(400, 404, 503),
+        responses={
+            **success_response(200, ValidationOut, "What the checks found"),
+            **error_responses(400, 404, 503),
+        },
         tags=["projects"],
     )
     def validate(projectId: ProjectIdPath) -> ValidationOut:
@@ -85,7 +91,10 @@ def build_router() -> Router:
     @router.get(
         "/api/deploy/costs/<projectId>",
         summary="Monthly cost estimate from AWS list prices",
-        responses=error_responses(400, 404, 503),
+        responses={
+            **success_response(200, CostsOut, "The monthly estimate"),
+            **error_responses(400, 404, 503),
+        },
         tags=["projects"],
     )
     def costs(projectId: ProjectIdPath) -> CostsOut:

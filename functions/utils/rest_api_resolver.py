@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -81,8 +82,16 @@ def build_resolver(routers: Iterable[Router]) -> APIGatewayRestResolver:
     return app
 
 
+# pydantic names the member of a union it tried in the error location: not a field.
+_UNION_TAG = re.compile(r"^(constrained-\w+|str|int|bool|float|dict\[.*\]|list\[.*\]|function-\w+\[.*\])$")
+
+
 def _field_name(location: Iterable[Any]) -> str:
-    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    parts = [
+        str(part)
+        for part in location
+        if part not in ("body", "query", "path", "header") and not _UNION_TAG.match(str(part))
+    ]
     return ".".join(parts) or "body"
 
 
@@ -108,7 +117,9 @@ def _register_error_handlers(app: APIGatewayRestResolver) -> None:
                 field=field,
             )
         message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-        if kind == "missing":
+        if kind == "string_pattern_mismatch" and field == "iacCode":
+            message = "the Terraform code is empty"
+        elif kind == "missing":
             message = "this field is required"
         elif kind == "extra_forbidden":
             message = "unknown field"

@@ -133,8 +133,11 @@ class Gateway:
     ) -> HttpResponse:
         route = route_for(method, path)
         if route is None:
-            if routes_for_path(path):
-                return _error(405, "method_not_allowed", f"{method} is not allowed on {path}")
+            allowed = sorted({r.method for r in routes_for_path(path)})
+            if allowed:
+                response = _error(405, "method_not_allowed", f"{method} is not allowed on {path}")
+                response.headers["Allow"] = ", ".join(allowed)
+                return response
             return _error(404, "not_found", "no such route")
         event = proxy_event(route, method, path, headers=headers, query=query, body=body)
         result = self._handler(route.handler)(event, LocalContext(function_name=route.handler))

@@ -58,7 +58,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(response.body)))
                 self.end_headers()
-                self.wfile.write(response.body)
+                if self.command != "HEAD":
+                    self.wfile.write(response.body)
             except Exception as exc:  # the handlers answer errors themselves; this is the gateway failing
                 status = HTTPStatus.INTERNAL_SERVER_ERROR
                 self._reply(status, {"error": "internal_error", "message": f"{type(exc).__name__}: {exc}"})
@@ -73,10 +74,21 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+    def __getattr__(self, name: str) -> Any:
+        """Every method (GET, TRACE, QUERY, ...) goes to the gateway, which answers 405 where a
+        path has no route for it, as API Gateway does, rather than http.server's 501."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         """One line per request is written by _serve, with the status and the time taken."""
+
+
+class _Server(ThreadingHTTPServer):
+    # http.server's default backlog of 5 resets connections when clients burst (20 deploys at once).
+    request_queue_size = 128
+    daemon_threads = True
 
 
 class ApiServer:
@@ -84,8 +96,7 @@ class ApiServer:
         ApiRequestHandler.control = control
         ApiRequestHandler.gateway = Gateway()
         ApiRequestHandler.gateway.warm()
-        self._server = ThreadingHTTPServer((host, port), ApiRequestHandler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), ApiRequestHandler)
 
     @property
     def url(self) -> str:

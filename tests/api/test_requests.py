@@ -336,7 +336,7 @@ BAD_REQUESTS = [
         json.dumps({"projectId": "x", "iacCode": "  \n"}).encode(),
         "application/json",
         400,
-        "body",
+        "iacCode",
     ),
     (
         "binary code",

@@ -1,32 +1,43 @@
-"""schemathesis against the OpenAPI document the local server publishes: no 5xx, and every
-response matches the schema documented for it."""
+"""schemathesis against the OpenAPI document the local server publishes: no 5xx, documented status
+codes and content types only, and every response matching its schema."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-import schemathesis
-from hypothesis import HealthCheck, settings
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 from tests.reliability.conftest import SOAK
 from tests.support.local_server import LocalServer
 
-
-@pytest.fixture(scope="module")
-def api_schema(strict_server: LocalServer) -> Any:
-    return schemathesis.openapi.from_url(f"{strict_server.url}/api/openapi.json")
+SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
-
-
-@schema.parametrize()
-@settings(
-    max_examples=200 if SOAK else 25,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=not SOAK,
-)
-def test_every_documented_operation_answers_within_its_schema(case: Any) -> None:
-    case.call_and_validate()
+def test_every_documented_operation_answers_within_its_schema(strict_server: LocalServer) -> None:
+    result = subprocess.run(
+        [
+            str(SCHEMATHESIS),
+            "run",
+            f"{strict_server.url}/api/openapi.json",
+            "--checks",
+            "all",
+            # Valid JSON that is invalid terraform (the generator's iacCode) is rightly refused:
+            # the HCL's validity cannot be said in JSON Schema.
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--max-examples",
+            "200" if SOAK else "25",
+            "--seed",
+            "20261126",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    summary = result.stdout[-3000:]
+    assert result.returncode == 0, summary
+    generated = re.search(r"(\d+) generated, (\d+) passed", result.stdout)
+    assert generated is not None and generated[1] == generated[2], summary
+    print(f"\nschemathesis: {generated[1]} generated requests, all passed")

@@ -139,7 +139,7 @@ def test_secrets_appear_nowhere(strict_server: LocalServer) -> None:
         items = json.dumps(dynamodb.scan(TableName=table)["Items"])
         assert not [s for s in SECRETS if s in items], f"in {table}"
     # the data directory keeps the variables as Secrets Manager would, and nothing else holds them
-    for path in Path(data).rglob("*"):
-        if path.is_file() and path.name not in ("secrets.json", "terraform.tfstate", ".lock"):
-            text = path.read_text(errors="replace")
-            assert not [s for s in SECRETS if s in text], f"in {path}"
+    for file in Path(data).rglob("*"):
+        if file.is_file() and file.name not in ("secrets.json", "terraform.tfstate", ".lock"):
+            text = file.read_text(errors="replace")
+            assert not [s for s in SECRETS if s in text], f"in {file}"

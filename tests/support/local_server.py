@@ -124,7 +124,12 @@ class LocalServer:
         seen: list[tuple[str, int]] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = self.get(f"/api/deploy/status/{job_id}").body
+            reply = self.get(f"/api/deploy/status/{job_id}")
+            if reply.status == 503:  # the service says so while AWS (the emulator) is unreachable
+                time.sleep(0.5)
+                continue
+            assert reply.status == 200, reply.body
+            status = reply.body
             if not seen or seen[-1] != (status["phase"], status["progress"]):
                 seen.append((status["phase"], status["progress"]))
             if status["status"] in ("completed", "failed"):
