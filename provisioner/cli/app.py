@@ -302,7 +302,7 @@ def _connection_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
         "--timeout",
         type=float,
         default=default(DEFAULT_TIMEOUT),
-        help="seconds to wait for each HTTP answer (default: %(default)s)",
+        help=f"seconds to wait for each HTTP answer (default: {DEFAULT_TIMEOUT:g})",
     )
     group.add_argument(
         "--json",

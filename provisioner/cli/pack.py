@@ -85,12 +85,14 @@ def pack(path: Path, include: Sequence[str] = ()) -> Package:
             if file.name.startswith("."):
                 continue
             if "/" not in relative and AUTO_VARIABLE_FILES.match(file.name):
-                package.variables.update(load_variable_file(file))
                 package.variable_files.append(relative)
             elif file.name.endswith(CONFIG_SUFFIXES) or file.resolve() in extra:
                 candidates.append((file, relative))
     else:
         raise PackError(f"{path}: no such file or directory")
+    package.variable_files.sort(key=_variable_file_order)
+    for relative in package.variable_files:
+        package.variables.update(load_variable_file(path / relative))
     for file, relative in candidates:
         try:
             text = _read_text(file, relative)
@@ -103,6 +105,11 @@ def pack(path: Path, include: Sequence[str] = ()) -> Package:
         package.files[relative] = text
     _check_limits(path, package)
     return package
+
+
+def _variable_file_order(name: str) -> tuple[bool, str]:
+    """terraform.tfvars, terraform.tfvars.json, then the *.auto.* files by name: terraform's order."""
+    return (not name.startswith("terraform.tfvars"), name)
 
 
 def _check_limits(path: Path, package: Package) -> None:
