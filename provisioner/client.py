@@ -169,6 +169,14 @@ class SigV4Signer:
         return {str(name): str(value) for name, value in request.headers.items()}
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect would carry the API key and the signature to another URL, and turn a POST into a
+    GET: report it instead (the 3xx comes back as an HTTPError)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 class _Transport:
     """One HTTP exchange at a time over urllib, with signing, the API key and a few retries."""
 
@@ -190,7 +198,9 @@ class _Transport:
         self.timeout = timeout
         self.retries = retries
         # Proxies from the environment are for the outside world, never for this machine's own server.
-        handlers = [urllib.request.ProxyHandler({})] if _is_loopback(parts.hostname) else []
+        handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
+        if _is_loopback(parts.hostname):
+            handlers.append(urllib.request.ProxyHandler({}))
         self._opener = urllib.request.build_opener(*handlers)
 
     def send(
@@ -203,7 +213,7 @@ class _Transport:
         headers: Mapping[str, str] | None = None,
         retry: bool = True,
     ) -> Any:
-        """The answer's JSON; an ``ApiError`` for any status from 400 up."""
+        """The answer's JSON; an ``ApiError`` for any status from 300 up."""
         url = self.endpoint + path
         pairs = {k: str(v) for k, v in (query or {}).items() if v is not None}
         if pairs:
@@ -226,6 +236,10 @@ class _Transport:
             document = reply.json()
         except ValueError:
             document = None
+        if 300 <= reply.status < 400:
+            location = reply.headers.get("Location") or reply.headers.get("location") or "elsewhere"
+            message = f"the endpoint redirects to {location}: use that URL as the endpoint"
+            raise ApiError(reply.status, {"error": f"http_{reply.status}", "message": message})
         if reply.status >= 400:
             if not isinstance(document, dict):
                 text = reply.body.decode("utf-8", "replace").strip()[:500]

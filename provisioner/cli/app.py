@@ -124,6 +124,7 @@ def _estimate_and_confirm(ctx: Context, files: dict[str, str], variables: dict[s
     from provisioner.cost import estimate  # noqa: PLC0415 - loads the price catalogue
 
     try:
+        # For resources whose provider names no region: the install's, when --region gives it.
         report = estimate(files=files, variables=variables, default_region=ctx.args.region or "us-east-1")
     except ValueError as exc:  # the service's own checks will say more
         ctx.err.print(render.text(f"no estimate: {exc}", "yellow"))
@@ -189,7 +190,8 @@ def cmd_jobs(ctx: Context) -> int:
     else:
         ctx.out.print(render.text("No jobs.", "dim"))
     if listing.next:
-        ctx.err.print(render.text(f"more: provisioner jobs --next {listing.next}", "dim"))
+        project = f" --project {args.project}" if args.project else ""
+        ctx.err.print(render.text(f"more: provisioner jobs{project} --next {listing.next}", "dim"))
     return EXIT_OK
 
 

@@ -22,7 +22,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from provisioner.client import ProvisionerClient, SigningError, region_from_host
+from provisioner.client import ApiError, ProvisionerClient, SigningError, region_from_host
 from tests.cli.helpers import invoke
 
 REGION = "eu-west-1"
@@ -48,6 +48,12 @@ class _Recorder(BaseHTTPRequestHandler):
         headers = {name.lower(): value for name, value in self.headers.items()}
         self.received.append(Received(self.command, self.path, headers, body))
         path = self.path.partition("?")[0]
+        if path.startswith("/moved/"):
+            self.send_response(301)
+            self.send_header("Location", "https://elsewhere.example" + path.removeprefix("/moved"))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         answer: dict[str, Any] = {"status": "ok", "version": "1.0.0"}
         status = 200
         if path == "/api/deploy":
@@ -209,3 +215,17 @@ def test_signing_without_credentials_is_a_usage_error(
     assert received == []
     with pytest.raises(SigningError):
         ProvisionerClient(recorder[0], sign=True).health()
+
+
+def test_a_redirect_is_reported_not_followed(
+    recorder: tuple[str, list[Received]], received: list[Received]
+) -> None:
+    # Following it would hand the API key to another host, and turn a POST into a GET
+    client = ProvisionerClient(recorder[0] + "/moved", api_key="secret-key")
+    with pytest.raises(ApiError) as raised:
+        client.deploy("demo", {"main.tf": "#"})
+    assert raised.value.status == 301
+    assert "redirects to https://elsewhere.example/api/deploy" in raised.value.message
+    assert [(r.method, r.path) for r in received] == [("POST", "/moved/api/deploy")]
+    run = invoke("health", endpoint=recorder[0] + "/moved")
+    assert run.code == 1 and "use that URL as the endpoint" in run.err

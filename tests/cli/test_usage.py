@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from rich.prompt import Confirm
 
 from functions.models.input import MAX_CODE_BYTES, MAX_FILES
+from provisioner.cli import app
 from provisioner.cli.pack import PackError, merge_variables, pack, parse_assignment
 from provisioner.client import ProvisionerClient, ServiceUnreachable
 from provisioner.cost.cli import main as estimate_main
@@ -194,3 +196,28 @@ def test_estimate_is_the_offline_estimate(
     assert run.json() == json.loads(capsys.readouterr().out)
     assert run.json()["costs"]["total"] == 1.0
     assert invoke("estimate", str(tmp_path / "missing")).code == 2
+
+
+def test_estimate_before_deploying_shows_the_cost_and_asks_on_a_terminal(
+    tmp_path: Path, nowhere: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = write_tree(tmp_path, {"main.tf": 'resource "aws_kms_key" "k" {}\n'})
+    # Without a terminal: the cost table, then the deploy goes out (here: to nowhere, so 3)
+    run = invoke("deploy", str(code), "-p", "demo", "--estimate", endpoint=nowhere)
+    assert run.code == 3
+    assert "By category" in run.err and "aws_kms_key.k" in run.err and "1.00" in run.err
+    # On a terminal, answering no sends nothing: 1, "Not deployed."
+    asked: list[str] = []
+
+    def answer_no(prompt: str, **_: object) -> bool:
+        asked.append(prompt)
+        return False
+
+    monkeypatch.setattr(app, "interactive", lambda: True)
+    monkeypatch.setattr(Confirm, "ask", answer_no)
+    run = invoke("deploy", str(code), "-p", "demo", "--estimate", endpoint=nowhere)
+    assert run.code == 1 and "Not deployed." in run.err
+    assert asked == ["Deploy to project demo?"]
+    # --yes does not ask
+    assert invoke("deploy", str(code), "-p", "demo", "--estimate", "--yes", endpoint=nowhere).code == 3
+    assert len(asked) == 1
