@@ -91,9 +91,10 @@ class JobWatch:
         return True
 
     def _print_detached(self) -> None:
+        state = "is being cancelled" if self._cancelled else "keeps running"
         self.console.print(
             text(
-                f"\nStopped watching; job {self.job_id} keeps running.\n"
+                f"\nStopped watching; job {self.job_id} {state}.\n"
                 f"  follow it:  provisioner status {self.job_id}   provisioner logs {self.job_id} --follow\n"
                 f"  cancel it:  provisioner cancel {self.job_id}",
                 "yellow",
