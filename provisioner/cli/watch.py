@@ -1,0 +1,157 @@
+"""``--wait``: a job's progress until it ends, optionally its log as it is written, and Ctrl-C.
+
+On a terminal: a progress bar (phase and percent). Elsewhere (CI logs, pipes): one line per change,
+since a bar redrawn in place turns into noise in a log file.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.prompt import Prompt
+
+from functions.models.output import JobOut
+from provisioner.cli.render import status_text, text
+from provisioner.client import ApiError, ProvisionerClient
+
+POLL_SECONDS = 1.0
+
+
+def interactive() -> bool:
+    """Whether someone can answer a question: Ctrl-C asks only then."""
+    return sys.stdin.isatty()
+
+
+def ask_cancel(console: Console, job_id: str) -> bool:
+    """True to cancel the job, False to stop watching it; a second Ctrl-C or EOF means stop."""
+    try:
+        answer = Prompt.ask(
+            f"\nCancel job {job_id}, or stop watching and leave it running?",
+            console=console,
+            choices=["cancel", "watch", "leave"],
+            default="leave",
+        )
+    except (KeyboardInterrupt, EOFError):
+        return False
+    if answer == "watch":
+        raise _KeepWatching
+    return answer == "cancel"
+
+
+class _KeepWatching(Exception):
+    """The person pressed Ctrl-C by mistake."""
+
+
+@dataclass
+class JobWatch:
+    client: ProvisionerClient
+    job_id: str
+    console: Console  # stderr: progress and log lines never mix with the command's result
+    follow_logs: bool = False
+    poll: float = POLL_SECONDS
+    _log_offset: int = field(default=0, init=False)
+    _partial_line: str = field(default="", init=False)
+    _last: tuple[str, str, int] | None = field(default=None, init=False)
+    _cancelled: bool = field(default=False, init=False)
+
+    def run(self) -> JobOut | None:
+        """The job's last status once it has ended; None when the person stopped watching."""
+        while True:
+            try:
+                job = self._watch()
+            except KeyboardInterrupt:
+                if not self._after_interrupt():
+                    return None
+                continue
+            self._flush_log()
+            return job
+
+    def _after_interrupt(self) -> bool:
+        """Handle Ctrl-C; True to go on watching."""
+        if self._cancelled or not interactive():
+            self._print_detached()
+            return False
+        try:
+            cancel = ask_cancel(self.console, self.job_id)
+        except _KeepWatching:
+            return True
+        if not cancel:
+            self._print_detached()
+            return False
+        try:
+            answer = self.client.cancel(self.job_id)
+        except ApiError as exc:  # it ended meanwhile (409): watching shows how
+            self.console.print(text(exc.message, "yellow"))
+        else:
+            self.console.print(text(answer.message, "yellow"))
+        self._cancelled = True
+        return True
+
+    def _print_detached(self) -> None:
+        state = "is being cancelled" if self._cancelled else "keeps running"
+        self.console.print(
+            text(
+                f"\nStopped watching; job {self.job_id} {state}.\n"
+                f"  follow it:  provisioner status {self.job_id}   provisioner logs {self.job_id} --follow\n"
+                f"  cancel it:  provisioner cancel {self.job_id}",
+                "yellow",
+            )
+        )
+
+    def _watch(self) -> JobOut:
+        if not self.console.is_terminal:
+            return self.client.wait(self.job_id, self._print_line, poll=self.poll)
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=self.console, transient=False) as progress:
+            task = progress.add_task(self.job_id, total=100)
+
+            def update(job: JobOut) -> None:
+                description = f"{job.action} {job.projectId}: {job.status.value} · {job.phase}"
+                progress.update(task, completed=job.progress, description=description)
+                self._stream_log(progress.console)
+
+            return self.client.wait(self.job_id, update, poll=self.poll)
+
+    def _print_line(self, job: JobOut) -> None:
+        now = (job.status.value, job.phase, job.progress)
+        if now != self._last:
+            self._last = now
+            self.console.print(
+                text(f"{job.jobId}: "),
+                status_text(job.status.value),
+                text(f" {job.phase} {job.progress}%"),
+                sep="",
+            )
+        self._stream_log(self.console)
+
+    def _stream_log(self, console: Console) -> bool:
+        """Print the log's new whole lines; True once the log is complete."""
+        if not self.follow_logs:
+            return True
+        chunk = self.client.logs(self.job_id, self._log_offset)
+        self._log_offset = chunk.nextOffset
+        lines = (self._partial_line + chunk.content).split("\n")
+        # Only whole lines: the rest waits for its end, or for the job's.
+        self._partial_line = lines.pop()
+        for line in lines:
+            console.print(text(line, "dim"), highlight=False)
+        return chunk.complete or not chunk.content
+
+    def _flush_log(self) -> None:
+        """After the job's end: the rest of the log, the last line too."""
+        if not self.follow_logs:
+            return
+        while not self._stream_log(self.console):
+            pass
+        if self._partial_line:
+            self.console.print(text(self._partial_line, "dim"), highlight=False)
+            self._partial_line = ""
