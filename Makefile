@@ -13,12 +13,13 @@ export UV_PYTHON_DOWNLOADS := never
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup toolchain test lint typecheck pytest local bench format clean
+.PHONY: help setup toolchain test lint typecheck pytest local bench soak format clean
 
 help:
 	@echo "make local   run the whole service on this machine (http://127.0.0.1:8080)"
 	@echo "make test    set everything up, then ruff, mypy --strict and pytest"
 	@echo "make bench   benchmarks with figures (not part of the tests)"
+	@echo "make soak    the long reliability variants (load for a minute, more fuzzing)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -50,6 +51,10 @@ local: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# The long variants of tests/reliability: a minute of polling, eight times the fuzzing.
+soak: setup
+	SOAK=1 $(BIN)/pytest tests/reliability -p no:cacheprovider -s
 
 format: $(VENV)/.synced
 	$(BIN)/ruff format .

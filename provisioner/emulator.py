@@ -181,15 +181,15 @@ def _create_table(
 
 
 WriteHook = Callable[[str, str], None]
-DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 
 
 class _EmulatorApp:
     """WSGI middleware in front of moto.
 
-    DynamoDB writes run one at a time: moto evaluates a ConditionExpression and applies the write
+    DynamoDB requests run one at a time: moto evaluates a ConditionExpression and applies the write
     without a lock, so two racing conditional writes could both succeed, which real DynamoDB never
-    allows (the project lock relies on it). Every mutating request is reported to ``on_write``, and
+    allows (the project lock relies on it), and its tables are plain dicts, read while written.
+    Every mutating request is reported to ``on_write``, and
     injected faults (local mode's fault injection) are answered before moto sees the request.
     """
 
@@ -197,7 +197,7 @@ class _EmulatorApp:
         self.app = app
         self.on_write = on_write
         self.faults = faults
-        self._dynamodb_writes = threading.Lock()
+        self._dynamodb = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         facts = request_facts(environ)
@@ -208,8 +208,8 @@ class _EmulatorApp:
             return [body]
         method = str(environ.get("REQUEST_METHOD", "GET"))
         service, _, operation = str(environ.get("HTTP_X_AMZ_TARGET", "")).partition(".")
-        if service.startswith("DynamoDB") and operation in DYNAMODB_WRITES:
-            with self._dynamodb_writes:
+        if service.startswith("DynamoDB"):
+            with self._dynamodb:
                 response = list(self.app(environ, start_response))
         else:
             response = self.app(environ, start_response)

@@ -10,6 +10,7 @@ from types import FrameType
 from pydantic import ValidationError
 
 from provisioner.toolchain import ToolchainError, ensure_toolchain
+from runner.credentials import narrow_to_job
 from runner.pipeline import Run
 from runner.settings import RunnerSettings, describe_settings_error
 from runner.store import RunStore
@@ -24,6 +25,7 @@ def main() -> int:
     except ValidationError as exc:
         print(describe_settings_error(exc), file=sys.stderr)
         return EXIT_BAD_SETTINGS
+    narrow_to_job(settings)
     store = RunStore(settings)
     try:
         toolchain = ensure_toolchain()

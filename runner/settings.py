@@ -36,6 +36,8 @@ class RunnerSettings(BaseModel):
     sandbox_access_key_id: Annotated[str, Field(alias="SANDBOX_ACCESS_KEY_ID")] = "test"
     sandbox_secret_access_key: Annotated[str, Field(alias="SANDBOX_SECRET_ACCESS_KEY")] = "test"  # noqa: S105
     deploy_role_arn: Annotated[str | None, Field(alias="DEPLOY_ROLE_ARN")] = None
+    # In AWS: the role this job's credentials are narrowed from (see runner/credentials.py).
+    job_role_arn: Annotated[str | None, Field(alias="RUNNER_JOB_ROLE_ARN")] = None
     state_kms_key_id: Annotated[str | None, Field(alias="STATE_KMS_KEY_ID")] = None
     tag_job_id: Annotated[bool, Field(alias="TAG_JOB_ID")] = True
     allow_exec: Annotated[bool, Field(alias="ALLOW_EXEC_CONSTRUCTS")] = False

@@ -71,6 +71,7 @@ class RunStore:
         dynamodb = session.resource("dynamodb", config=AWS_CONFIG)
         self.jobs: Table = dynamodb.Table(settings.jobs_table)
         self.projects: Table = dynamodb.Table(settings.projects_table)
+        self.locks: Table = dynamodb.Table(settings.lock_table)
         self.s3: S3Client = session.client("s3", config=AWS_CONFIG)
         self.secrets: SecretsManagerClient = session.client("secretsmanager", config=AWS_CONFIG)
         self._last_log_size = -1
@@ -142,15 +143,11 @@ class RunStore:
 
     def state_lock(self) -> tuple[str, dict[str, Any]] | None:
         """Terraform's lock on this project's state: (its item text, its parsed info), or None."""
-        table = self.jobs.meta.client
-        item = table.get_item(
-            TableName=self.settings.lock_table,
-            Key={"LockID": {"S": state_lock_id(self.settings.state_bucket, self.settings.project_id)}},
-            ConsistentRead=True,
-        ).get("Item")
+        lock_id = state_lock_id(self.settings.state_bucket, self.settings.project_id)
+        item = self.locks.get_item(Key={"LockID": lock_id}, ConsistentRead=True).get("Item")
         if not item or "Info" not in item:
             return None
-        raw = str(item["Info"].get("S", ""))
+        raw = str(item["Info"])
         try:
             info = json.loads(raw)
         except ValueError:
@@ -158,12 +155,12 @@ class RunStore:
         return raw, info if isinstance(info, dict) else {}
 
     def delete_state_lock(self, raw_info: str) -> bool:
+        lock_id = state_lock_id(self.settings.state_bucket, self.settings.project_id)
         try:
-            self.jobs.meta.client.delete_item(
-                TableName=self.settings.lock_table,
-                Key={"LockID": {"S": state_lock_id(self.settings.state_bucket, self.settings.project_id)}},
+            self.locks.delete_item(
+                Key={"LockID": lock_id},
                 ConditionExpression="Info = :info",
-                ExpressionAttributeValues={":info": {"S": raw_info}},
+                ExpressionAttributeValues={":info": raw_info},
             )
         except ClientError as exc:
             if _is_condition_failure(exc):

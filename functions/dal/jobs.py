@@ -59,7 +59,16 @@ class DynamoJobStore(JobStore):
     def create(self, item: JobItem) -> None:
         try:
             self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(jobId)")
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
+            existing = (
+                self.get(str(item["jobId"]))
+                if aws.error_code(exc) == "ConditionalCheckFailedException"
+                else None
+            )
+            # A retried write whose first attempt went through: the record is there, as intended.
+            if existing is None or existing.get("projectId") != item.get("projectId"):
+                raise aws.unavailable("the job table", exc) from exc
+        except BotoCoreError as exc:
             raise aws.unavailable("the job table", exc) from exc
 
     def page(self, project_id: str | None, limit: int, token: str | None) -> tuple[list[JobItem], str | None]:

@@ -62,6 +62,10 @@ class DynamoProjectStore(ProjectStore):
             if aws.error_code(exc) == "ConditionalCheckFailedException":
                 holder = self.get(project_id) or {}
                 active = holder.get("activeJobId")
+                if active == job_id:
+                    # An earlier attempt of this very write took the lock and its answer was lost;
+                    # the SDK's retry then met it. The lock is ours; what it replaced is not known.
+                    return {}
                 raise ProjectBusy(
                     f"project {project_id} has a job in progress ({active}); wait for it or cancel it",
                     str(active) if active else None,

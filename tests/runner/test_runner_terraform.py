@@ -282,3 +282,26 @@ def test_second_runner_on_a_locked_project_fails_clearly(emulated: Emulated, too
     assert first.returncode == 0, first_output
     assert emulated.job(first_id)["status"] == "completed"
     assert held_locks(emulated, project) == []
+
+
+def test_a_job_role_narrows_the_runners_credentials(emulated: Emulated, toolchain: Toolchain) -> None:
+    # Given the install's job role (in AWS the build role may only assume it)
+    iam = emulated.client("iam")
+    role = iam.create_role(
+        RoleName="provisioner-job",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )
+    project = "rt-job-role"
+    job_id = submit_job(emulated, project, app(project), variables={"queue_name": "rt-job-role-jobs"})
+
+    # When the runner runs with it: its own writes, terraform's backend and the credential process
+    # all go through the narrowed session (the static keys are gone from the environment)
+    process = start_runner(
+        emulated, project, job_id, JobAction.DEPLOY, RUNNER_JOB_ROLE_ARN=role["Role"]["Arn"]
+    )
+    output, _ = process.communicate(timeout=600)
+
+    # Then the job completes as any other
+    assert process.returncode == 0, output
+    assert emulated.job(job_id)["status"] == "completed"
+    assert held_locks(emulated, project) == []
