@@ -19,11 +19,31 @@ from provisioner.emulator import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX
 from provisioner.records import JobStatus, iso_now
 
 JobItem = dict[str, Any]
+VIEW_FIELDS = (
+    "jobId",
+    "projectId",
+    "action",
+    "status",
+    "progress",
+    "phase",
+    "resultMessage",
+    "logTail",
+    "outputsJson",
+    "error",
+    "startTime",
+    "endTime",
+    "updatedAt",
+    "planSummary",
+)
 
 
 class JobStore(ABC):
     @abstractmethod
     def get(self, job_id: str) -> JobItem | None: ...
+
+    @abstractmethod
+    def view(self, job_id: str) -> JobItem | None:
+        """Only what the status answer shows: the polled read, kept small."""
 
     @abstractmethod
     def create(self, item: JobItem) -> None: ...
@@ -52,6 +72,19 @@ class DynamoJobStore(JobStore):
     def get(self, job_id: str) -> JobItem | None:
         try:
             item = self.table.get_item(Key={"jobId": job_id}, ConsistentRead=True).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise aws.unavailable("the job table", exc) from exc
+        return plain(item) if item else None
+
+    def view(self, job_id: str) -> JobItem | None:
+        names = {f"#{name}": name for name in VIEW_FIELDS}
+        try:
+            item = self.table.get_item(
+                Key={"jobId": job_id},
+                ConsistentRead=True,
+                ProjectionExpression=", ".join(names),
+                ExpressionAttributeNames=names,
+            ).get("Item")
         except (ClientError, BotoCoreError) as exc:
             raise aws.unavailable("the job table", exc) from exc
         return plain(item) if item else None

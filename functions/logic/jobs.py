@@ -55,7 +55,7 @@ def job_view(item: JobItem) -> JobOut:
 
 
 def get_job(jobs: JobStore, job_id: str) -> JobOut:
-    item = jobs.get(job_id)
+    item = jobs.view(job_id)
     if item is None:
         raise JobNotFound(f"no job {job_id}")
     return job_view(item)

@@ -14,6 +14,8 @@ import fcntl
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +58,8 @@ def _options() -> argparse.Namespace:
     parser.add_argument(
         "--reaper-interval", type=float, default=float(os.environ.get("REAPER_INTERVAL_SECONDS", "15"))
     )
+    # A second API process puts the handlers' work on the second core of a laptop.
+    parser.add_argument("--api-workers", type=int, default=int(os.environ.get("API_WORKERS", "1")))
     parser.add_argument(
         "--allow-exec",
         action="store_true",
@@ -112,6 +116,7 @@ class Running:
     api: ApiServer
     watcher: JobWatcher
     reaper: Reaper
+    workers: list[subprocess.Popen[bytes]]
 
 
 def _start(options: argparse.Namespace) -> Running:
@@ -156,11 +161,40 @@ def _start(options: argparse.Namespace) -> Running:
         log("faults fault injection is on: /_local/faults, /_local/emulator/restart, /_local/info")
     reaper = Reaper(options.reaper_interval)
     reaper.start()
-    return Running(emulator, services, data, ApiServer(options.host, options.port, control), watcher, reaper)
+    api = ApiServer(options.host, options.port, control)
+    workers = _start_workers(options, control) if options.api_workers else []
+    return Running(emulator, services, data, api, watcher, reaper, workers)
+
+
+def _start_workers(
+    options: argparse.Namespace, control: LocalControl | None
+) -> list[subprocess.Popen[bytes]]:
+    """More API processes on the same port: the handlers' work then spreads over the cores."""
+    internal = ApiServer("127.0.0.1", 0, control)
+    threading.Thread(target=internal.serve_forever, name="internal-api", daemon=True).start()
+    command = [
+        sys.executable,
+        "-m",
+        "provisioner.local.api_worker",
+        "--host",
+        options.host,
+        "--port",
+        str(options.port),
+        "--control-url",
+        internal.url,
+    ]
+    return [subprocess.Popen(command, cwd=REPO_ROOT) for _ in range(options.api_workers)]
 
 
 def _stop(running: Running) -> None:
     """Let running jobs stop terraform and record it, then save the data, then stop the emulator."""
+    for worker in running.workers:
+        worker.terminate()
+    for worker in running.workers:
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
     jobs = running.services.builds.running()
     if jobs:
         log(f"stop   waiting for {len(jobs)} running job(s) to stop terraform and record it")

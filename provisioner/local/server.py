@@ -4,9 +4,12 @@ one log line per request and one per job transition."""
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,8 +30,16 @@ def log(message: str) -> None:
 class ApiRequestHandler(BaseHTTPRequestHandler):
     gateway: ClassVar[Gateway]
     control: ClassVar[LocalControl | None] = None
+    # In a worker process: where the main process answers /_local/ (it holds the emulator).
+    control_url: ClassVar[str] = ""
     server_version = "terraform-provisioner-local"
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in two writes; without this, Nagle's algorithm and the client's
+        # delayed ACK hold every keep-alive response back by some 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _serve(self) -> None:
         started = time.perf_counter()
@@ -44,6 +55,11 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         elif path.startswith("/_local/") and self.control is not None:
             body = self.rfile.read(length) if length else None
             code, reply = self.control.handle(self.command, path, body)
+            status = HTTPStatus(code)
+            self._reply(status, reply)
+        elif path.startswith("/_local/") and self.control_url:
+            body = self.rfile.read(length) if length else None
+            code, reply = _forward(self.control_url + self.path, self.command, body)
             status = HTTPStatus(code)
             self._reply(status, reply)
         else:
@@ -90,10 +106,30 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
     daemon_threads = True
 
+    def server_bind(self) -> None:
+        # Worker processes listen on the same port; the kernel spreads connections between them.
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+
+def _forward(url: str, method: str, body: bytes | None) -> tuple[int, dict[str, Any]]:
+    # url is the main process's own loopback address, built by local mode, never a client's.
+    request = urllib.request.Request(  # noqa: S310
+        url, data=body, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback only
+            return int(response.status), json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return int(error.code), json.loads(error.read() or b"{}")
+
 
 class ApiServer:
-    def __init__(self, host: str, port: int, control: LocalControl | None = None) -> None:
+    def __init__(
+        self, host: str, port: int, control: LocalControl | None = None, control_url: str = ""
+    ) -> None:
         ApiRequestHandler.control = control
+        ApiRequestHandler.control_url = control_url
         ApiRequestHandler.gateway = Gateway()
         ApiRequestHandler.gateway.warm()
         self._server = _Server((host, port), ApiRequestHandler)
