@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
+from provisioner import records
+
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 ASL_FILE: Final = REPO_ROOT / "statemachine" / "provisioning.asl.json"
 BUILDSPEC_PATH: Final = "runner/buildspec.yml"
@@ -50,14 +52,15 @@ RUNNER_QUEUED_TIMEOUT_MINUTES: Final = 30
 CACHE_PREFIX: Final = "cache/"
 
 # --- records -------------------------------------------------------------------------------------
-JOBS_BY_PROJECT_INDEX: Final = "byProject"
-JOBS_BY_CREATION_INDEX: Final = "byCreation"
+# Key layout and index names: the service's own (provisioner/records.py), re-exported for the stack.
+JOBS_BY_PROJECT_INDEX: Final = records.JOBS_BY_PROJECT_INDEX
+JOBS_BY_CREATION_INDEX: Final = records.JOBS_BY_CREATION_INDEX
 IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expiration"
-WORKSPACES_PREFIX: Final = "workspaces/"
-STATE_PREFIX: Final = "projects/"
-LOGS_PREFIX: Final = "logs/"
-PLANS_PREFIX: Final = "plans/"
-SECRET_NAME_PREFIX: Final = "provisioner/"  # noqa: S105 - a name prefix, not a secret
+WORKSPACES_PREFIX: Final = records.WORKSPACES_PREFIX
+STATE_PREFIX: Final = records.STATE_PREFIX
+LOGS_PREFIX: Final = records.LOGS_PREFIX
+PLANS_PREFIX: Final = records.PLANS_PREFIX
+SECRET_NAME_PREFIX: Final = records.SECRET_NAME_PREFIX
 NONCURRENT_VERSION_DAYS: Final = 30
 STATE_NONCURRENT_VERSION_DAYS: Final = 90
 CACHE_EXPIRY_DAYS: Final = 30

@@ -20,6 +20,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from provisioner.local.faults import Faults, error_response, request_facts
+from provisioner.records import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -32,8 +33,6 @@ RUNNER_PROJECT_NAME = "provisioner-runner"
 EMULATOR_ACCOUNT = "123456789012"
 EMULATOR_ACCESS_KEY = "test"
 EMULATOR_SECRET_KEY = "test"  # noqa: S105 - the emulator accepts any key; this one is public
-JOBS_BY_PROJECT_INDEX = "byProject"
-JOBS_BY_CREATION_INDEX = "byCreation"
 
 
 @dataclass(frozen=True)

@@ -83,24 +83,32 @@ def epoch_ms() -> int:
 
 # --- where things live ------------------------------------------------------------------------
 
+WORKSPACES_PREFIX: Final = "workspaces/"
+STATE_PREFIX: Final = "projects/"
+LOGS_PREFIX: Final = "logs/"
+PLANS_PREFIX: Final = "plans/"
+SECRET_NAME_PREFIX: Final = "provisioner/"  # noqa: S105 - a name prefix, not a secret
+JOBS_BY_PROJECT_INDEX: Final = "byProject"
+JOBS_BY_CREATION_INDEX: Final = "byCreation"
+
 
 def workspace_prefix(project_id: str, job_id: str) -> str:
     """Submitted code of one job, in the workspaces bucket."""
-    return f"workspaces/{project_id}/{job_id}/"
+    return f"{WORKSPACES_PREFIX}{project_id}/{job_id}/"
 
 
 def state_key(project_id: str) -> str:
     """The project's terraform state, in the state bucket: one key per project."""
-    return f"projects/{project_id}/terraform.tfstate"
+    return f"{STATE_PREFIX}{project_id}/terraform.tfstate"
 
 
 def log_key(project_id: str, job_id: str) -> str:
-    return f"logs/{project_id}/{job_id}.log"
+    return f"{LOGS_PREFIX}{project_id}/{job_id}.log"
 
 
 def plan_key(project_id: str, job_id: str) -> str:
     """The redacted ``show -json`` of a job's plan, in the logs bucket."""
-    return f"plans/{project_id}/{job_id}.json"
+    return f"{PLANS_PREFIX}{project_id}/{job_id}.json"
 
 
 def state_lock_id(state_bucket: str, project_id: str) -> str:

@@ -15,8 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.dal import aws
 from functions.models.exceptions import InvalidRequest
-from provisioner.emulator import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX
-from provisioner.records import JobStatus, iso_now
+from provisioner.records import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX, JobStatus, iso_now
 
 JobItem = dict[str, Any]
 VIEW_FIELDS = (

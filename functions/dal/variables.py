@@ -10,12 +10,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.dal import aws
-
-SECRET_PREFIX = "provisioner"  # noqa: S105 - a name prefix, not a secret
+from provisioner.records import SECRET_NAME_PREFIX
 
 
 def secret_name(project_id: str) -> str:
-    return f"{SECRET_PREFIX}/{project_id}/variables"
+    return f"{SECRET_NAME_PREFIX}{project_id}/variables"
 
 
 class VariableStore(ABC):

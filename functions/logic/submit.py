@@ -73,20 +73,8 @@ def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepte
             + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""),
             [finding.as_dict() for finding in refused],
         )
-    job_id = new_job_id(JobAction.DEPLOY)
-    now = iso_now()
-    _clear_stale_lock(stores, request.projectId)
-    previous = stores.projects.acquire(
-        request.projectId,
-        job_id,
-        {
-            "activeAction": JobAction.DEPLOY.value,
-            "deploymentStatus": DeploymentStatus.PENDING.value,
-            "deploymentJobId": job_id,
-            "lastUpdated": now,
-            "codeJobId": job_id,
-            "codeFiles": sorted(files),
-        },
+    job_id, now, previous = _take_project(
+        stores, JobAction.DEPLOY, request.projectId, {"codeFiles": sorted(files)}, code_is_new=True
     )
 
     def prepare() -> dict[str, Any]:
@@ -105,19 +93,7 @@ def submit_destroy(request: DestroyRequest, stores: SubmitStores) -> DeployAccep
     source_job = (project or {}).get("codeJobId")
     if not project or not source_job:
         raise ProjectNotFound(f"project {request.projectId} has no deployed code to destroy")
-    job_id = new_job_id(JobAction.DESTROY)
-    now = iso_now()
-    _clear_stale_lock(stores, request.projectId)
-    previous = stores.projects.acquire(
-        request.projectId,
-        job_id,
-        {
-            "activeAction": JobAction.DESTROY.value,
-            "deploymentStatus": DeploymentStatus.PENDING.value,
-            "deploymentJobId": job_id,
-            "lastUpdated": now,
-        },
-    )
+    job_id, now, previous = _take_project(stores, JobAction.DESTROY, request.projectId, {}, code_is_new=False)
 
     def prepare() -> dict[str, Any]:
         # The runner reads the job's own workspace; a destroy runs the project's latest code.
@@ -128,6 +104,24 @@ def submit_destroy(request: DestroyRequest, stores: SubmitStores) -> DeployAccep
     return _start(
         stores, JobAction.DESTROY, request.projectId, job_id, now=now, previous=previous, prepare=prepare
     )
+
+
+def _take_project(
+    stores: SubmitStores, action: JobAction, project_id: str, fields: dict[str, Any], *, code_is_new: bool
+) -> tuple[str, str, dict[str, Any]]:
+    """A new job id, and the project's lock taken for it: (job id, now, the fields it replaced)."""
+    job_id = new_job_id(action)
+    now = iso_now()
+    _clear_stale_lock(stores, project_id)
+    taken = {
+        "activeAction": action.value,
+        "deploymentStatus": DeploymentStatus.PENDING.value,
+        "deploymentJobId": job_id,
+        "lastUpdated": now,
+        **({"codeJobId": job_id} if code_is_new else {}),
+        **fields,
+    }
+    return job_id, now, stores.projects.acquire(project_id, job_id, taken)
 
 
 def _start(
