@@ -5,12 +5,13 @@ Status values are the seed API's (``spec/seed-api.md``) and are binding.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import time
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 
 class JobStatus(StrEnum):
@@ -114,3 +115,14 @@ def plan_key(project_id: str, job_id: str) -> str:
 def state_lock_id(state_bucket: str, project_id: str) -> str:
     """The LockID terraform's S3 backend writes in the lock table for a project's state."""
     return f"{state_bucket}/{state_key(project_id)}"
+
+
+def stored_json(value: object, default: Any) -> Any:
+    """A JSON document kept as a string attribute (outputs, validation, lock info), or the default."""
+    if not isinstance(value, str):
+        return default
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return default
+    return parsed if isinstance(parsed, type(default)) or default is None else default

@@ -29,6 +29,7 @@ from provisioner.records import (
     plan_key,
     state_key,
     state_lock_id,
+    stored_json,
     workspace_prefix,
 )
 from runner.overrides import RESERVED_PREFIX
@@ -148,11 +149,7 @@ class RunStore:
         if not item or "Info" not in item:
             return None
         raw = str(item["Info"])
-        try:
-            info = json.loads(raw)
-        except ValueError:
-            info = {}
-        return raw, info if isinstance(info, dict) else {}
+        return raw, stored_json(raw, {})
 
     def delete_state_lock(self, raw_info: str) -> bool:
         lock_id = state_lock_id(self.settings.state_bucket, self.settings.project_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cache
@@ -11,6 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.dal import aws
+from provisioner.records import stored_json
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,7 @@ class DynamoLockStore(LockStore):
         if not item or "Info" not in item:
             return None
         raw = str(item["Info"])
-        try:
-            info = json.loads(raw)
-        except ValueError:
-            info = {}
-        return StateLock(lock_id, raw, info if isinstance(info, dict) else {})
+        return StateLock(lock_id, raw, stored_json(raw, {}))
 
     def held(self) -> list[str]:
         ids: list[str] = []

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import codecs
-import json
-from typing import Any
 
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.objects import ArtifactReader
 from functions.models.exceptions import JobNotFound
 from functions.models.output import JobListOut, JobOut, JobResult, JobSummary, LogOut, PlanSummary
-from provisioner.records import TERMINAL_JOB_STATUSES, JobStatus
+from provisioner.records import TERMINAL_JOB_STATUSES, JobStatus, stored_json
 
 DEFAULT_MESSAGES = {
     JobStatus.PENDING: "Job is queued and waiting to start",
     JobStatus.PROCESSING: "Job is running",
 }
 MAX_LOG_CHUNK = 1024 * 1024
-
-
-def _json(value: Any, default: Any) -> Any:
-    if not isinstance(value, str):
-        return default
-    try:
-        return json.loads(value)
-    except ValueError:
-        return default
 
 
 def job_view(item: JobItem) -> JobOut:
@@ -44,7 +33,7 @@ def job_view(item: JobItem) -> JobOut:
         result=JobResult(
             message=str(message),
             logs=str(item.get("logTail", "")),
-            outputs=_json(item.get("outputsJson"), {}),
+            outputs=stored_json(item.get("outputsJson"), {}),
         ),
         error=item.get("error") if status is JobStatus.FAILED else None,
         startTime=item.get("startTime"),

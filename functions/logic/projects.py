@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from functions.dal.jobs import JobStore
 from functions.dal.objects import ArtifactReader, CodeStore, StateReader
@@ -12,17 +10,8 @@ from functions.dal.projects import ProjectItem, ProjectStore
 from functions.dal.variables import VariableStore
 from functions.models.exceptions import NothingToShow, ProjectNotFound
 from functions.models.output import InfrastructureOut, OutputsOut, PlanSummary, StateOut, StateSummary
-from provisioner.records import DeploymentStatus
+from provisioner.records import DeploymentStatus, stored_json
 from provisioner.redaction import redact_state
-
-
-def _json(value: Any, default: Any) -> Any:
-    if not isinstance(value, str):
-        return default
-    try:
-        return json.loads(value)
-    except ValueError:
-        return default
 
 
 @dataclass(frozen=True)
@@ -58,7 +47,7 @@ def infrastructure(projects: ProjectStore, project_id: str) -> InfrastructureOut
         projectId=project_id,
         deploymentStatus=DeploymentStatus(item.get("deploymentStatus", DeploymentStatus.NOT_DEPLOYED)),
         deploymentJobId=item.get("deploymentJobId"),
-        deploymentOutputs=_json(item.get("outputsJson"), {}),
+        deploymentOutputs=stored_json(item.get("outputsJson"), {}),
         terraformState=StateSummary(**summary) if isinstance(summary, dict) else None,
         lastUpdated=item.get("lastUpdated"),
         activeJobId=item.get("activeJobId"),
@@ -68,7 +57,7 @@ def infrastructure(projects: ProjectStore, project_id: str) -> InfrastructureOut
 
 def outputs(projects: ProjectStore, project_id: str) -> OutputsOut:
     item = require_project(projects, project_id)
-    values = _json(item.get("outputsJson"), {})
+    values = stored_json(item.get("outputsJson"), {})
     status = item.get("deploymentStatus")
     if status == DeploymentStatus.DEPLOYED:
         message = "Terraform outputs retrieved successfully"
@@ -82,7 +71,7 @@ def state(projects: ProjectStore, states: StateReader, project_id: str) -> State
     document = states.read(project_id)
     if document is None:
         raise NothingToShow(f"project {project_id} has no terraform state yet")
-    paths = _json(item.get("sensitivePathsJson"), {})
+    paths = stored_json(item.get("sensitivePathsJson"), {})
     return StateOut(
         projectId=project_id,
         state=redact_state(document, paths if isinstance(paths, dict) else {}),

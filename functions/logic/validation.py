@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from functions.dal.jobs import JobStore
@@ -11,6 +10,7 @@ from functions.models.exceptions import NothingToShow
 from functions.models.output import TerraformValidation, ValidationFinding, ValidationOut
 from provisioner.hcl.preflight import PreflightPolicy
 from provisioner.hcl.validation import static_findings
+from provisioner.records import stored_json
 
 
 def validate_project(readers: ProjectReaders, project_id: str, policy: PreflightPolicy) -> ValidationOut:
@@ -52,14 +52,8 @@ def validate_project(readers: ProjectReaders, project_id: str, policy: Preflight
 
 
 def _recorded_validation(project: dict[str, Any]) -> dict[str, Any] | None:
-    raw = project.get("validationJson")
-    if not isinstance(raw, str):
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+    value = stored_json(project.get("validationJson"), {})
+    return value or None
 
 
 def _validated_code(jobs: JobStore, recorded: dict[str, Any]) -> str | None:
