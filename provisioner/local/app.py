@@ -58,8 +58,9 @@ def _options() -> argparse.Namespace:
     parser.add_argument(
         "--reaper-interval", type=float, default=float(os.environ.get("REAPER_INTERVAL_SECONDS", "15"))
     )
-    # A second API process puts the handlers' work on the second core of a laptop.
-    parser.add_argument("--api-workers", type=int, default=int(os.environ.get("API_WORKERS", "1")))
+    # Each API process runs one invocation at a time, as a Lambda container does: more processes
+    # serve more requests at once and use more cores.
+    parser.add_argument("--api-workers", type=int, default=int(os.environ.get("API_WORKERS", "3")))
     parser.add_argument(
         "--allow-exec",
         action="store_true",

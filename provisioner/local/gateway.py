@@ -107,26 +107,26 @@ def _path_parameters(route: Route, path: str) -> dict[str, str]:
 
 
 class Gateway:
-    """Routes requests to the handlers; each thread gets its own handler instances, as each Lambda
-    container serves one request at a time."""
+    """Routes requests to the handlers, one invocation at a time per process.
+
+    A Lambda container serves one request at a time, and Powertools relies on it: the resolver
+    keeps the current event on a class attribute, shared by every resolver in the process. Two
+    invocations at once would read each other's request. Local mode runs more API processes
+    instead (``API_WORKERS``).
+    """
 
     def __init__(self) -> None:
-        self._local = threading.local()
+        self._invoke = threading.Lock()
 
     def warm(self) -> None:
         """Import every handler now, as Lambda's init phase would, so the first request is not slow."""
         for module in HANDLERS:
             importlib.import_module(f"functions.handlers.{module}")
 
-    def _handler(self, module: str) -> LambdaHandler:
-        cache: dict[str, LambdaHandler] = getattr(self._local, "handlers", None) or {}
-        self._local.handlers = cache
-        if module not in cache:
-            loaded = importlib.import_module(f"functions.handlers.{module}")
-            # A fresh resolver per thread: Powertools keeps the current event on the resolver.
-            factory = getattr(loaded, "build_handler", None)
-            cache[module] = factory() if factory else loaded.lambda_handler
-        return cache[module]
+    @staticmethod
+    def _handler(module: str) -> LambdaHandler:
+        handler: LambdaHandler = importlib.import_module(f"functions.handlers.{module}").lambda_handler
+        return handler
 
     def handle(
         self, method: str, path: str, headers: Mapping[str, str], query: str, body: bytes | None
@@ -140,7 +140,9 @@ class Gateway:
                 return response
             return _error(404, "not_found", "no such route")
         event = proxy_event(route, method, path, headers=headers, query=query, body=body)
-        result = self._handler(route.handler)(event, LocalContext(function_name=route.handler))
+        handler = self._handler(route.handler)
+        with self._invoke:
+            result = handler(event, LocalContext(function_name=route.handler))
         return _http_response(result)
 
 

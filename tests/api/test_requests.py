@@ -410,3 +410,17 @@ def test_unknown_things_are_404_and_bad_ids_400(api: Api) -> None:
     assert api.post("/api/deploy/destroy", {"projectId": "never-seen"}).status == 404
     assert api.get("/api/nothing/here").status == 404
     assert api.call("DELETE", "/api/deploy").status == 405
+
+
+def test_concurrent_requests_never_see_each_others_body(api: Api) -> None:
+    # Powertools keeps the current event process-wide: the gateway must not interleave invocations
+    projects = [f"api-parallel-{index}" for index in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        replies = list(
+            pool.map(lambda p: api.post("/api/deploy", {"projectId": p, "iacCode": BUCKET}), projects)
+        )
+    assert [r.status for r in replies] == [202] * 20
+    for project, reply in zip(projects, replies, strict=True):
+        job_id = reply.json()["jobId"]
+        assert api.emulated.job(job_id)["projectId"] == project
+        cancel(api, job_id)
