@@ -1,8 +1,10 @@
-"""The runner against bare terraform: the same 20-resource config, the same mirror and emulator.
+"""The runner against bare terraform: the same config, the same mirror and emulator.
 
 Bare is ``terraform init && terraform apply -auto-approve`` with local state and a hand-written
 provider block; the runner is ``python -m runner`` doing everything a job does (S3 backend with
-locking, validate, plan + show, apply, outputs, records). Five runs each; medians and the ratio.
+locking, validate, plan + show, apply, outputs, records). Five runs each of the 20-resource config
+(the target's), then three of a 100-resource one: the runner's overhead is per job, not per
+resource, so the ratio falls as configurations grow.
 """
 
 from __future__ import annotations
@@ -21,15 +23,15 @@ from provisioner.records import JobAction
 from provisioner.toolchain import ensure_toolchain
 from tests.support.jobs import Emulated, run_job
 
-RUNS = 5
+SIZES = ((5, 5), (25, 3))  # (groups of four resources, runs)
 TARGET_RATIO = 1.10
 INIT = ["init", "-input=false", "-no-color"]
 APPLY = ["apply", "-auto-approve", "-input=false", "-no-color"]
 
 
-def config(suffix: str) -> str:
+def config(suffix: str, groups: int = 5) -> str:
     blocks = []
-    for index in range(5):
+    for index in range(groups):
         blocks.append(f'resource "aws_s3_bucket" "b{index}" {{\n  bucket = "bench-{suffix}-{index}"\n}}\n')
         blocks.append(f'resource "aws_sqs_queue" "q{index}" {{\n  name = "bench-{suffix}-{index}"\n}}\n')
         blocks.append(
@@ -55,11 +57,12 @@ def bare_provider(endpoint: str, schema_endpoints: list[str]) -> str:
     )
 
 
-def time_bare(emulated: Emulated, suffix: str, endpoints: list[str]) -> float:
+def time_bare(emulated: Emulated, suffix: str, groups: int, endpoints: list[str]) -> float:
     toolchain = ensure_toolchain()
     with tempfile.TemporaryDirectory(prefix="bench-bare-") as directory:
         workdir = Path(directory)
-        (workdir / "main.tf").write_text(config(suffix) + bare_provider(emulated.endpoint_url, endpoints))
+        code = config(suffix, groups) + bare_provider(emulated.endpoint_url, endpoints)
+        (workdir / "main.tf").write_text(code)
         env = toolchain.env()
         start = time.perf_counter()
         for args in (INIT, APPLY):
@@ -68,9 +71,9 @@ def time_bare(emulated: Emulated, suffix: str, endpoints: list[str]) -> float:
         return time.perf_counter() - start
 
 
-def time_runner(emulated: Emulated, suffix: str) -> float:
+def time_runner(emulated: Emulated, suffix: str, groups: int = 5) -> float:
     start = time.perf_counter()
-    files = {"main.tf": config(suffix)}
+    files = {"main.tf": config(suffix, groups)}
     code, job, output = run_job(emulated, f"bench-{suffix}", files, action=JobAction.DEPLOY)
     elapsed = time.perf_counter() - start
     if code != 0:
@@ -98,17 +101,30 @@ def main() -> None:
     try:
         time_runner(emulated, "warmup")  # fills the provider-facts cache, as any earlier job would have
         endpoints = aws_endpoint_names()
-        bare, runner = [], []
-        for run in range(RUNS):
-            bare.append(time_bare(emulated, f"bare{run}", endpoints))
-            runner.append(time_runner(emulated, f"runner{run}"))
-            print(f"  run {run + 1}: bare {bare[-1]:.2f}s  runner {runner[-1]:.2f}s", flush=True)
+        for groups, runs in SIZES:
+            compare(emulated, endpoints, groups, runs)
     finally:
         server.stop()
+
+
+def compare(emulated: Emulated, endpoints: list[str], groups: int, runs: int) -> None:
+    count = groups * 4
+    bare, runner = [], []
+    for run in range(runs):
+        bare.append(time_bare(emulated, f"bare{count}-{run}", groups, endpoints))
+        runner.append(time_runner(emulated, f"runner{count}-{run}", groups))
+        print(
+            f"  {count} resources, run {run + 1}: bare {bare[-1]:.2f}s  runner {runner[-1]:.2f}s", flush=True
+        )
     bare_median, runner_median = statistics.median(bare), statistics.median(runner)
     ratio = runner_median / bare_median
     verdict = "ok" if ratio <= TARGET_RATIO else "over target"
-    print(f"20 resources, {RUNS} runs: bare median {bare_median:.2f}s, runner median {runner_median:.2f}s")
+    print(
+        f"{count} resources, {runs} runs: bare median {bare_median:.2f}s, runner median {runner_median:.2f}s"
+    )
     print(f"runner/bare = {ratio:.3f} (target <= {TARGET_RATIO:.2f}: {verdict})")
-    print(f"per-job overhead = {runner_median - bare_median:.2f}s (python start, records, validate, show)")
+    overhead = runner_median - bare_median
+    print(
+        f"per-job overhead = {overhead:.2f}s (python, records, backend and lock, validate, plan file + show)"
+    )
     sys.stdout.flush()

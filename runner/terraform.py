@@ -82,7 +82,10 @@ class Terraform:
             encoding="utf-8",
             errors="replace",
             bufsize=1,
-            start_new_session=True,
+            # Its own process group: a terminal's Ctrl-C reaches only the runner, which forwards
+            # one interrupt (a second would make terraform abandon its state). Same session as the
+            # runner, so whatever ends the build's session ends terraform too.
+            process_group=0,
         )
         with self._lock:
             self._running.add(process)

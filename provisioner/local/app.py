@@ -140,8 +140,9 @@ def _start(options: argparse.Namespace) -> Running:
         target=options.target,
         allow_exec=options.allow_exec,
     )
-    for pid in stop_orphans(options.data_dir / "builds"):
-        log(f"build  stopped runner {pid} left behind by a server that was killed")
+    orphans = stop_orphans(options.data_dir / "builds")
+    if orphans:
+        log(f"build  stopped {len(orphans)} build process(es) a killed server left behind: {orphans}")
     data = DataDirectory(options.data_dir, endpoint, resources)
     loaded = data.restore()
     recovered = recover(endpoint, resources)

@@ -8,6 +8,7 @@ runner's signal path records the job as cancelled. Build output goes to a log fi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -214,6 +215,10 @@ class LocalBuilds:
             build.timed_out = True
             build.process.send_signal(signal.SIGTERM)
             self._kill_after_grace(build)
+        finally:
+            # A build's container ends with its command: a terraform the runner left behind (it
+            # was killed) must not go on applying, or write state, beside the next job.
+            end_build_session(build.process.pid)
 
     @staticmethod
     def _kill_after_grace(build: Build) -> None:
@@ -227,18 +232,58 @@ def _write_pid_file(log_dir: Path, build: Build) -> None:
     (log_dir / f"{build.log_path.stem}.pid").write_text(str(build.process.pid))
 
 
-def stop_orphans(log_dir: Path) -> list[int]:
-    """Runners a killed server left behind still talk to its dead emulator: end them at start-up."""
-    stopped: list[int] = []
-    for pid_file in log_dir.glob("*.pid") if log_dir.is_dir() else []:
-        try:
-            pid = int(pid_file.read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError):
-            pid_file.unlink(missing_ok=True)
-            continue
-        if b"runner" in cmdline:
+def end_build_session(session: int) -> list[int]:
+    """SIGKILL every process left in a build's session (the runner leads it: ``start_new_session``).
+
+    Returns the PIDs signalled. Linux does not reuse a PID while a live process has it as its
+    session id, so the members found are the build's own.
+    """
+    members = _sessions().get(session, [])
+    for pid in members:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
-            stopped.append(pid)
+    return members
+
+
+def stop_orphans(log_dir: Path) -> list[int]:
+    """Builds a killed server left behind still talk to its dead emulator: end them at start-up.
+
+    Returns the PIDs stopped: the runner and anything it started (terraform, providers, their
+    commands) that still lives in the build's session.
+    """
+    pid_files = list(log_dir.glob("*.pid")) if log_dir.is_dir() else []
+    sessions = _sessions() if pid_files else {}
+    stopped: list[int] = []
+    for pid_file in pid_files:
+        try:
+            session = int(pid_file.read_text())
+        except (OSError, ValueError):
+            session = 0
+        # a PID file outlives its build: only a session that still runs a runner or terraform is one
+        if any(_is_build_process(pid) for pid in sessions.get(session, [])):
+            stopped.extend(end_build_session(session))
         pid_file.unlink(missing_ok=True)
-    return stopped
+    return sorted(stopped)
+
+
+def _sessions() -> dict[int, list[int]]:
+    """Live (not zombie) processes by session id."""
+    sessions: dict[int, list[int]] = {}
+    for stat_path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # after the ")" that closes the command name: state, ppid, pgrp, session, ...
+            fields = stat_path.read_text().rsplit(")", 1)[1].split()
+            state, session = fields[0], int(fields[3])
+        except (OSError, IndexError, ValueError):
+            continue
+        if state != "Z":
+            sessions.setdefault(session, []).append(int(stat_path.parent.name))
+    return sessions
+
+
+def _is_build_process(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"runner" in cmdline or b"terraform" in cmdline

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,22 @@ from provisioner.toolchain import Toolchain
 from tests.support.local_server import LocalServer
 
 SOAK = os.environ.get("SOAK", "") == "1"
+
+# The figures README's "What we test" quotes, shown at the end of every run (no `-s` needed).
+FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def record_figure(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    return request.config.stash.setdefault(FIGURES, []).append
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    figures = config.stash.get(FIGURES, [])
+    if figures:
+        terminalreporter.section("reliability figures")
+        for figure in figures:
+            terminalreporter.write_line(figure)
 
 
 def start_server(tmp: Path, **env: str) -> LocalServer:

@@ -95,17 +95,34 @@ def build_pid(server: LocalServer, job_id: str) -> int:
     return int(builds[-1]["pid"])
 
 
+def session_members(session: int) -> list[int]:
+    """Live processes in a session (a local build's runner leads its own, as a build's container)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
 def test_runner_killed_mid_apply(fault_server: LocalServer) -> None:
     project = "fault-sigkill"
     baseline = deployed_baseline(fault_server, project)
     job_id = deploy(fault_server, project, SLOW.format(project=project, seconds=120))
     wait_until_applying(fault_server, job_id)
 
-    os.kill(build_pid(fault_server, job_id), signal.SIGKILL)
+    runner = build_pid(fault_server, job_id)
+    assert len(session_members(runner)) >= 3  # runner, terraform, provider
+    os.kill(runner, signal.SIGKILL)
 
     status, _ = fault_server.wait_job(job_id)
     assert status["status"] == "failed"
     assert "States.TaskFailed" in status["error"]
+    # the build ended with its runner, as a build's container does: no terraform applying on
+    until(lambda: not session_members(runner), timeout=10, what="the build's processes gone")
     # the dead runner's state lock is found and cleared by the reaper, with a record of it
     until(
         lambda: fault_server.get(f"/api/deploy/infrastructure/{project}").body["activeJobId"] is None,
@@ -221,15 +238,8 @@ def test_local_server_killed_mid_job_and_restarted(tmp_path: Path, toolchain: To
     try:
         status = restarted.get(f"/api/deploy/status/{job_id}").body
         assert status["status"] == "failed" and "stopped while this job ran" in status["error"]
-        # the runner the killed server left behind was stopped at start-up
-        until(
-            lambda: (
-                not Path(f"/proc/{orphan}").exists()
-                or b"runner" not in Path(f"/proc/{orphan}/cmdline").read_bytes()
-            ),
-            timeout=10,
-            what="the orphan gone",
-        )
+        # the build the killed server left behind (runner, terraform, providers) was stopped
+        until(lambda: not session_members(orphan), timeout=10, what="the orphan build gone")
         assert_settled(restarted, project, baseline)
     finally:
         restarted.stop()

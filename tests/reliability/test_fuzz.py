@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.reliability.conftest import SOAK
@@ -14,7 +15,9 @@ from tests.support.local_server import LocalServer
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
 
-def test_every_documented_operation_answers_within_its_schema(strict_server: LocalServer) -> None:
+def test_every_documented_operation_answers_within_its_schema(
+    strict_server: LocalServer, record_figure: Callable[[str], None]
+) -> None:
     result = subprocess.run(
         [
             str(SCHEMATHESIS),
@@ -40,4 +43,4 @@ def test_every_documented_operation_answers_within_its_schema(strict_server: Loc
     assert result.returncode == 0, summary
     generated = re.search(r"(\d+) generated, (\d+) passed", result.stdout)
     assert generated is not None and generated[1] == generated[2], summary
-    print(f"\nschemathesis: {generated[1]} generated requests, all passed")
+    record_figure(f"schemathesis: {generated[1]} generated requests, all passed")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -527,8 +528,13 @@ def test_hostile_request_gets_its_expected_error(
     assert reply.body["message"]
 
 
-def test_at_least_forty_cases_and_nothing_happened(strict_server: LocalServer) -> None:
+def test_at_least_forty_cases_and_nothing_happened(
+    strict_server: LocalServer, record_figure: Callable[[str], None]
+) -> None:
     assert len(CASES) >= 40
     # none of them started a job or left a file behind
     assert strict_server.get("/api/deploy/jobs?limit=100").body["jobs"] == []
     assert not SENTINEL.exists()
+    record_figure(
+        f"hostile input: {len(CASES)} cases, each its expected 4xx; no job started, nothing written outside"
+    )
