@@ -4,9 +4,13 @@
 
 * EC2 on-demand Linux hours for every region: the ``server_price`` table of sparecores-data
   0.1.0's ``sc_data/data/sc-data-all.db`` (the PyPI wheel ships it; prices crawled from the AWS
-  Pricing API on 2024-02-21).
+  Pricing API on 2024-02-21). It stays the snapshot: the wheels after it ship a "priceless"
+  database (0.1.3 to 0.3.x) or none (0.4 on, fetched at run time), and its ``storage_price``,
+  ``traffic_price`` and ``ipv4_price`` tables are empty.
 * ``data/transcribed.json``: prices read from sources that cite the AWS Price List (newer
-  us-east-1 tables, Infracost's golden outputs), each row with its source and reference.
+  us-east-1 tables, Infracost's golden outputs) and, outside us-east-1, from published tables and
+  worked examples that state the region's own figure; each row with its source and reference.
+  Route 53 rows carry the region ``global``: its offer has one location for every region.
 
 Where a newer us-east-1 source disagrees with the 2024 snapshot by more than 1%, AWS has changed
 that price since; the snapshot's other regions for that type are then dropped rather than

@@ -43,6 +43,58 @@ CITED = [
         227.76 / 1460,
         "infracost elasticache_cluster_test.golden: cache.m4.large (same rate) 1,460 hours $227.76",
     ),
+    (
+        "nat:hour",
+        "ap-southeast-1",
+        0.059,
+        "basavytix.com NAT pricing post: 'ap-southeast-1 (Singapore) is $0.059/hr'",
+    ),
+    (
+        "ebs:gp3:storage",
+        "eu-central-1",
+        97.48 / 1024,
+        "hendric-jabs.de 2023-11-02: 1024 GiB gp3 x $0.0952 = $97.48",
+    ),
+    ("vpc:public_ipv4", "eu-central-1", 0.005, "Haufe Akademie: USD 0.005 per hour and IP, all AWS regions"),
+    ("nat:hour", "us-east-2", 0.045, "rajesh.medampudi.com: us-east-2 (Ohio) $0.045 per NAT Gateway-hour"),
+]
+
+# Regional prices read by hand from the source each row cites (the catalog's own source).
+REGIONAL = [
+    ("fargate:vcpu", "eu-central-1", 0.04656, "theuves/fgcalc src/utils/data.js: EU (Frankfurt) normal.cpu"),
+    (
+        "fargate:gb",
+        "ap-southeast-1",
+        0.00553,
+        "theuves/fgcalc src/utils/data.js: Asia Pacific (Singapore) normal.ram",
+    ),
+    ("fargate:vcpu", "us-west-2", 0.04048, "theuves/fgcalc src/utils/data.js: US West (Oregon) normal.cpu"),
+    (
+        "ebs:gp2:storage",
+        "eu-central-1",
+        121.86 / 1024,
+        "hendric-jabs.de 2023-11-02: 1024 GiB gp2 x $0.119 = $121.86",
+    ),
+    ("ebs:gp3:throughput", "eu-central-1", 6.0 / 125, "hendric-jabs.de 2023-11-02: 125 MiB/s x $0.048 = $6"),
+    (
+        "ebs:gp3:storage",
+        "eu-west-1",
+        0.088,
+        "finops-mcp 0.12.0 analyzers/optimizer.py: eu-west-1 gp3 $0.088/GB-month",
+    ),
+    ("nat:gb", "us-east-2", 4.50 / 100, "cloudburn.io 2026-02-24: US East Ohio, 100 GB processed $4.50"),
+    (
+        "vpc:public_ipv4",
+        "ap-southeast-1",
+        0.005,
+        "Haufe Akademie: USD 0.005 per hour and IP, all AWS regions",
+    ),
+    (
+        "ec2:p3.2xlarge",
+        "ap-southeast-1",
+        4.234,
+        "finops-mcp 0.12.0 aws_prices.py: AmazonEC2 offer 20261012193925",
+    ),
 ]
 
 
@@ -57,6 +109,25 @@ def test_fixed_prices_match_the_cited_list_price_within_one_percent(
     # Then it exists and is within 1% of the cited public list price
     assert price is not None, f"{key} in {region} missing ({citation})"
     assert price.amount == pytest.approx(cited, rel=0.01), citation
+
+
+@pytest.mark.parametrize(
+    ("key", "region", "cited", "citation"), REGIONAL, ids=[f"{c[0]}@{c[1]}" for c in REGIONAL]
+)
+def test_regional_prices_match_their_source(key: str, region: str, cited: float, citation: str) -> None:
+    # Given the bundled catalog / When a price outside us-east-1 is looked up
+    price = load_catalog().lookup(key, region)
+    # Then it is the figure its source states for that region, and names a non-snapshot source
+    assert price is not None, f"{key} in {region} missing ({citation})"
+    assert price.amount == pytest.approx(cited, rel=0.005), citation
+    assert price.source != "sparecores-data-0.1.0", citation
+
+
+@pytest.mark.parametrize("region", REQUIRED_REGIONS)
+def test_route53_bills_one_global_price(region: str) -> None:
+    # Given Route 53, whose offer has the single location 'Global' / Then every region gets that price
+    price = load_catalog().lookup("route53:zone", region)
+    assert price is not None and (price.region, price.amount) == ("global", 0.5)
 
 
 def test_every_price_names_a_dated_source() -> None:
