@@ -8,6 +8,7 @@ closed (a timeout, say) is never reopened.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -68,14 +69,18 @@ class JobContext:
 class RunStore:
     def __init__(self, settings: RunnerSettings) -> None:
         self.settings = settings
-        session = boto3.session.Session(region_name=settings.region)
+        self._session = session = boto3.session.Session(region_name=settings.region)
         dynamodb = session.resource("dynamodb", config=AWS_CONFIG)
         self.jobs: Table = dynamodb.Table(settings.jobs_table)
         self.projects: Table = dynamodb.Table(settings.projects_table)
         self.locks: Table = dynamodb.Table(settings.lock_table)
         self.s3: S3Client = session.client("s3", config=AWS_CONFIG)
-        self.secrets: SecretsManagerClient = session.client("secretsmanager", config=AWS_CONFIG)
         self._last_log_size = -1
+
+    @functools.cached_property
+    def secrets(self) -> SecretsManagerClient:
+        """Only jobs with variables read a secret: most never pay for this client."""
+        return self._session.client("secretsmanager", config=AWS_CONFIG)
 
     # --- reading ------------------------------------------------------------------------------
 
