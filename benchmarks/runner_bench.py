@@ -12,7 +12,8 @@ Four ways to apply the same configuration, so the runner's overhead is measured,
 
 sequence/bare is what the issue's command sequence costs by itself; runner/sequence is the
 runner's own overhead. Five runs of the 20-resource config (the target's), three of 100 resources:
-both overheads are per job, not per resource, so the ratios fall as configurations grow.
+both overheads are mostly per job (the runner's own work grows a little with the events and plan it
+handles), so the ratios fall as configurations grow.
 """
 
 from __future__ import annotations
