@@ -1,25 +1,49 @@
-"""Parse a Terraform configuration (a map of relative path -> HCL text) with python-hcl2.
+"""Parse a Terraform configuration (a map of relative path -> text) as terraform reads it.
 
-Everything here is static: no terraform binary, no provider. Blocks keep the line range
-python-hcl2 records, so every finding can name a file and a line.
+Everything here is static: no terraform binary, no provider. ``.tf`` files go through
+python-hcl2's grammar (native.py), ``.tf.json`` through terraform's JSON rules (jsonsyntax.py);
+both give python-hcl2's shape, strings decoded as terraform decodes them (syntax.py). Every
+other text file is kept as a possible template for ``templatefile()``. Bodies record the line of
+each attribute and block, so every finding can name a file and a line.
 """
 
 from __future__ import annotations
 
-import json
+import bisect
+import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from hcl2.api import loads as parse_hcl
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from provisioner.hcl.document import META_KEYS, Body, SyntaxProblem
+from provisioner.hcl.jsonsyntax import parse_json
+from provisioner.hcl.native import parse_native
+
+__all__ = [
+    "CONFIG_SUFFIXES",
+    "META_KEYS",
+    "Block",
+    "Body",
+    "Check",
+    "Configuration",
+    "Finding",
+    "SourceFile",
+    "SyntaxProblem",
+    "is_config_file",
+    "iter_strings",
+    "load_configuration",
+    "load_directory",
+    "located_strings",
+    "nested_blocks",
+]
 
 Check = Literal["syntax", "preflight", "references", "terraform"]
 
-META_KEYS = frozenset({"__start_line__", "__end_line__"})
-CONFIG_SUFFIXES = (".tf", ".tf.json")
+# OpenTofu reads .tofu files as well (and prefers them to a .tf of the same name).
+CONFIG_SUFFIXES = (".tf", ".tf.json", ".tofu", ".tofu.json")
 
 
 @dataclass(frozen=True)
@@ -77,6 +101,17 @@ class Block:
         line = self.body.get("__end_line__")
         return int(line) if isinstance(line, int) else None
 
+    @property
+    def module_dir(self) -> str:
+        """The directory of the module the block belongs to ("" for the root module)."""
+        return posixpath.dirname(self.file)
+
+    def line_of(self, key: str) -> int | None:
+        """The line of an attribute or nested block of the body, else of the block."""
+        if isinstance(self.body, Body):
+            return self.body.lines.get(key, self.start_line)
+        return self.start_line
+
 
 @dataclass
 class SourceFile:
@@ -84,18 +119,40 @@ class SourceFile:
     text: str
     document: dict[str, Any] | None = None
 
-    @property
+    @cached_property
     def lines(self) -> list[str]:
         return self.text.splitlines()
+
+    @cached_property
+    def _newlines(self) -> list[int]:
+        return [match.start() for match in re.finditer("\n", self.text)]
+
+    def line_at(self, offset: int) -> int:
+        """The line of a character offset into the text."""
+        return bisect.bisect_left(self._newlines, offset) + 1
 
 
 @dataclass
 class Configuration:
     files: list[SourceFile] = field(default_factory=list)
     syntax_errors: list[Finding] = field(default_factory=list)
+    # Every other text file of the workspace: any of them can be given to templatefile().
+    templates: list[SourceFile] = field(default_factory=list)
 
     def file(self, path: str) -> SourceFile | None:
-        return next((f for f in self.files if f.path == path), None)
+        return self._index.get(path)
+
+    @property
+    def _index(self) -> dict[str, SourceFile]:
+        index: dict[str, SourceFile] = self.__dict__.get("_by_path", {})
+        if len(index) != len(self.files) + len(self.templates):
+            index = {source.path: source for source in (*self.files, *self.templates)}
+            self.__dict__["_by_path"] = index
+        return index
+
+    def paths(self) -> list[str]:
+        """Every file of the workspace, configuration and not."""
+        return [source.path for source in (*self.files, *self.templates)]
 
     def blocks(self, kind: str | None = None) -> Iterator[Block]:
         """Top-level blocks of every parsed file, labels unwrapped."""
@@ -118,16 +175,31 @@ class Configuration:
             return start
         lines = source.lines
         regex = re.compile(pattern)
-        for number in range(start, (end or start) + 1):
-            if number - 1 < len(lines) and regex.search(lines[number - 1]):
+        for number in range(start, min((end or start) + 1, len(lines) + 1)):
+            if regex.search(lines[number - 1]):
                 return number
         return start
+
+    def find_line(self, path: str, line: int | None, needle: str, *, span: int = 50) -> int | None:
+        """The first line from ``line`` on, within ``span`` lines, that contains the text; else ``line``.
+
+        Bounded, so that locating every finding stays linear in the size of the file.
+        """
+        source = self.file(path)
+        if source is None or line is None:
+            return line
+        lines = source.lines
+        for number in range(line, min(line + span, len(lines) + 1)):
+            if needle in lines[number - 1]:
+                return number
+        return line
 
 
 # How many labels each top-level block kind carries.
 _LABEL_DEPTH = {
     "resource": 2,
     "data": 2,
+    "ephemeral": 2,
     "provider": 1,
     "variable": 1,
     "output": 1,
@@ -141,16 +213,26 @@ _LABEL_DEPTH = {
 }
 
 
-def _unwrap(kind: str, entry: Any, path: str, depth: int, labels: tuple[str, ...] = ()) -> Iterator[Block]:
-    if not isinstance(entry, dict):
-        return
-    if depth == 0:
-        yield Block(kind, labels, entry, path)
-        return
-    for label, inner in entry.items():
-        if label in META_KEYS:
+def _unwrap(kind: str, entry: Any, path: str, depth: int) -> Iterator[Block]:
+    """Label levels down to the body. Parsed bodies are Body instances, so a block with a wrong
+    number of labels (which terraform refuses) is still found and checked."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(entry, ())]
+    while stack:
+        value, labels = stack.pop()
+        if not isinstance(value, dict):
             continue
-        yield from _unwrap(kind, inner, path, depth - 1, (*labels, label))
+        if isinstance(value, Body) or (len(labels) >= depth and not _holds_body(value)):
+            yield Block(kind, labels, value, path)
+            continue
+        if len(labels) >= 3:
+            continue
+        stack.extend(
+            (inner, (*labels, label)) for label, inner in reversed(value.items()) if label not in META_KEYS
+        )
+
+
+def _holds_body(value: dict[str, Any]) -> bool:
+    return any(isinstance(inner, Body) for inner in value.values())
 
 
 def is_config_file(path: str) -> bool:
@@ -158,18 +240,19 @@ def is_config_file(path: str) -> bool:
 
 
 def load_configuration(files: Mapping[str, str]) -> Configuration:
-    """Parse every ``.tf``/``.tf.json`` file; syntax errors become findings, not exceptions."""
+    """Parse every configuration file; syntax errors become findings, not exceptions."""
     configuration = Configuration()
     for path in sorted(files):
-        if not is_config_file(path):
-            continue
         source = SourceFile(path=path, text=files[path])
+        if not is_config_file(path):
+            configuration.templates.append(source)
+            continue
         configuration.files.append(source)
         try:
             source.document = _parse(path, source.text)
         except SyntaxProblem as problem:
             configuration.syntax_errors.append(
-                Finding("syntax", "syntax_error", problem.message, path, problem.line, problem.column)
+                Finding("syntax", problem.code, problem.message, path, problem.line, problem.column)
             )
     return configuration
 
@@ -184,68 +267,38 @@ def load_directory(directory: Path) -> Configuration:
     return load_configuration(files)
 
 
-class SyntaxProblem(Exception):
-    def __init__(self, message: str, line: int | None, column: int | None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.column = column
-
-
 def _parse(path: str, text: str) -> dict[str, Any]:
-    if path.endswith(".json"):
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SyntaxProblem(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from exc
-        if not isinstance(document, dict):
-            raise SyntaxProblem("a .tf.json file must hold a JSON object", 1, 1)
-        return _json_to_hcl_shape(document)
-    try:
-        document = parse_hcl(text, with_meta=True)
-    except UnexpectedInput as exc:
-        raise SyntaxProblem(
-            _describe_lark_error(exc), getattr(exc, "line", None), getattr(exc, "column", None)
-        ) from exc
-    except Exception as exc:
-        raise SyntaxProblem(f"cannot parse HCL: {exc}".splitlines()[0], None, None) from exc
-    return dict(document)
-
-
-def _describe_lark_error(exc: UnexpectedInput) -> str:
-    if isinstance(exc, UnexpectedEOF):
-        return "unexpected end of file: a block or expression is not closed"
-    if isinstance(exc, UnexpectedToken):
-        token = str(exc.token).strip() or exc.token.type
-        return f"unexpected {token[:40]!r}"
-    if isinstance(exc, UnexpectedCharacters):
-        return f"unexpected character {exc.char!r}"
-    return "invalid HCL syntax"
-
-
-def _json_to_hcl_shape(document: dict[str, Any]) -> dict[str, Any]:
-    """JSON syntax nests blocks as objects; give them the list-of-entries shape python-hcl2 uses."""
-    shaped: dict[str, Any] = {}
-    for kind, value in document.items():
-        if kind.startswith("//"):
-            continue
-        shaped[kind] = value if isinstance(value, list) else [value]
-    return shaped
+    return parse_json(text) if path.endswith(".json") else parse_native(text)
 
 
 def iter_strings(value: Any) -> Iterator[str]:
     """Every string inside an attribute value or block body (expressions come out as strings)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, inner in value.items():
-            if key in META_KEYS:
-                continue
-            yield key
-            yield from iter_strings(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            yield from iter_strings(inner)
+    for text, _line in located_strings(value, None):
+        yield text
+
+
+def located_strings(value: Any, line: int | None) -> Iterator[tuple[str, int | None]]:
+    """Every string (object keys included) with the line of the attribute or block it is in.
+
+    Iterative: documents can be deep, and one walk per block keeps the checks linear.
+    """
+    stack: list[tuple[Any, int | None]] = [(value, line)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            yield item, where
+        elif isinstance(item, Body):
+            here = item.start_line or where
+            for key, inner in reversed(item.items()):
+                if key not in META_KEYS:
+                    stack.append((inner, item.lines.get(key, here)))
+        elif isinstance(item, dict):
+            for key, inner in reversed(item.items()):
+                if key not in META_KEYS:
+                    stack.append((inner, where))
+                    stack.append((key, where))
+        elif isinstance(item, list):
+            stack.extend((inner, where) for inner in reversed(item))
 
 
 def nested_blocks(

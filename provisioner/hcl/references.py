@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from provisioner.hcl.config import Block, Configuration, Finding, iter_strings, nested_blocks
+from provisioner.hcl.config import Block, Configuration, Finding, located_strings, nested_blocks
 
 _REFERENCE = re.compile(
     r"(?<![\w.\"'])(?P<head>[A-Za-z_][\w-]*)\.(?P<name>[A-Za-z_][\w-]*)(?:\.(?P<third>[A-Za-z_][\w-]*))?"
@@ -115,8 +115,8 @@ def _expressions(text: str) -> Iterator[str]:
 
 def _check_block(configuration: Configuration, scope: ModuleScope, block: Block) -> Iterator[Finding]:
     bound = _bound_names(block)
-    missing: dict[str, str] = {}
-    for text in iter_strings(block.body):
+    missing: dict[str, tuple[str, int | None]] = {}
+    for text, line in located_strings(block.body, block.start_line):
         for expression in _expressions(text):
             local_bound = bound | {
                 n for match in _FOR_BINDING.finditer(expression) for n in match.groups() if n
@@ -126,10 +126,11 @@ def _check_block(configuration: Configuration, scope: ModuleScope, block: Block)
             for match in _REFERENCE.finditer(bare):
                 problem = _problem(scope, match, local_bound)
                 if problem:
-                    missing.setdefault(problem[0], problem[1])
-    for needle, message in missing.items():
-        line = configuration.locate(block, re.escape(needle))
-        yield Finding("references", "undeclared_reference", message, block.file, line)
+                    missing.setdefault(problem[0], (problem[1], line))
+    for needle, (message, line) in missing.items():
+        # The attribute's line, or the line a few below it (a multi-line value) that names it.
+        exact = configuration.find_line(block.file, line, needle)
+        yield Finding("references", "undeclared_reference", message, block.file, exact)
 
 
 _SCOPE_KINDS = {

@@ -20,7 +20,7 @@ def test_clean_configuration_passes() -> None:
         'module "vpc" {\n  source = "terraform-aws-modules/vpc/aws"\n}\n'
         'module "app" {\n  source = "./modules/app"\n}\n'
         'locals {\n  policy = file("${path.module}/policy.json")\n}\n',
-        "modules/app/main.tf": 'locals {\n  up = file("../../shared.txt")\n}\n',
+        "modules/app/main.tf": 'locals {\n  up = file("${path.module}/../../shared.txt")\n}\n',
     }
     # Then nothing is refused
     assert codes(files) == []
@@ -60,7 +60,7 @@ def test_clean_configuration_passes() -> None:
         ('variable "f" {}\nlocals {\n  p = file(var.f)\n}\n', ("dynamic_file_path", 3)),
         ('locals {\n  p = file("${path.module}/${var.name}")\n}\n', ("dynamic_file_path", 2)),
         ('module "m" {\n  source = "../outside"\n}\n', ("module_outside_workspace", 2)),
-        ('module "m" {\n  source = "/opt/modules/x"\n}\n', ("module_outside_workspace", 2)),
+        ('module "m" {\n  source = "/opt/modules/x"\n}\n', ("module_source", 2)),
     ],
 )
 def test_refused_construct_is_named_and_located(text: str, expected: tuple[str, int]) -> None:
