@@ -6,7 +6,7 @@ from functions.logic.projects import ProjectReaders, require_project
 from functions.models.exceptions import NothingToShow
 from functions.models.output import CostBreakdown, CostsOut
 from provisioner.cost import estimate
-from provisioner.records import DeploymentStatus
+from provisioner.records import DeploymentStatus, stored_json
 
 
 def project_costs(readers: ProjectReaders, project_id: str) -> CostsOut:
@@ -18,12 +18,20 @@ def project_costs(readers: ProjectReaders, project_id: str) -> CostsOut:
         raise NothingToShow(f"project {project_id} has no code to estimate")
     deployed = project.get("deploymentStatus") == DeploymentStatus.DEPLOYED
     prior_state = readers.states.read(project_id) if deployed else None
+    # The raw state holds secrets; the schema's paths let the estimator redact it before reading.
+    paths = stored_json(project.get("sensitivePathsJson"), {})
+    sensitive_paths = paths if isinstance(paths, dict) else {}
     plan = None
     plan_job = project.get("planJobId")
     if plan_job and plan_job == project.get("deploymentJobId") and project.get("activeAction") is None:
         plan = readers.artifacts.plan(project_id, str(plan_job))
     if plan is not None:
-        report = estimate(plan=plan, state=prior_state, default_region=readers.default_region)
+        report = estimate(
+            plan=plan,
+            state=prior_state,
+            default_region=readers.default_region,
+            sensitive_paths=sensitive_paths,
+        )
         basis = "plan"
     else:
         reference = project.get("variablesRef")
@@ -33,6 +41,7 @@ def project_costs(readers: ProjectReaders, project_id: str) -> CostsOut:
             variables=values,
             state=prior_state,
             default_region=readers.default_region,
+            sensitive_paths=sensitive_paths,
         )
         basis = "code"
     data = report.to_dict()

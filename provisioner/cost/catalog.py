@@ -12,7 +12,7 @@ import gzip
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,12 @@ class PriceCatalog:
 
     def has_key(self, key: str) -> bool:
         return key in self._keys
+
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every term of every price key and every region, lower case: public AWS product words."""
+        terms = {part.lower() for key in self._keys for part in key.split(":")}
+        return frozenset(terms | self._regions)
 
     @property
     def regions(self) -> frozenset[str]:

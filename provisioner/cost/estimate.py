@@ -8,12 +8,14 @@ from typing import Any
 
 from provisioner.cost.bill import Bill, ResourceIndex
 from provisioner.cost.catalog import PriceCatalog, load_catalog
+from provisioner.cost.confidential import Confidential
 from provisioner.cost.hcl_input import resources_from_hcl
 from provisioner.cost.model import ResourceCost, ResourceInput
 from provisioner.cost.plan_input import PlanReader, resources_from_state
 from provisioner.cost.registry import FREE_TYPES, PRICERS
 from provisioner.cost.report import CostReport
 from provisioner.cost.usage import EMPTY, Usage, parse_usage
+from provisioner.redaction import SecretCollector, SensitivePaths, redact_plan, redact_state
 
 
 def estimate(
@@ -25,30 +27,47 @@ def estimate(
     usage: Mapping[str, Any] | Usage | None = None,
     default_region: str = "us-east-1",
     catalog: PriceCatalog | None = None,
+    sensitive_paths: SensitivePaths | None = None,
 ) -> CostReport:
     """Price a plan (preferred), else the HCL ``files``, else just the ``state``.
 
     With a ``state`` (or a plan that carries ``prior_state``) the report also has the prior
-    monthly total and the delta.
+    monthly total and the delta. ``sensitive_paths`` (from the provider schema) let raw state
+    be redacted before it is read; the report never shows a secret or a raw variable value
+    (see ``confidential``).
     """
     prices = catalog or load_catalog()
     usage_index = usage if isinstance(usage, Usage) else parse_usage(usage)
+    confidential = Confidential(vocabulary=prices.vocabulary)
+    found = SecretCollector()
+    paths = sensitive_paths or {}
+    if state is not None:
+        state = redact_state(state, paths, found)
     prior: list[ResourceInput] | None = None
     if plan is not None:
+        # Stored plans are redacted already; a plan from the command line may not be.
+        plan = redact_plan(plan, paths, found)
+        confidential.add_variables(
+            {n: v.get("value") for n, v in (plan.get("variables") or {}).items() if isinstance(v, Mapping)}
+        )
         reader = PlanReader(plan, default_region)
         proposed = reader.proposed()
         prior = reader.prior()
     elif files is not None:
-        proposed = resources_from_hcl(files, variables, default_region)
+        proposed = resources_from_hcl(files, variables, default_region, confidential)
     elif state is not None:
         proposed = resources_from_state(state, default_region)
     else:
         raise ValueError("give a plan, HCL files or a state to estimate")
     if state is not None and (plan is not None or files is not None):
         prior = resources_from_state(state, default_region)
-    report = price_resources(proposed, prices, usage_index, default_region)
+    confidential.secrets |= found.values
+    report = price_resources(confidential.sanitize(proposed), prices, usage_index, default_region)
     if prior is not None:
-        report.prior_total = price_resources(prior, prices, usage_index, default_region).total
+        report.prior_total = price_resources(
+            confidential.sanitize(prior), prices, usage_index, default_region
+        ).total
+    report.confidential = confidential
     return report
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from hcl2.api import loads as parse_hcl
 
+from provisioner.cost.confidential import Confidential
 from provisioner.cost.model import ResourceInput
 from provisioner.hcl.config import META_KEYS, Configuration, load_configuration
 
@@ -135,7 +136,11 @@ def _tfvars(files: Mapping[str, str]) -> dict[str, Any]:
     names += sorted(n for n in files if n.endswith(".auto.tfvars"))
     values: dict[str, Any] = {}
     for name in names:
-        document = parse_hcl(files[name])
+        try:
+            document = parse_hcl(files[name])
+        except Exception:
+            # The parser quotes the text around the error, and variable files hold secrets.
+            raise ValueError(f"cannot parse {name}") from None
         values.update({k: v for k, v in dict(document).items() if k not in META_KEYS})
     return values
 
@@ -177,18 +182,29 @@ def _refs(body: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 
 
 def resources_from_hcl(
-    files: Mapping[str, str], variables: Mapping[str, Any] | None, default_region: str
+    files: Mapping[str, str],
+    variables: Mapping[str, Any] | None,
+    default_region: str,
+    confidential: Confidential | None = None,
 ) -> list[ResourceInput]:
+    """Resources as the code declares them. Sensitive and secret-named variables stay unknown
+    (their values go to ``confidential``), so nothing derived from them is ever priced or shown."""
     configuration = load_configuration(files)
     if configuration.syntax_errors:
         first = configuration.syntax_errors[0]
         raise ValueError(f"cannot parse the configuration: {first.describe()}")
     values: dict[str, Any] = {}
+    sensitive: set[str] = set()
     for block in configuration.blocks("variable"):
+        if not block.labels:
+            continue
         if "default" in block.body:
             values[block.labels[0]] = block.body["default"]
+        if block.body.get("sensitive") is True:
+            sensitive.add(block.labels[0])
     values.update(_tfvars(files))
     values.update(variables or {})
+    values = (confidential or Confidential()).hide_secret_variables(values, sensitive)
     scope = Scope(values, {})
     _locals(configuration, scope)
     regions = _provider_regions(configuration, scope, default_region)

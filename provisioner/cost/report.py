@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.cost.catalog import Source
+from provisioner.cost.confidential import Confidential
 from provisioner.cost.model import CATEGORIES, Component, ResourceCost
 
 
@@ -48,6 +49,8 @@ class CostReport:
     sources: list[Source] = field(default_factory=list)
     prior_total: float | None = None
     currency: str = "USD"
+    # What the answer must not show (secrets, raw variable values); set by ``estimate``.
+    confidential: Confidential | None = None
 
     def by_category(self) -> dict[str, float]:
         totals: dict[str, float] = dict.fromkeys(CATEGORIES, 0.0)
@@ -120,4 +123,4 @@ class CostReport:
             document["prior"] = money(self.prior_total)
             document["proposed"] = money(self.total)
             document["delta"] = money(self.total - self.prior_total)
-        return document
+        return self.confidential.apply(document) if self.confidential is not None else document

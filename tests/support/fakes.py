@@ -1,0 +1,287 @@
+"""In-memory implementations of the data access ports (functions/dal), for tests of the logic alone.
+
+Each keeps the contract its DynamoDB / S3 / Step Functions / CodeBuild counterpart documents: the
+conditional writes are conditional, a release puts back what it is given, and so on. Calls that
+tests want to count or inspect are recorded.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from functions.dal.builds import BuildStatus
+from functions.dal.jobs import JobItem, JobStore
+from functions.dal.locks import LockStore, StateLock
+from functions.dal.objects import ArtifactReader, CodeStore, StateReader
+from functions.dal.projects import LOCK_VIEW_FIELDS, ProjectItem, ProjectStore
+from functions.dal.variables import VariableStore
+from functions.dal.workflow import Workflow
+from functions.logic.locks import LockServices
+from functions.logic.projects import ProjectReaders
+from functions.logic.submit import SubmitStores
+from functions.models.exceptions import ProjectBusy, StoreUnavailable, WorkflowUnavailable
+from provisioner.hcl.preflight import PreflightPolicy
+from provisioner.records import TERMINAL_JOB_STATUSES, JobStatus, iso_now, state_lock_id
+
+STATE_BUCKET = "fake-state"
+
+
+class FakeProjectStore(ProjectStore):
+    def __init__(self) -> None:
+        self.items: dict[str, ProjectItem] = {}
+
+    def get(self, project_id: str) -> ProjectItem | None:
+        item = self.items.get(project_id)
+        return copy.deepcopy(item) if item is not None else None
+
+    def acquire(self, project_id: str, job_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        item = self.items.setdefault(project_id, {"projectId": project_id})
+        active = item.get("activeJobId")
+        if active is not None:
+            if active == job_id:
+                return {}
+            raise ProjectBusy(f"project {project_id} has a job in progress ({active})", str(active))
+        previous = {key: copy.deepcopy(item.get(key)) for key in fields}
+        item.update(copy.deepcopy({"activeJobId": job_id, **fields}))
+        item.setdefault("createdAt", fields.get("lastUpdated", ""))
+        return previous
+
+    def release(self, project_id: str, job_id: str, restore: dict[str, Any] | None = None) -> bool:
+        item = self.items.get(project_id)
+        if item is None or item.get("activeJobId") != job_id:
+            return False
+        for key, value in (restore or {}).items():
+            if key in ("activeJobId", "activeAction", "lastUpdated"):
+                continue
+            if value is None:
+                item.pop(key, None)
+            else:
+                item[key] = copy.deepcopy(value)
+        item.pop("activeJobId", None)
+        item.pop("activeAction", None)
+        item["lastUpdated"] = iso_now()
+        return True
+
+    def update(self, project_id: str, fields: dict[str, Any]) -> None:
+        self.items.setdefault(project_id, {"projectId": project_id}).update(copy.deepcopy(fields))
+
+    def locked(self) -> list[ProjectItem]:
+        return [
+            {key: item[key] for key in LOCK_VIEW_FIELDS if key in item}
+            for item in self.items.values()
+            if item.get("activeJobId")
+        ]
+
+
+class FakeJobStore(JobStore):
+    def __init__(self) -> None:
+        self.items: dict[str, JobItem] = {}
+        self.gets = 0
+
+    def get(self, job_id: str) -> JobItem | None:
+        self.gets += 1
+        item = self.items.get(job_id)
+        return copy.deepcopy(item) if item is not None else None
+
+    def view(self, job_id: str) -> JobItem | None:
+        return self.get(job_id)
+
+    def create(self, item: JobItem) -> None:
+        self.items.setdefault(str(item["jobId"]), copy.deepcopy(item))
+
+    def page(self, project_id: str | None, limit: int, token: str | None) -> tuple[list[JobItem], str | None]:
+        jobs = [j for j in self.items.values() if project_id is None or j["projectId"] == project_id]
+        jobs.sort(key=lambda j: int(j.get("createdAt", 0)), reverse=True)
+        return copy.deepcopy(jobs[:limit]), None
+
+    def active(self) -> list[JobItem]:
+        return [
+            copy.deepcopy(j)
+            for j in self.items.values()
+            if JobStatus(j["status"]) not in TERMINAL_JOB_STATUSES
+        ]
+
+    def fail_if_active(self, job_id: str, error: str) -> bool:
+        item = self.items.get(job_id)
+        if item is None or JobStatus(item["status"]) in TERMINAL_JOB_STATUSES:
+            return False
+        now = iso_now()
+        item.update(
+            status=JobStatus.FAILED.value, error=error, resultMessage=error, endTime=now, updatedAt=now
+        )
+        return True
+
+    def request_cancel(self, job_id: str, requested_by: str) -> None:
+        self.items[job_id].update(cancelRequestedAt=iso_now(), cancelRequestedBy=requested_by)
+
+
+class FakeLockStore(LockStore):
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}  # LockID -> Info, as terraform writes it
+
+    def take(self, project_id: str, created: str, lock_uuid: str = "lock-1") -> str:
+        lock_id = state_lock_id(STATE_BUCKET, project_id)
+        self.items[lock_id] = json.dumps(
+            {"ID": lock_uuid, "Operation": "OperationTypeApply", "Created": created}
+        )
+        return lock_id
+
+    def get(self, lock_id: str) -> StateLock | None:
+        raw = self.items.get(lock_id)
+        return StateLock(lock_id, raw, json.loads(raw)) if raw is not None else None
+
+    def held(self) -> list[str]:
+        return list(self.items)
+
+    def delete(self, lock: StateLock) -> bool:
+        if self.items.get(lock.lock_id) != lock.raw_info:
+            return False
+        del self.items[lock.lock_id]
+        return True
+
+
+class FakeWorkflow(Workflow):
+    def __init__(self) -> None:
+        self.executions: dict[str, str] = {}
+        self.started: list[str] = []
+        self.stopped: list[tuple[str, str]] = []
+
+    def start(self, job_id: str, payload: dict[str, Any]) -> str:
+        self.started.append(job_id)
+        self.executions.setdefault(job_id, "RUNNING")
+        return f"arn:aws:states:us-east-1:000000000000:execution:fake:{job_id}"
+
+    def stop(self, job_id: str, cause: str) -> None:
+        self.stopped.append((job_id, cause))
+        if self.executions.get(job_id) == "RUNNING":
+            self.executions[job_id] = "ABORTED"
+
+    def status(self, job_id: str) -> str | None:
+        return self.executions.get(job_id)
+
+
+class FakeBuildStatus(BuildStatus):
+    def __init__(self) -> None:
+        self.builds: dict[str, str] = {}
+
+    def status(self, build_id: str) -> str | None:
+        return self.builds.get(build_id)
+
+
+class FakeCodeStore(CodeStore):
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], dict[str, str]] = {}
+        self.reads: list[tuple[str, str]] = []
+
+    def put(self, project_id: str, job_id: str, files: dict[str, str]) -> None:
+        self.objects[(project_id, job_id)] = dict(files)
+
+    def copy(self, project_id: str, from_job: str, to_job: str) -> list[str]:
+        files = self.objects.get((project_id, from_job), {})
+        self.objects[(project_id, to_job)] = dict(files)
+        return sorted(files)
+
+    def read(self, project_id: str, job_id: str) -> dict[str, str]:
+        self.reads.append((project_id, job_id))
+        return dict(self.objects.get((project_id, job_id), {}))
+
+    def delete(self, project_id: str, job_id: str) -> None:
+        self.objects.pop((project_id, job_id), None)
+
+
+class FakeVariableStore(VariableStore):
+    def __init__(self) -> None:
+        self.versions: list[dict[str, Any]] = []
+
+    def save(self, project_id: str, variables: dict[str, Any]) -> dict[str, str]:
+        self.versions.append(dict(variables))
+        return {"secretId": f"provisioner/{project_id}/variables", "versionId": str(len(self.versions))}
+
+    def load(self, reference: dict[str, str]) -> dict[str, Any]:
+        return dict(self.versions[int(reference["versionId"]) - 1])
+
+
+class FakeStateReader(StateReader):
+    def __init__(self) -> None:
+        self.states: dict[str, dict[str, Any]] = {}
+
+    def read(self, project_id: str) -> dict[str, Any] | None:
+        return self.states.get(project_id)
+
+
+class FakeArtifactReader(ArtifactReader):
+    def plan(self, project_id: str, job_id: str) -> dict[str, Any] | None:
+        return None
+
+    def log(self, project_id: str, job_id: str, offset: int) -> tuple[bytes, int]:
+        return b"", 0
+
+
+class FailingStartWorkflow(FakeWorkflow):
+    """A workflow that refuses to start executions (a bad state machine ARN, say)."""
+
+    def start(self, job_id: str, payload: dict[str, Any]) -> str:
+        raise WorkflowUnavailable("the workflow could not start (StateMachineDoesNotExist)")
+
+
+class UnavailableWorkflow(FakeWorkflow):
+    """A workflow whose reads fail, as Step Functions does when it is throttled past the retries."""
+
+    def status(self, job_id: str) -> str | None:
+        raise WorkflowUnavailable("the workflow could not be read (ThrottlingException)")
+
+
+class UnlistableProjectStore(FakeProjectStore):
+    """A project table that cannot be scanned (throttled, or a role without dynamodb:Scan)."""
+
+    def locked(self) -> list[ProjectItem]:
+        raise StoreUnavailable(
+            "the project table is unavailable right now (AccessDeniedException); try again"
+        )
+
+
+@dataclass
+class Fakes:
+    projects: FakeProjectStore = field(default_factory=FakeProjectStore)
+    jobs: FakeJobStore = field(default_factory=FakeJobStore)
+    locks: FakeLockStore = field(default_factory=FakeLockStore)
+    workflow: FakeWorkflow = field(default_factory=FakeWorkflow)
+    builds: FakeBuildStatus = field(default_factory=FakeBuildStatus)
+    code: FakeCodeStore = field(default_factory=FakeCodeStore)
+    variables: FakeVariableStore = field(default_factory=FakeVariableStore)
+
+    def submit_stores(self, policy: PreflightPolicy | None = None) -> SubmitStores:
+        return SubmitStores(
+            jobs=self.jobs,
+            projects=self.projects,
+            code=self.code,
+            variables=self.variables,
+            workflow=self.workflow,
+            run_timeout_seconds=600,
+            policy=policy or PreflightPolicy(),
+            locks=self.lock_services(),
+        )
+
+    def readers(self) -> ProjectReaders:
+        return ProjectReaders(
+            projects=self.projects,
+            jobs=self.jobs,
+            code=self.code,
+            states=FakeStateReader(),
+            artifacts=FakeArtifactReader(),
+            variables=self.variables,
+            default_region="us-east-1",
+        )
+
+    def lock_services(self) -> LockServices:
+        return LockServices(
+            projects=self.projects,
+            jobs=self.jobs,
+            locks=self.locks,
+            builds=self.builds,
+            workflow=self.workflow,
+            state_bucket=STATE_BUCKET,
+        )
