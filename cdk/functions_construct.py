@@ -127,18 +127,20 @@ class FunctionsConstruct(Construct):
             ],
             [secrets],
         )
-        allow(self.deploy, ["states:StartExecution"], [state_machine.state_machine_arn])
-        # Before a job: clear a state lock whose owner build has ended (see functions/logic/locks.py).
-        allow_items(self.deploy, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
-        allow(self.deploy, ["codebuild:BatchGetBuilds"], [runner_project_arn])
-        allow_key(self.deploy, key, KMS_WRITE, via=["dynamodb", "s3", "secretsmanager"])
-
         executions = stack.format_arn(
             service="states",
             resource="execution",
             resource_name=f"{state_machine.state_machine_name}:*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
+        allow(self.deploy, ["states:StartExecution"], [state_machine.state_machine_arn])
+        # A busy project whose holder's workflow has ended is freed at submit (functions/logic/locks.py).
+        allow(self.deploy, ["states:DescribeExecution"], [executions])
+        # Before a job: clear a state lock whose owner build has ended (see functions/logic/locks.py).
+        allow_items(self.deploy, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
+        allow(self.deploy, ["codebuild:BatchGetBuilds"], [runner_project_arn])
+        allow_key(self.deploy, key, KMS_WRITE, via=["dynamodb", "s3", "secretsmanager"])
+
         self.cancel = self._function(
             "Cancel",
             "cancel_handler",
@@ -226,7 +228,10 @@ class FunctionsConstruct(Construct):
         allow_items(
             self.reaper, data.jobs_table, ["dynamodb:Scan", *ITEM_READ, "dynamodb:UpdateItem"], JOB_INDEXES
         )
-        allow_items(self.reaper, data.projects_table, ["dynamodb:GetItem", "dynamodb:UpdateItem"])
+        # Scan: the sweep of project locks whose job has ended or is gone.
+        allow_items(
+            self.reaper, data.projects_table, ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+        )
         allow_items(
             self.reaper, data.lock_table, ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:DeleteItem"]
         )

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from functools import cache
 from typing import Any
 
+from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.dal import aws
@@ -14,6 +15,15 @@ from functions.models.exceptions import ProjectBusy
 from provisioner.records import iso_now
 
 ProjectItem = dict[str, Any]
+# What judging a project lock needs (functions/logic/locks.py), not the outputs or findings.
+LOCK_VIEW_FIELDS = (
+    "projectId",
+    "activeJobId",
+    "activeAction",
+    "deploymentStatus",
+    "deploymentJobId",
+    "lastUpdated",
+)
 
 
 class ProjectStore(ABC):
@@ -30,6 +40,10 @@ class ProjectStore(ABC):
 
     @abstractmethod
     def update(self, project_id: str, fields: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def locked(self) -> list[ProjectItem]:
+        """Every project a job holds: its id, ``activeJobId`` and the fields the reaper judges by."""
 
 
 class DynamoProjectStore(ProjectStore):
@@ -113,6 +127,25 @@ class DynamoProjectStore(ProjectStore):
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
+        except (ClientError, BotoCoreError) as exc:
+            raise aws.unavailable("the project table", exc) from exc
+
+    def locked(self) -> list[ProjectItem]:
+        # A scan: the reaper runs every few minutes and the table has one item per project.
+        arguments: dict[str, Any] = {
+            "FilterExpression": Attr("activeJobId").exists(),
+            "ProjectionExpression": ", ".join(f"#{name}" for name in LOCK_VIEW_FIELDS),
+            "ExpressionAttributeNames": {f"#{name}": name for name in LOCK_VIEW_FIELDS},
+            "ConsistentRead": True,
+        }
+        items: list[ProjectItem] = []
+        try:
+            while True:
+                page = self.table.scan(**arguments)
+                items += [plain(item) for item in page.get("Items", [])]
+                if "LastEvaluatedKey" not in page:
+                    return items
+                arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         except (ClientError, BotoCoreError) as exc:
             raise aws.unavailable("the project table", exc) from exc
 

@@ -1,5 +1,6 @@
-"""Lambda entry point, on a schedule: fail jobs whose workflow ended without recording them, and
-clear terraform state locks whose owner job is no longer running."""
+"""Lambda entry point, on a schedule: fail jobs whose workflow ended without recording them, free
+projects whose job is gone or over, and clear terraform state locks whose owner job is no longer
+running."""
 
 from __future__ import annotations
 
@@ -26,6 +27,21 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     report = reap(lock_services(environment(ENVIRONMENT)), epoch_ms())
     metrics.add_metric(name="StuckJobsFailed", unit=MetricUnit.Count, value=len(report.failed_jobs))
     metrics.add_metric(name="StaleLocksCleared", unit=MetricUnit.Count, value=len(report.cleared_locks))
-    if report.failed_jobs or report.cleared_locks:
-        logger.warning("reaped", failed_jobs=report.failed_jobs, cleared_locks=report.cleared_locks)
-    return {"failedJobs": report.failed_jobs, "clearedLocks": report.cleared_locks}
+    metrics.add_metric(
+        name="StaleProjectLocksReleased", unit=MetricUnit.Count, value=len(report.released_projects)
+    )
+    if report.failed_jobs or report.cleared_locks or report.released_projects:
+        logger.warning(
+            "reaped",
+            failed_jobs=report.failed_jobs,
+            cleared_locks=report.cleared_locks,
+            released_projects=report.released_projects,
+        )
+    for skipped in report.skipped:
+        logger.error("reaper pass skipped", reason=skipped)
+    return {
+        "failedJobs": report.failed_jobs,
+        "clearedLocks": report.cleared_locks,
+        "releasedProjects": report.released_projects,
+        "skipped": report.skipped,
+    }

@@ -1,7 +1,8 @@
 """Submitting a deploy or a destroy: take the project's lock, store the code, start the workflow.
 
 Every step after the lock is undone if a later one fails: the job is marked failed, the project
-gets its previous status back and its lock is released, and the caller learns why.
+gets its previous status back and its lock is released, and the caller learns why. A lock held
+by a job that is gone or over never blocks a submit: it is released and taken for the new job.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from functions.dal.objects import CodeStore
 from functions.dal.projects import ProjectStore
 from functions.dal.variables import VariableStore
 from functions.dal.workflow import Workflow
-from functions.logic.locks import LockServices, reap_state_lock
+from functions.logic.locks import LockServices, reap_state_lock, release_stale_holder
+from functions.logic.validation import REFUSING_CHECKS, stored_findings
 from functions.models.exceptions import (
     InvalidConfiguration,
     InvalidRequest,
+    ProjectBusy,
     ProjectNotFound,
     StoreUnavailable,
     WorkflowUnavailable,
@@ -28,7 +31,7 @@ from functions.models.input import DeployRequest, DestroyRequest
 from functions.models.output import DeployAccepted
 from provisioner.hcl.preflight import PreflightPolicy
 from provisioner.hcl.tfvars import VariableFileError, split_variable_files
-from provisioner.hcl.validation import refused_findings
+from provisioner.hcl.validation import static_findings
 from provisioner.records import DeploymentStatus, JobAction, JobStatus, Phase, epoch_ms, iso_now, new_job_id
 
 ACCEPTED_MESSAGES = {
@@ -65,7 +68,9 @@ def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepte
         raise InvalidRequest(str(exc), "files") from exc
     # Values given in the request win over those of variable files, as -var wins over tfvars.
     variables = {**file_variables, **(request.variables or {})}
-    refused = refused_findings(files, stores.policy)
+    # One parse for both: what refuses the code now, and what GET validate reports later.
+    findings = static_findings(files, stores.policy)
+    refused = [finding for finding in findings if finding.check in REFUSING_CHECKS]
     if refused:
         first = refused[0]
         raise InvalidConfiguration(
@@ -73,8 +78,11 @@ def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepte
             + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""),
             [finding.as_dict() for finding in refused],
         )
-    job_id, now, previous = _take_project(
-        stores, JobAction.DEPLOY, request.projectId, {"codeFiles": sorted(files)}, code_is_new=True
+    job_id = new_job_id(JobAction.DEPLOY)
+    # Set with the lock, so a job undone (or cancelled before it ran) puts the previous ones back.
+    fields = {"codeFiles": sorted(files), "staticFindings": stored_findings(findings, job_id, stores.policy)}
+    now, previous = _take_project(
+        stores, JobAction.DEPLOY, request.projectId, job_id, fields, code_is_new=True
     )
 
     def prepare() -> dict[str, Any]:
@@ -93,7 +101,8 @@ def submit_destroy(request: DestroyRequest, stores: SubmitStores) -> DeployAccep
     source_job = (project or {}).get("codeJobId")
     if not project or not source_job:
         raise ProjectNotFound(f"project {request.projectId} has no deployed code to destroy")
-    job_id, now, previous = _take_project(stores, JobAction.DESTROY, request.projectId, {}, code_is_new=False)
+    job_id = new_job_id(JobAction.DESTROY)
+    now, previous = _take_project(stores, JobAction.DESTROY, request.projectId, job_id, {}, code_is_new=False)
 
     def prepare() -> dict[str, Any]:
         # The runner reads the job's own workspace; a destroy runs the project's latest code.
@@ -107,10 +116,15 @@ def submit_destroy(request: DestroyRequest, stores: SubmitStores) -> DeployAccep
 
 
 def _take_project(
-    stores: SubmitStores, action: JobAction, project_id: str, fields: dict[str, Any], *, code_is_new: bool
-) -> tuple[str, str, dict[str, Any]]:
-    """A new job id, and the project's lock taken for it: (job id, now, the fields it replaced)."""
-    job_id = new_job_id(action)
+    stores: SubmitStores,
+    action: JobAction,
+    project_id: str,
+    job_id: str,
+    fields: dict[str, Any],
+    *,
+    code_is_new: bool,
+) -> tuple[str, dict[str, Any]]:
+    """The project's lock, taken for the job: (now, the fields it replaced)."""
     now = iso_now()
     _clear_stale_lock(stores, project_id)
     taken = {
@@ -121,7 +135,20 @@ def _take_project(
         **({"codeJobId": job_id} if code_is_new else {}),
         **fields,
     }
-    return job_id, now, stores.projects.acquire(project_id, job_id, taken)
+    try:
+        return now, stores.projects.acquire(project_id, job_id, taken)
+    except ProjectBusy as busy:
+        if not busy.active_job_id or not _freed_stale_holder(stores, project_id, busy.active_job_id):
+            raise
+    # Once more, and only once: a submit racing this one may have taken the freed project first.
+    return now, stores.projects.acquire(project_id, job_id, taken)
+
+
+def _freed_stale_holder(stores: SubmitStores, project_id: str, holder: str) -> bool:
+    """Best effort: if the job table or the workflow cannot tell, the caller gets the 409."""
+    with contextlib.suppress(StoreUnavailable, WorkflowUnavailable):
+        return release_stale_holder(stores.locks, project_id, holder, epoch_ms())
+    return False
 
 
 def _start(

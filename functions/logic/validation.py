@@ -1,16 +1,80 @@
-"""GET validate: static checks of the project's latest code, merged with terraform's own verdict."""
+"""GET validate: static checks of the project's latest code, merged with terraform's own verdict.
+
+The static checks run once, at submit, on the same parse that decides whether the code is
+refused; their result is kept on the project record (``staticFindings``) next to ``codeJobId``
+and read back here. Code submitted before that was kept (or with too many findings to keep) is
+parsed here instead.
+
+Why the project record and not S3: validate reads the record anyway, so a kept result costs no
+request at all, and it is set in the same conditional write that takes the project's lock, so it
+is always the result of the code ``codeJobId`` names (and an undone submit puts the previous one
+back with the rest). The record shares DynamoDB's 400 KB item limit with outputs and summaries,
+so the findings are kept compressed above a few KB and not kept at all above ``MAX_STORED_BYTES``.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import gzip
+import json
+import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from functions.dal.jobs import JobStore
 from functions.logic.projects import ProjectReaders, require_project
 from functions.models.exceptions import NothingToShow
 from functions.models.output import TerraformValidation, ValidationFinding, ValidationOut
+from provisioner.hcl.config import Finding
 from provisioner.hcl.preflight import PreflightPolicy
 from provisioner.hcl.validation import static_findings
 from provisioner.records import stored_json
+
+# The checks whose findings stop a job before it starts (provisioner.hcl.validation.refused_findings).
+REFUSING_CHECKS = frozenset({"syntax", "preflight"})
+# Bumped when the checks change what they find, so results kept by older code are not served.
+FINDINGS_VERSION = 1
+PLAIN_MAX_BYTES = 4 * 1024
+MAX_STORED_BYTES = 32 * 1024
+
+
+def stored_findings(
+    findings: Sequence[Finding], code_job_id: str, policy: PreflightPolicy
+) -> dict[str, Any] | None:
+    """The project record's ``staticFindings`` for this code; None when too large to keep."""
+    text = json.dumps([finding.as_dict() for finding in findings], separators=(",", ":"))
+    encoding, data = "json", text
+    if len(text) > PLAIN_MAX_BYTES:
+        encoding, data = "gzip", base64.b64encode(gzip.compress(text.encode(), mtime=0)).decode()
+    if len(data) > MAX_STORED_BYTES:
+        return None
+    return {
+        "codeJobId": code_job_id,
+        "version": FINDINGS_VERSION,
+        "allowExec": policy.allow_exec,
+        "count": len(findings),
+        "encoding": encoding,
+        "data": data,
+    }
+
+
+def kept_findings(
+    project: dict[str, Any], code_job_id: str, policy: PreflightPolicy
+) -> list[dict[str, Any]] | None:
+    """The findings kept at submit for this very code under this policy; None if there are none."""
+    kept = project.get("staticFindings")
+    if not isinstance(kept, dict) or kept.get("codeJobId") != code_job_id:
+        return None
+    if kept.get("version") != FINDINGS_VERSION or kept.get("allowExec") != policy.allow_exec:
+        return None
+    data = str(kept.get("data", ""))
+    try:
+        text = gzip.decompress(base64.b64decode(data)).decode() if kept.get("encoding") == "gzip" else data
+        findings = json.loads(text)
+    except (ValueError, binascii.Error, OSError, EOFError, zlib.error):
+        return None  # unreadable: parse the code instead
+    return findings if isinstance(findings, list) else None
 
 
 def validate_project(readers: ProjectReaders, project_id: str, policy: PreflightPolicy) -> ValidationOut:
@@ -18,8 +82,11 @@ def validate_project(readers: ProjectReaders, project_id: str, policy: Preflight
     code_job = project.get("codeJobId")
     if not code_job:
         raise NothingToShow(f"project {project_id} has no code to validate")
-    files = readers.code.read(project_id, str(code_job))
-    errors = [ValidationFinding(**finding.as_dict()) for finding in static_findings(files, policy)]
+    findings = kept_findings(project, str(code_job), policy)
+    if findings is None:
+        files = readers.code.read(project_id, str(code_job))
+        findings = [finding.as_dict() for finding in static_findings(files, policy)]
+    errors = [ValidationFinding(**finding) for finding in findings]
     warnings: list[ValidationFinding] = []
     recorded = _recorded_validation(project)
     terraform: TerraformValidation | None = None

@@ -190,10 +190,30 @@ class HealthOut(BaseModel):
     version: str
 
 
+class ProjectLockCleared(BaseModel):
+    jobId: Annotated[str, Field(description="The job that held the project (its activeJobId).")]
+    jobStatus: Annotated[
+        JobStatus | None, Field(description="That job's status when the lock was cleared; null if no record.")
+    ] = None
+    stale: Annotated[bool, Field(description="Whether the job had ended or was gone (no force needed).")]
+    cleared: bool
+    jobFailed: Annotated[bool, Field(description="Whether the job was still active and is now failed.")]
+
+
 class UnlockOut(BaseModel):
     projectId: str
-    cleared: bool
-    lockId: str
-    ownerJobId: str | None = None
+    lock: Annotated[
+        Literal["state", "project", "all"], Field(description="What was asked to be cleared.")
+    ] = "state"
+    cleared: Annotated[bool, Field(description="Whether every lock asked for and held was cleared.")]
+    lockId: Annotated[
+        str | None, Field(description="Terraform's state lock ID; null when the state lock was not cleared.")
+    ] = None
+    ownerJobId: Annotated[
+        str | None, Field(description="The job the state lock (or project lock) named.")
+    ] = None
+    projectLock: Annotated[
+        ProjectLockCleared | None, Field(description="The project lock, when it was asked for and held.")
+    ] = None
     clearedBy: str
     message: str

@@ -1,4 +1,5 @@
-"""POST /api/admin/unlock/{projectId}: an operator clears a project's terraform state lock."""
+"""POST /api/admin/unlock/{projectId}: an operator clears a project's terraform state lock, its
+project lock (the job admitted to it), or both."""
 
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ def build_router() -> Router:
 
     @router.post(
         "/api/admin/unlock/<projectId>",
-        summary="Clear a project's terraform state lock",
-        description="Refuses a lock whose owner job still runs unless forced; records who and why.",
+        summary="Clear a project's terraform state lock, its project lock, or both",
+        description='"lock": "state" (the default), "project" or "all". Refuses (409) a lock whose job '
+        "may still be running unless forced; a cleared project lock fails its job. Records who and why.",
         responses={
             **success_response(200, UnlockOut, "What was cleared"),
             **error_responses(400, 404, 409, 415, 503),
@@ -39,9 +41,26 @@ def build_router() -> Router:
         body: UnlockRequest,
     ) -> UnlockOut:
         who = caller((router.current_event.raw_event.get("requestContext") or {}).get("identity"))
-        result = force_unlock(lock_services(environment(CancelEnv)), projectId, who, body.reason, body.force)
-        logger.warning("state lock force-cleared", project_id=projectId, by=who, cleared=result.cleared)
-        metrics.add_metric(name="StateLockForceCleared", unit=MetricUnit.Count, value=1)
+        result = force_unlock(
+            lock_services(environment(CancelEnv)),
+            projectId,
+            by=who,
+            reason=body.reason,
+            force=body.force,
+            lock=body.lock,
+        )
+        logger.warning(
+            "lock force-cleared",
+            project_id=projectId,
+            lock=body.lock,
+            by=who,
+            cleared=result.cleared,
+            project_job_id=result.projectLock.jobId if result.projectLock else None,
+        )
+        if result.lockId is not None:
+            metrics.add_metric(name="StateLockForceCleared", unit=MetricUnit.Count, value=1)
+        if result.projectLock is not None:
+            metrics.add_metric(name="ProjectLockForceCleared", unit=MetricUnit.Count, value=1)
         return result
 
     return router
