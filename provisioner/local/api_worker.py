@@ -1,47 +1,78 @@
-"""An extra API process of local mode: the same handlers on the same port (SO_REUSEPORT), so
-requests are served on more than one core; the main process keeps the emulator and the builds.
+"""An API worker of local mode: runs the handlers for the front process, one invocation at a time
+(as a Lambda container does), on requests read from a private socket pair; it listens on no port.
 
-Started by the main process with the handlers' environment; ``/_local/`` goes to the main one.
+Started by the front process (provisioner.local.server.WorkerPool) with the handlers' environment
+and one end of the socket pair as ``--fd``. It stops when told (SIGTERM: after the invocation in
+hand, if any) or when the front process goes away (its end of the pair closes).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
-import os
 import signal
-import threading
-import time
+import socket
 from types import FrameType
+from typing import BinaryIO, cast
 
-from provisioner.local.server import ApiServer
+from provisioner.local.gateway import (
+    Gateway,
+    HttpResponse,
+    acknowledge,
+    announce_ready,
+    read_request,
+    write_response,
+)
+
+
+def serve(gateway: Gateway, stream: BinaryIO) -> int:
+    """Answer requests until the front process closes the connection (or this worker stops)."""
+    while True:
+        try:
+            request = read_request(stream)
+        except (OSError, EOFError, ValueError):
+            return 0  # closed mid-frame: the front process went away, or this worker is stopping
+        if request is None:
+            return 0
+        try:
+            acknowledge(stream)
+        except OSError:
+            return 0
+        try:
+            response = gateway.handle(
+                request.method, request.path, request.headers, request.query, request.body
+            )
+        except Exception as exc:  # the handlers answer errors themselves; this is the gateway failing
+            body = json.dumps({"error": "internal_error", "message": f"{type(exc).__name__}: {exc}"})
+            response = HttpResponse(500, {"Content-Type": "application/json"}, body.encode())
+        try:
+            write_response(stream, response)
+        except OSError:
+            return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m provisioner.local.api_worker")
-    parser.add_argument("--host", required=True)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--control-url", required=True)
+    parser.add_argument("--fd", type=int, required=True, help="this worker's end of the socket pair")
     options = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    api = ApiServer(options.host, options.port, control_url=options.control_url)
+    connection = socket.socket(fileno=options.fd)
+    stream = cast(BinaryIO, connection.makefile("rwb"))
 
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        threading.Thread(target=api.shutdown, daemon=True).start()
+    def on_terminate(_signum: int, _frame: FrameType | None) -> None:
+        # Take no more requests: a read waiting for one ends (EOF), the one in hand is answered,
+        # and the front process gets an error writing the next, which it then gives to another.
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RD)
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when workers stop
-    threading.Thread(target=_exit_with_parent, args=(api,), name="parent-watch", daemon=True).start()
-    api.serve_forever()
-    return 0
-
-
-def _exit_with_parent(api: ApiServer) -> None:
-    """A worker outliving a killed main process would answer with a dead emulator behind it."""
-    parent = os.getppid()
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    api.shutdown()
+    signal.signal(signal.SIGTERM, on_terminate)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front process decides when workers stop
+    gateway = Gateway()
+    gateway.warm()
+    announce_ready(stream)
+    return serve(gateway, stream)
 
 
 if __name__ == "__main__":
