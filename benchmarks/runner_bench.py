@@ -29,8 +29,10 @@ import time
 from pathlib import Path
 
 from provisioner.emulator import EmulatorServer, ServiceResources, create_service_resources
+from provisioner.local.sandbox import SandboxProcess
 from provisioner.records import JobAction, new_job_id
 from provisioner.toolchain import ensure_toolchain
+from runner.confinement import BackendAccess
 from runner.overrides import backend_document
 from runner.settings import RunnerSettings
 from tests.support.jobs import Emulated, runner_environment, start_runner, submit_job
@@ -87,7 +89,9 @@ def time_terraform(
                 emulated, f"bench-{suffix}", new_job_id(JobAction.DEPLOY), JobAction.DEPLOY
             )
             settings = RunnerSettings.from_environment(environment)
-            document = backend_document(settings, toolchain.version)
+            # Straight to the emulator: the bare baseline has no jail and no bridges.
+            access = BackendAccess(endpoint=emulated.endpoint_url, static_keys=("test", "test"))
+            document = backend_document(settings, toolchain.version, access)
             (workdir / "backend_override.tf.json").write_text(json.dumps(document))
         env = toolchain.env({**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
 
@@ -145,13 +149,15 @@ def main() -> None:
     endpoint = server.start()
     resources = ServiceResources()
     create_service_resources(endpoint, resources)
-    emulated = Emulated(endpoint, resources)
+    sandbox = SandboxProcess()
+    emulated = Emulated(endpoint, resources, sandbox.endpoint_url)
     try:
         time_runner(emulated, "warmup")  # fills the provider-facts cache, as any earlier job would have
         endpoints = aws_endpoint_names()
         for groups, runs in SIZES:
             compare(emulated, endpoints, groups, runs)
     finally:
+        sandbox.stop()
         server.stop()
 
 

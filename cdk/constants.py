@@ -45,8 +45,9 @@ BUNDLE_EXCLUDES: Final = (
 RUNNER_REQUIREMENTS: Final = ("boto3", "pydantic", "python-hcl2", "pyyaml")
 RUNNER_PACKAGES: Final = ("runner", "provisioner")
 RUNNER_PYTHON_VERSION: Final = "3.12"  # runtime-versions in the buildspec
-# Kept between builds by the CodeBuild cache; the buildspec names the same directory.
-RUNNER_TOOLCHAIN_DIR: Final = "/root/.cache/provisioner-toolchain"
+# Verified downloads are kept between builds by the CodeBuild cache; the buildspec names the same
+# directory. Outside /root (mode 0700): terraform's own user must reach the jobs' directories in it.
+RUNNER_TOOLCHAIN_DIR: Final = "/opt/provisioner-toolchain"
 TERRAFORM_INSTALL_DIR: Final = "/opt/terraform"
 RUNNER_QUEUED_TIMEOUT_MINUTES: Final = 30
 CACHE_PREFIX: Final = "cache/"

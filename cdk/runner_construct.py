@@ -144,6 +144,7 @@ class RunnerConstruct(Construct):
             "ALLOWED_REGIONS": ",".join(regions),
             "TAG_JOB_ID": str(options.tag_job_id).lower(),
             "ALLOW_EXEC_CONSTRUCTS": str(options.allow_exec_constructs).lower(),
+            "ALLOWED_PROVIDERS": ",".join(options.allowed_providers),
             "TERRAFORM_VERSION": options.terraform_version,
             "TERRAFORM_SHA256": options.terraform_sha256,
             "PROVISIONER_TOOLCHAIN_DIR": constants.RUNNER_TOOLCHAIN_DIR,

@@ -44,6 +44,15 @@ POLICY_ARN = r"^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[A-Za-z0-9_+=,.@/-]+$
 REGION = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
 SHA256 = r"^[0-9a-f]{64}$"
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
+# A provider source address: NAMESPACE/TYPE, optionally behind a registry host.
+PROVIDER_SOURCE = r"^([a-z0-9.-]+\.[a-z]{2,}/)?[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$"
+DEFAULT_ALLOWED_PROVIDERS = (
+    "hashicorp/aws",
+    "hashicorp/null",
+    "hashicorp/random",
+    "hashicorp/time",
+    "hashicorp/tls",
+)
 
 
 class InstallOptionsError(ValueError):
@@ -81,6 +90,11 @@ class InstallOptions(BaseModel):
     ] = ()
     log_retention_days: Annotated[int, Field(alias="logRetentionDays")] = 90
     allow_exec_constructs: Annotated[bool, Field(alias="allowExecConstructs")] = False
+    # Providers terraform may install (terraform's own provider_installation include list).
+    allowed_providers: Annotated[
+        tuple[Annotated[str, Field(pattern=PROVIDER_SOURCE)], ...],
+        Field(alias="allowedProviders", min_length=1),
+    ] = DEFAULT_ALLOWED_PROVIDERS
     tag_job_id: Annotated[bool, Field(alias="tagJobId")] = True
     alarm_email: Annotated[
         str | None, Field(alias="alarmEmail", pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
@@ -95,7 +109,7 @@ class InstallOptions(BaseModel):
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
 
-    @field_validator("deploy_role_policy_arns", "allowed_regions", mode="before")
+    @field_validator("deploy_role_policy_arns", "allowed_regions", "allowed_providers", mode="before")
     @classmethod
     def _list_from_cli(cls, value: Any) -> Any:
         # `-c key=value` on the command line always gives a string: accept JSON or a comma list.

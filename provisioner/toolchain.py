@@ -12,7 +12,6 @@ Run ``python -m provisioner.toolchain`` to set it up and print what was chosen.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import json
@@ -26,7 +25,7 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -354,19 +353,17 @@ def _cli_config_text(source: ProviderSource, mirror: Path, plugin_cache: Path) -
     return "\n".join(lines) + "\n"
 
 
-@contextlib.contextmanager
-def init_lock(toolchain: Toolchain) -> Iterator[None]:
-    """Serialise ``terraform init`` on one machine: terraform does not guard its plugin cache."""
+def cli_config_text(toolchain: Toolchain, allowed_providers: Sequence[str]) -> str:
+    """A job's CLI configuration: providers install only from the allow-list (terraform's own
+    ``provider_installation`` include list), from the root-owned mirror or the registry, and never
+    through a plugin cache another job could have written to."""
+    include = json.dumps(sorted(set(allowed_providers)))
     if toolchain.provider_source == "mirror":
-        yield
-        return
-    toolchain.plugin_cache.mkdir(parents=True, exist_ok=True)
-    with (toolchain.plugin_cache / ".init.lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        method = f"  filesystem_mirror {{\n    path    = {json.dumps(str(toolchain.mirror))}\n"
+    else:
+        method = "  direct {\n"
+    method += f"    include = {include}\n  }}\n"
+    return f"disable_checkpoint = true\nprovider_installation {{\n{method}}}\n"
 
 
 # --- files ------------------------------------------------------------------------------------

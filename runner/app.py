@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from types import FrameType
@@ -10,7 +11,7 @@ from types import FrameType
 from pydantic import ValidationError
 
 from provisioner.toolchain import ToolchainError, ensure_toolchain
-from runner.credentials import narrow_to_job
+from runner.credentials import runner_session
 from runner.pipeline import Run
 from runner.settings import RunnerSettings, describe_settings_error
 from runner.store import RunStore
@@ -25,8 +26,11 @@ def main() -> int:
     except ValidationError as exc:
         print(describe_settings_error(exc), file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    narrow_to_job(settings)
-    store = RunStore(settings)
+    # The service's endpoint is passed to each client explicitly: AWS SDKs would otherwise send
+    # every client this process makes there, real deployments' included.
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    session = runner_session(settings)
+    store = RunStore(settings, session)
     try:
         toolchain = ensure_toolchain()
     except ToolchainError as exc:
@@ -35,7 +39,7 @@ def main() -> int:
             error=f"no terraform available: {exc}", log_tail="", diagnostics=[], deployment_status=None
         )
         return 1
-    run = Run(settings, toolchain, store)
+    run = Run(settings, toolchain, store, session)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         logging.getLogger("runner").warning(

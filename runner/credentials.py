@@ -1,42 +1,47 @@
-"""The build's credentials narrowed to one job.
+"""Credentials, each narrowed to what its holder needs; the sources never reach terraform.
 
-In AWS the build's own role may do little more than assume the *job role*. The runner assumes it
-with a session policy naming this job's objects and records only, and everything after that (the
-runner's writes, terraform's backend and, through it, its providers' ``assume_role``) uses those
-credentials. Assumed from the build role they last an hour at most (role chaining), so they are
-handed out through ``credential_process``: the AWS SDKs ask again before they expire, which a long
-apply needs. The container's own credential endpoint is kept away from terraform's environment.
+In AWS the build's own role may do little more than assume the *job role*. The runner (root)
+assumes it three ways, in its own process:
 
-``python -m runner.credentials`` is that credential process.
+- for itself, with a session policy naming this job's objects and records (``session_policy``);
+- for terraform's state backend, with a policy naming this project's state object and lock items
+  only (``backend_policy``);
+- and, from its own session, the install's *deploy role*, which the providers deploy with.
+
+Terraform gets the last two as files only its user can read, through ``credential_process =
+cat <file>``, and the runner rewrites them before they expire (chained sessions last an hour).
+The container's credential endpoint, the build role's keys and the runner's own session stay in
+the runner's process, which terraform's user cannot read.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import logging
 import os
-import shlex
-import stat
-import sys
-import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.credentials import RefreshableCredentials
+from botocore.session import get_session
 
 from provisioner.records import log_key, plan_key, state_key, state_lock_id, workspace_prefix
+from runner.jail import JobUser
 from runner.settings import RunnerSettings
 
-PROFILE = "provisioner-job"
+LOGGER = logging.getLogger("runner.credentials")
 SESSION_SECONDS = 3600
+REFRESH_EVERY_SECONDS = 15 * 60
 MAX_PACKED_POLICY = 2048
-CONTAINER_VARIABLES = (
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-)
-STATIC_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
+BACKEND_PROFILE = "provisioner-backend"
+DEPLOY_PROFILE = "provisioner-deploy"
+
+CredentialDocument = dict[str, Any]
 
 
 def partition(region: str) -> str:
@@ -48,7 +53,7 @@ def partition(region: str) -> str:
 
 
 def session_policy(settings: RunnerSettings) -> dict[str, Any]:
-    """What this job may touch: its code, its log and plan, its project's state, record and lock.
+    """What the runner may touch: its job's code, log and plan, its project's state, record and lock.
 
     The policy names keys, not buckets or tables: the job role's own policy names those, and a
     session can only narrow it. That keeps the policy within STS's 2,048 characters.
@@ -85,9 +90,52 @@ def session_policy(settings: RunnerSettings) -> dict[str, Any]:
     ]
     if settings.deploy_role_arn:
         statements.append(
-            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": settings.deploy_role_arn}
+            {
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Resource": settings.deploy_role_arn,
+            }
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def backend_policy(settings: RunnerSettings) -> dict[str, Any]:
+    """Terraform's state backend: this project's state object (and lock file) and lock items."""
+    arn = partition(settings.region)
+    key = state_key(settings.project_id)
+    lock = state_lock_id(settings.state_bucket, settings.project_id)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": f"arn:{arn}:s3:::{settings.state_bucket}/{key}",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"arn:{arn}:s3:::{settings.state_bucket}/{key}.tflock",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:{arn}:s3:::{settings.state_bucket}",
+                "Condition": {"StringLike": {"s3:prefix": ["env:/", "env:/*"]}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+                "Resource": f"arn:{arn}:dynamodb:*:*:table/{settings.lock_table}",
+                "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [lock, f"{lock}-md5"]}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": "*",
+            },
+        ],
+    }
 
 
 def packed(policy: dict[str, Any]) -> str:
@@ -97,63 +145,138 @@ def packed(policy: dict[str, Any]) -> str:
     return text
 
 
-def assume(settings: RunnerSettings) -> dict[str, Any]:
-    """Fresh job credentials, in credential_process's output format."""
-    assert settings.job_role_arn is not None
-    sts = boto3.session.Session(region_name=settings.region).client("sts")
-    response = sts.assume_role(
-        RoleArn=settings.job_role_arn,
-        RoleSessionName=settings.job_id[:64],
-        Policy=packed(session_policy(settings)),
-        DurationSeconds=SESSION_SECONDS,
-        Tags=[{"Key": "ProjectId", "Value": settings.project_id}, {"Key": "JobId", "Value": settings.job_id}],
-    )
-    credentials = response["Credentials"]
+def _document(credentials: dict[str, Any]) -> CredentialDocument:
+    """STS credentials in credential_process's output format."""
+    expiration = credentials["Expiration"]
     return {
         "Version": 1,
         "AccessKeyId": credentials["AccessKeyId"],
         "SecretAccessKey": credentials["SecretAccessKey"],
         "SessionToken": credentials["SessionToken"],
-        "Expiration": credentials["Expiration"].isoformat(),
+        "Expiration": expiration.isoformat() if isinstance(expiration, datetime) else str(expiration),
     }
 
 
-def narrow_to_job(settings: RunnerSettings) -> Path | None:
-    """Point this process and its children at the job's credentials; returns the config file."""
+def assume(
+    source: boto3.session.Session, settings: RunnerSettings, role_arn: str, policy: dict[str, Any] | None
+) -> CredentialDocument:
+    arguments: dict[str, Any] = {
+        "RoleArn": role_arn,
+        "RoleSessionName": settings.job_id[:64],
+        "DurationSeconds": SESSION_SECONDS,
+        "Tags": [
+            {"Key": "ProjectId", "Value": settings.project_id},
+            {"Key": "JobId", "Value": settings.job_id},
+        ],
+    }
+    if policy is not None:
+        arguments["Policy"] = packed(policy)
+    sts = source.client("sts", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    return _document(dict(sts.assume_role(**arguments)["Credentials"]))
+
+
+def runner_session(settings: RunnerSettings) -> boto3.session.Session:
+    """The runner's own AWS session: the job role narrowed to this job, refreshed as it expires.
+
+    Without a job role (local mode, where the service's AWS is an emulator) it is the
+    environment's, which only this process holds.
+    """
+    source = boto3.session.Session(region_name=settings.region)
     if not settings.job_role_arn:
-        return None
-    # The build's credentials (and, with an emulator, its endpoint) go to the credential process
-    # only; terraform's environment never holds them.
-    names = (*CONTAINER_VARIABLES, *STATIC_VARIABLES, "AWS_ENDPOINT_URL")
-    source = {name: os.environ[name] for name in names if name in os.environ}
-    arguments = [sys.executable, "-m", "runner.credentials"]
-    for name, value in source.items():
-        arguments += ["--source", f"{name}={value}"]
-    directory = Path(tempfile.mkdtemp(prefix="provisioner-credentials-"))
-    config = directory / "config"
-    config.write_text(
-        f"[profile {PROFILE}]\nregion = {settings.region}\ncredential_process = {shlex.join(arguments)}\n"
+        return source
+    role = settings.job_role_arn
+    policy = session_policy(settings)
+
+    def fetch() -> dict[str, str]:
+        document = assume(source, settings, role, policy)
+        return {
+            "access_key": document["AccessKeyId"],
+            "secret_key": document["SecretAccessKey"],
+            "token": document["SessionToken"],
+            "expiry_time": document["Expiration"],
+        }
+
+    botocore_session = get_session()
+    # botocore's documented way to hand a session refreshable credentials has no public setter.
+    botocore_session._credentials = RefreshableCredentials.create_from_metadata(  # type: ignore[attr-defined]
+        metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
     )
-    config.chmod(stat.S_IRUSR | stat.S_IWUSR)
-    for name in (*CONTAINER_VARIABLES, *STATIC_VARIABLES):
-        os.environ.pop(name, None)
-    os.environ.update({"AWS_CONFIG_FILE": str(config), "AWS_PROFILE": PROFILE, "AWS_SDK_LOAD_CONFIG": "1"})
-    return config
+    return boto3.session.Session(botocore_session=botocore_session, region_name=settings.region)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runner.credentials")
-    parser.add_argument("--source", action="append", default=[], help="NAME=VALUE of the build's credentials")
-    options = parser.parse_args(argv)
-    # The build role's own credentials, for this process only; then the job's, narrowed.
-    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SDK_LOAD_CONFIG"):
-        os.environ.pop(name, None)
-    for pair in options.source:
-        name, _, value = pair.partition("=")
-        os.environ[name] = value
-    print(json.dumps(assume(RunnerSettings.from_environment())))
-    return 0
+@dataclass
+class CredentialFile:
+    """One profile's credentials, rewritten atomically and readable by the job user only."""
+
+    path: Path
+    user: JobUser | None
+
+    def write(self, document: CredentialDocument) -> None:
+        partial = self.path.with_name(f".{self.path.name}.tmp")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(document, handle)
+        if self.user is not None:
+            os.chown(partial, self.user.uid, self.user.gid)
+        partial.replace(self.path)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+class TerraformCredentials:
+    """The AWS config terraform reads: one profile per credential, each a file the runner refreshes."""
+
+    def __init__(self, directory: Path, user: JobUser | None) -> None:
+        self.directory = directory
+        self.user = user
+        self.config = directory / "config"
+        self._sources: dict[str, tuple[CredentialFile, Callable[[], CredentialDocument]]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, profile: str, fetch: Callable[[], CredentialDocument]) -> None:
+        self._sources[profile] = (CredentialFile(self.directory / f"{profile}.json", self.user), fetch)
+
+    @property
+    def profiles(self) -> list[str]:
+        return list(self._sources)
+
+    def start(self) -> None:
+        """Write every profile now (a failure stops the job), then keep them fresh."""
+        self.directory.mkdir(mode=0o700, exist_ok=True)
+        if self.user is not None:
+            os.chown(self.directory, self.user.uid, self.user.gid)
+        for credential, fetch in self._sources.values():
+            credential.write(fetch())
+        lines = []
+        for profile, (credential, _fetch) in self._sources.items():
+            lines += [f"[profile {profile}]", f"credential_process = /bin/cat {credential.path}", ""]
+        self.config.write_text("\n".join(lines))
+        self.config.chmod(0o644)
+        if self._sources:
+            self._thread = threading.Thread(target=self._refresh, name="credentials", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _refresh(self) -> None:
+        while not self._stop.wait(REFRESH_EVERY_SECONDS):
+            for profile, (credential, fetch) in self._sources.items():
+                try:
+                    credential.write(fetch())
+                except Exception:  # the SDK keeps the last ones until they expire; try again later
+                    LOGGER.warning("refreshing %s failed", profile, exc_info=True)
+
+    def environment(self) -> dict[str, str]:
+        if not self._sources:
+            return {}
+        return {"AWS_CONFIG_FILE": str(self.config), "AWS_SDK_LOAD_CONFIG": "1"}
+
+
+def static_document(access_key: str, secret_key: str, session_token: str | None = None) -> CredentialDocument:
+    """Long-lived keys in credential_process's format (no Expiration: the SDK never asks again)."""
+    document: CredentialDocument = {"Version": 1, "AccessKeyId": access_key, "SecretAccessKey": secret_key}
+    if session_token:
+        document["SessionToken"] = session_token
+    return document

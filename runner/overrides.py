@@ -12,12 +12,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner.hcl.config import Configuration, nested_blocks
+from provisioner.hcl.providers import aws_local_names, aws_provider_configurations
 from provisioner.records import state_key
 from provisioner.redaction import SensitivePaths, sensitive_paths_from_schema
 from runner.settings import RunnerSettings
+
+if TYPE_CHECKING:
+    from runner.confinement import BackendAccess, ProviderAccess
 
 BACKEND_FILE = "_provisioner_backend.tf.json"
 PROVIDER_OVERRIDE_FILE = "_provisioner_override.tf.json"
@@ -90,8 +94,11 @@ def terraform_minor(version: str) -> tuple[int, int]:
     return (int(match[1]), int(match[2])) if match else (0, 0)
 
 
-def backend_document(settings: RunnerSettings, terraform_version: str) -> dict[str, Any]:
-    """The S3 backend: one state key per project, the DynamoDB lock table, encryption on."""
+def backend_document(
+    settings: RunnerSettings, terraform_version: str, access: BackendAccess
+) -> dict[str, Any]:
+    """The S3 backend: one state key per project, the DynamoDB lock table, encryption on, and the
+    credentials and endpoint the job's confinement provides (runner/confinement.py)."""
     backend: dict[str, Any] = {
         "bucket": settings.state_bucket,
         "key": state_key(settings.project_id),
@@ -101,7 +108,11 @@ def backend_document(settings: RunnerSettings, terraform_version: str) -> dict[s
     }
     if settings.state_kms_key_id:
         backend["kms_key_id"] = settings.state_kms_key_id
-    endpoint = settings.aws_endpoint_url
+    if access.profile:
+        backend["profile"] = access.profile
+    if access.static_keys:
+        backend["access_key"], backend["secret_key"] = access.static_keys
+    endpoint = access.endpoint
     if endpoint:
         # The backend's settings changed when it moved to AWS SDK v2 (terraform 1.6, OpenTofu 1.6).
         if terraform_minor(terraform_version) >= (1, 6):
@@ -120,52 +131,67 @@ def backend_document(settings: RunnerSettings, terraform_version: str) -> dict[s
     return {"terraform": {"backend": {"s3": backend}}}
 
 
-def aws_provider_aliases(configuration: Configuration) -> dict[str | None, dict[str, Any]]:
-    """Root-module ``provider "aws"`` blocks by alias (None for the default one)."""
-    aliases: dict[str | None, dict[str, Any]] = {}
-    for block in configuration.blocks("provider"):
-        if block.labels[:1] != ("aws",) or "/" in block.file:
-            continue
-        alias = block.body.get("alias")
-        aliases[alias if isinstance(alias, str) else None] = block.body
-    return aliases
-
-
 def provider_documents(
-    configuration: Configuration, facts: ProviderFacts, settings: RunnerSettings
+    configuration: Configuration, facts: ProviderFacts, settings: RunnerSettings, access: ProviderAccess
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """(override file, defaults file) for every AWS provider configuration; None where not needed.
 
-    Override files can only amend blocks that exist, so a default provider the code relies on
-    without declaring goes into a normal file instead.
+    Every root-module configuration of the AWS provider, under any local name and alias, is
+    overridden; a local name the code uses without configuring it gets a configuration in a normal
+    file (override files can only amend blocks that exist). After plan, terraform's own view of
+    the configuration is checked against what was written here (runner/checks.py).
     """
     address = facts.aws_address()
     if address is None:
         return None, None
-    declared = aws_provider_aliases(configuration)
-    overrides = []
-    for alias, body in declared.items():
-        settings_block = _provider_settings(facts, address, settings, body)
+    declared = aws_provider_configurations(configuration)
+    overrides: dict[str, list[dict[str, Any]]] = {}
+    bodies = _declared_bodies(configuration)
+    for local_name, alias in declared:
+        block = _provider_settings(facts, address, settings, access, bodies.get((local_name, alias), {}))
         if alias is not None:
-            settings_block["alias"] = alias
-        overrides.append(settings_block)
-    override_doc = {"provider": {"aws": overrides}} if overrides else None
-    defaults_doc = None
-    if None not in declared:
-        defaults_doc = {"provider": {"aws": [_provider_settings(facts, address, settings, {})]}}
-    return override_doc, defaults_doc
+            block["alias"] = alias
+        overrides.setdefault(local_name, []).append(block)
+    defaults: dict[str, list[dict[str, Any]]] = {}
+    configured_defaults = {name for name, alias in declared if alias is None}
+    for local_name in sorted(aws_local_names(configuration) - configured_defaults):
+        defaults[local_name] = [_provider_settings(facts, address, settings, access, {})]
+    return ({"provider": overrides} if overrides else None), ({"provider": defaults} if defaults else None)
+
+
+def written_configurations(configuration: Configuration) -> set[str]:
+    """The provider configuration keys (``aws``, ``aws.west``, ``myaws``) the override files cover."""
+    keys = {
+        f"{name}.{alias}" if alias else name for name, alias in aws_provider_configurations(configuration)
+    }
+    return keys | aws_local_names(configuration)
+
+
+def _declared_bodies(configuration: Configuration) -> dict[tuple[str, str | None], dict[str, Any]]:
+    bodies: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for block in configuration.blocks("provider"):
+        if "/" in block.file or not block.labels:
+            continue
+        alias = block.body.get("alias")
+        bodies[(block.labels[0], alias if isinstance(alias, str) else None)] = block.body
+    return bodies
 
 
 def _provider_settings(
-    facts: ProviderFacts, address: str, settings: RunnerSettings, declared: Mapping[str, Any]
+    facts: ProviderFacts,
+    address: str,
+    settings: RunnerSettings,
+    access: ProviderAccess,
+    declared: Mapping[str, Any],
 ) -> dict[str, Any]:
     attributes = facts.config_attributes.get(address, {})
     blocks = facts.config_blocks.get(address, [])
     result: dict[str, Any] = {}
-    if settings.target == "sandbox" and settings.sandbox_endpoint:
-        endpoint = settings.sandbox_endpoint
-        result["access_key"] = settings.sandbox_access_key_id
-        result["secret_key"] = settings.sandbox_secret_access_key
+    if access.static_keys:
+        result["access_key"], result["secret_key"] = access.static_keys
+    if access.profile:
+        result["profile"] = access.profile
+    if access.sandbox_endpoint:
         for flag in SANDBOX_SKIP_FLAGS:
             if flag in attributes:
                 result[flag] = _true_for(attributes[flag])
@@ -174,9 +200,7 @@ def _provider_settings(
             result[path_style] = True
         names = facts.endpoints.get(address, [])
         if names:
-            result["endpoints"] = [dict.fromkeys(names, endpoint)]
-    elif settings.target == "aws" and settings.deploy_role_arn and "assume_role" in blocks:
-        result["assume_role"] = [{"role_arn": settings.deploy_role_arn, "session_name": settings.job_id}]
+            result["endpoints"] = [dict.fromkeys(names, access.sandbox_endpoint)]
     if settings.target == "aws" and "default_tags" in blocks:
         result["default_tags"] = [{"tags": _merged_tags(declared, settings)}]
     return result

@@ -11,15 +11,17 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from provisioner.hcl.config import Configuration, Finding, is_config_file, load_configuration
 from provisioner.hcl.preflight import PreflightPolicy, preflight
+from provisioner.hcl.providers import aws_local_names
 from provisioner.records import CANCELLED_MESSAGE, DeploymentStatus, JobAction, Phase, iso_now
 from provisioner.redaction import (
     Scrubber,
@@ -27,9 +29,14 @@ from provisioner.redaction import (
     mask_outputs,
     paths_for_types,
     redact_plan,
+    secrets_in_state,
+    secrets_in_variables,
 )
-from provisioner.toolchain import Toolchain, init_lock
+from provisioner.toolchain import Toolchain
 from runner import overrides
+from runner.checks import installed_module_problems, plan_configuration_problems
+from runner.confinement import Confinement, confine
+from runner.jail import IsolationError
 from runner.progress import ProgressTracker, Snapshot
 from runner.settings import RunnerSettings
 from runner.store import RunStore, WorkspaceError
@@ -73,15 +80,24 @@ SUCCESS_MESSAGES = {
 
 
 class Run:
-    def __init__(self, settings: RunnerSettings, toolchain: Toolchain, store: RunStore) -> None:
+    def __init__(
+        self,
+        settings: RunnerSettings,
+        toolchain: Toolchain,
+        store: RunStore,
+        session: boto3.session.Session | None = None,
+    ) -> None:
         self.settings = settings
         self.toolchain = toolchain
         self.store = store
+        self.session = session or boto3.session.Session(region_name=settings.region)
         self.scrubber = Scrubber()
         self.tracker = ProgressTracker(
             settings.action, self._publish, settings.progress_interval_seconds, self.scrubber
         )
         self.terraform: Terraform | None = None
+        # What the override files configured: terraform's decoded plan is checked against it.
+        self._written_providers: set[str] = set()
         self.cancel_requested = False
         self._last_log_upload = 0.0
         self._started_at = iso_now()
@@ -98,8 +114,13 @@ class Run:
         self.store.mark_started()
         self.tracker.start()
         try:
-            with tempfile.TemporaryDirectory(prefix="provisioner-") as scratch:
-                outcome = self._execute(Path(scratch))
+            with confine(self.settings, self.toolchain, self.session, self.tracker.log) as confinement:
+                for note in confinement.notes:
+                    self.tracker.log(note)
+                outcome = self._execute(confinement)
+        except IsolationError as exc:
+            self._finish_failed(f"terraform cannot be isolated on this machine: {exc}", [])
+            return 1
         except JobCancelled:
             self._finish_failed(CANCELLED_MESSAGE, [])
             return 143
@@ -115,26 +136,30 @@ class Run:
 
     # --- steps --------------------------------------------------------------------------------
 
-    def _execute(self, scratch: Path) -> Outcome:
+    def _execute(self, confinement: Confinement) -> Outcome:
         action = self.settings.action
-        workdir = scratch / "code"
-        workdir.mkdir()
+        workdir = confinement.directories.code
         self.tracker.enter(Phase.INIT)
-        configuration, var_file = self._prepare_workspace(workdir, scratch / "variables.tfvars.json")
-        self.terraform = Terraform(self.toolchain, workdir, self._terraform_env())
-        facts = self._initialise(workdir, configuration)
+        var_file = confinement.directories.base / "variables.tfvars.json"
+        configuration = self._prepare_workspace(workdir, var_file)
+        confinement.give(var_file)
+        self.terraform = Terraform(self.toolchain, workdir, confinement.environment, confinement.jail)
+        facts = self._initialise(workdir, configuration, confinement)
+        if action is not JobAction.VALIDATE:
+            # A refresh error during plan can echo the deployed state's secrets.
+            self.scrubber.add(secrets_in_state(self.store.read_state() or {}, facts.sensitive_paths))
         self.tracker.enter(Phase.VALIDATE)
         if action is JobAction.VALIDATE:
             self._check_validation(self._run(VALIDATE_ARGS, capture=True))
             return Outcome(SUCCESS_MESSAGES[action])
         summary = self._validate_and_plan(var_file)
+        self._check_and_record_plan(self._run(SHOW_ARGS, capture=True), facts, configuration, confinement)
         if action is JobAction.PLAN:
-            self._record_plan(self._run(SHOW_ARGS, capture=True), facts)
             return Outcome(SUCCESS_MESSAGES[action], plan_summary=summary)
         self.tracker.enter(Phase.DESTROY if action is JobAction.DESTROY else Phase.APPLY)
         return self._apply(summary, facts)
 
-    def _prepare_workspace(self, workdir: Path, var_file: Path) -> tuple[Configuration, Path]:
+    def _prepare_workspace(self, workdir: Path, var_file: Path) -> Configuration:
         try:
             context = self.store.load_job()
             files = self.store.download_workspace(workdir)
@@ -147,28 +172,48 @@ class Run:
         # Outside the code directory: the variables are not part of the configuration.
         var_file.write_text(json.dumps(variables))
         self._check_cancel()
-        return configuration, var_file
+        return configuration
 
-    def _initialise(self, workdir: Path, configuration: Configuration) -> overrides.ProviderFacts:
+    def _initialise(
+        self, workdir: Path, configuration: Configuration, confinement: Confinement
+    ) -> overrides.ProviderFacts:
         """``init``, then the provider settings derived from the providers it installed."""
         validate_only = self.settings.action is JobAction.VALIDATE
         toolchain = self.toolchain
         self.tracker.log(f"{toolchain.flavor} {toolchain.version} ({toolchain.binary_source})")
         if not validate_only:
-            backend = overrides.backend_document(self.settings, toolchain.version)
+            backend = overrides.backend_document(self.settings, toolchain.version, confinement.backend)
             overrides.write_document(workdir, overrides.BACKEND_FILE, backend)
         init_args = ["init", "-input=false", "-no-color"]
         if validate_only:
             init_args.append("-backend=false")
-        with init_lock(toolchain):
-            self._require(self._run(init_args), "init")
+        self._require_init(self._run(init_args))
+        problems = installed_module_problems(workdir)
+        if problems:
+            raise JobFailed(f"refused: {problems[0]}", [{"summary": p} for p in problems])
         if validate_only:
             return overrides.ProviderFacts()
         facts = self._provider_facts(workdir)
-        override_doc, defaults_doc = overrides.provider_documents(configuration, facts, self.settings)
+        override_doc, defaults_doc = overrides.provider_documents(
+            configuration, facts, self.settings, confinement.providers
+        )
         overrides.write_document(workdir, overrides.PROVIDER_OVERRIDE_FILE, override_doc)
         overrides.write_document(workdir, overrides.PROVIDER_DEFAULTS_FILE, defaults_doc)
+        self._written_providers = overrides.written_configurations(configuration)
         return facts
+
+    def _require_init(self, result: CommandResult) -> None:
+        """``init`` failing on a provider outside the install's allow-list says so."""
+        if not result.ok:
+            text = "\n".join(result.stderr_lines)
+            refused = re.findall(r"provider (\S+) was not\s+found in any of the search locations", text)
+            if refused:
+                allowed = ", ".join(self.settings.provider_allow_list)
+                raise JobFailed(
+                    f"provider {refused[0]} is not allowed on this install (allowed: {allowed})",
+                    [{"summary": f"provider {name} is not allowed"} for name in sorted(set(refused))],
+                )
+        self._require(result, "init")
 
     def _validate_and_plan(self, var_file: Path) -> dict[str, int]:
         """``validate`` and ``plan`` side by side: plan re-validates anyway, so nothing waits twice.
@@ -210,27 +255,22 @@ class Run:
         return summary
 
     def _apply(self, summary: dict[str, int], facts: overrides.ProviderFacts) -> Outcome:
-        """``apply`` of the saved plan, with ``show -json`` of the same plan running beside it."""
+        """``apply`` of the saved plan, exactly as it was checked."""
         assert self.terraform is not None
         action = self.settings.action
         self.tracker.set_planned_operations(summary["add"] + summary["change"] + summary["destroy"])
-        showing = self.terraform.run_in_background(SHOW_ARGS, capture_stdout=True)
         apply_args = ["apply", "-input=false", "-json", "-auto-approve", self._lock_timeout(), PLAN_FILE]
         command = "destroy" if action is JobAction.DESTROY else "apply"
         applied = self._run(apply_args, json_lines=True)
         if not applied.ok and self._cleared_own_lock(applied):
             applied = self._run(apply_args, json_lines=True)
-        shown = showing.result()
         self._require(applied, command)
-        try:
-            self._record_plan(shown, facts)
-        except JobFailed as exc:
-            # The infrastructure has changed by now; a missing plan copy must not hide that.
-            self.tracker.log(f"warning: the plan could not be recorded: {exc.message}")
         collector = SecretCollector()
         outputs = self._outputs(applied, collector)
         self.scrubber.add(collector.values)
         state = self.store.read_state() or {}
+        # Values that exist only after apply (generated passwords, keys) leave the log too.
+        self.scrubber.add(secrets_in_state(state, facts.sensitive_paths))
         types = {
             ("data." if r.get("mode") == "data" else "") + str(r.get("type"))
             for r in state.get("resources") or []
@@ -256,12 +296,9 @@ class Run:
         return mask_outputs(json.loads(result.stdout or "{}"), collector)
 
     def _check_code(self, workdir: Path, files: list[str]) -> Configuration:
-        sources = {
-            name: (workdir / name).read_text(encoding="utf-8", errors="replace")
-            for name in files
-            if is_config_file(name)
-        }
-        if not sources:
+        # Every file: templates and non-config paths are checked too, not only .tf files.
+        sources = {name: (workdir / name).read_text(encoding="utf-8", errors="replace") for name in files}
+        if not any(is_config_file(name) for name in sources):
             raise JobFailed("the workspace holds no .tf files")
         configuration = load_configuration(sources)
         if configuration.syntax_errors:
@@ -279,27 +316,17 @@ class Run:
         return JobFailed(f"{label}: {first.describe()}{more}", [f.as_dict() for f in findings])
 
     def _collect_variable_secrets(self, configuration: Configuration, variables: Mapping[str, Any]) -> None:
-        collector = SecretCollector()
+        """Values of sensitive (or secret-named) variables, given or defaulted, leave the log at once."""
+        values: dict[str, Any] = {}
+        sensitive: list[str] = []
         for block in configuration.blocks("variable"):
             name = block.labels[0] if block.labels else ""
+            if "default" in block.body:
+                values[name] = block.body.get("default")
             if block.body.get("sensitive") is True:
-                collector.add(block.body.get("default"))
-                if name in variables:
-                    collector.add(variables[name])
-        self.scrubber.add(collector.values)
-
-    def _terraform_env(self) -> dict[str, str]:
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            # The backend and the sandbox providers get their endpoints explicitly; AWS SDKs (and
-            # AWS provider 5) honour AWS_ENDPOINT_URL*, which must not send real deployments elsewhere.
-            # The sandbox keys are written into the provider settings, not handed to the code.
-            if not name.startswith(("AWS_ENDPOINT_URL", "SANDBOX_"))
-        }
-        env["AWS_REGION"] = self.settings.region
-        env["AWS_DEFAULT_REGION"] = self.settings.region
-        return env
+                sensitive.append(name)
+        values.update(variables)
+        self.scrubber.add(secrets_in_variables(values, sensitive))
 
     def _provider_facts(self, workdir: Path) -> overrides.ProviderFacts:
         """Schema-derived provider settings, cached per lock file: the AWS schema takes a second to dump."""
@@ -350,12 +377,32 @@ class Run:
             )
         self.tracker.log("validate: the configuration is valid")
 
-    def _record_plan(self, result: CommandResult, facts: overrides.ProviderFacts) -> None:
-        """Redact ``show -json`` of the plan, store it, and put its summary on the records."""
+    def _check_and_record_plan(
+        self,
+        result: CommandResult,
+        facts: overrides.ProviderFacts,
+        configuration: Configuration,
+        confinement: Confinement,
+    ) -> None:
+        """Before anything is applied: terraform's decoded view of the configuration is checked,
+        the plan's sensitive values join the log scrubber, and the redacted plan is stored."""
         self._require(result, "show")
+        raw = json.loads(result.stdout)
         collector = SecretCollector()
-        plan = redact_plan(json.loads(result.stdout), facts.sensitive_paths, collector)
+        plan = redact_plan(raw, facts.sensitive_paths, collector)
         self.scrubber.add(collector.values)
+        problems = plan_configuration_problems(
+            raw,
+            self._written_providers,
+            self.settings.allow_exec,
+            lambda expressions: _carries_access(expressions, confinement),
+            frozenset(aws_local_names(configuration)),
+        )
+        if problems:
+            for problem in problems:
+                self.tracker.log(f"refused: {problem}")
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise JobFailed(f"refused: {problems[0]}{more}", [{"summary": p} for p in problems])
         key = self.store.upload_plan(plan)
         self.store.record_plan(plan_summary(plan), key)
 
@@ -459,6 +506,31 @@ class Run:
             diagnostics=json.loads(self.scrubber.scrub(json.dumps(diagnostics))),
             deployment_status=DeploymentStatus.FAILED if failed_deployment else None,
         )
+
+
+def _carries_access(expressions: Mapping[str, Any], confinement: Confinement) -> bool:
+    """Whether a provider configuration, as terraform decoded it, has the settings the runner wrote."""
+
+    def constant(name: str) -> Any:
+        value = expressions.get(name)
+        return value.get("constant_value") if isinstance(value, Mapping) else None
+
+    access = confinement.providers
+    if access.profile and constant("profile") != access.profile:
+        return False
+    if access.static_keys and (constant("access_key"), constant("secret_key")) != access.static_keys:
+        return False
+    if access.sandbox_endpoint:
+        blocks = expressions.get("endpoints")
+        if not isinstance(blocks, list) or len(blocks) != 1 or not isinstance(blocks[0], Mapping):
+            return False
+        endpoints = blocks[0].values()
+        if not endpoints or any(
+            not isinstance(e, Mapping) or e.get("constant_value") != access.sandbox_endpoint
+            for e in endpoints
+        ):
+            return False
+    return not any(name in expressions for name in ("assume_role", "assume_role_with_web_identity", "token"))
 
 
 def _display_args(args: list[str]) -> list[str]:

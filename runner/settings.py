@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from provisioner.records import JOB_ID_PATTERN, PROJECT_ID_PATTERN, JobAction
 
 Target = Literal["sandbox", "aws"]
+# Host-reaching providers (external, local, http, archive) are left out unless the install adds them.
+DEFAULT_ALLOWED_PROVIDERS = "hashicorp/aws,hashicorp/null,hashicorp/random,hashicorp/time,hashicorp/tls"
 
 
 class RunnerSettings(BaseModel):
@@ -31,11 +33,24 @@ class RunnerSettings(BaseModel):
     target: Annotated[Target, Field(alias="PROVISIONER_TARGET")] = "sandbox"
     # The service's own AWS endpoint (the emulator in local mode); boto3 reads it too.
     aws_endpoint_url: Annotated[str | None, Field(alias="AWS_ENDPOINT_URL")] = None
-    # Where terraform's providers connect for target "sandbox"; defaults to the service's endpoint.
+    # The sandbox emulator (local mode) for target "sandbox": a separate emulator, one account per
+    # project, reached by terraform only through the runner's sandbox bridge.
     sandbox_endpoint_url: Annotated[str | None, Field(alias="SANDBOX_ENDPOINT_URL")] = None
-    sandbox_access_key_id: Annotated[str, Field(alias="SANDBOX_ACCESS_KEY_ID")] = "test"
-    sandbox_secret_access_key: Annotated[str, Field(alias="SANDBOX_SECRET_ACCESS_KEY")] = "test"  # noqa: S105
     deploy_role_arn: Annotated[str | None, Field(alias="DEPLOY_ROLE_ARN")] = None
+    # Target "aws" from local mode: the keys the providers deploy with (the user's own).
+    target_access_key_id: Annotated[str | None, Field(alias="TARGET_AWS_ACCESS_KEY_ID")] = None
+    target_secret_access_key: Annotated[str | None, Field(alias="TARGET_AWS_SECRET_ACCESS_KEY")] = None
+    target_session_token: Annotated[str | None, Field(alias="TARGET_AWS_SESSION_TOKEN")] = None
+    # "strict": terraform runs as a user of its own (root needed). "none": as the runner's user,
+    # for code one trusts on a machine without root; never in an install.
+    isolation: Annotated[Literal["strict", "none"], Field(alias="PROVISIONER_ISOLATION")] = "strict"
+    job_uid_range: Annotated[str, Field(alias="JOB_UID_RANGE", pattern=r"^\d{4,9}-\d{4,9}$")] = (
+        "200000-299999"
+    )
+    # Providers terraform may install (terraform's provider_installation include list).
+    allowed_providers: Annotated[str, Field(alias="ALLOWED_PROVIDERS")] = DEFAULT_ALLOWED_PROVIDERS
+    # Where HTTPS may go from a job whose network is isolated but whose target is AWS.
+    egress_allowed_hosts: Annotated[str, Field(alias="EGRESS_ALLOWED_HOSTS")] = "amazonaws.com,api.aws"
     # In AWS: the role this job's credentials are narrowed from (see runner/credentials.py).
     job_role_arn: Annotated[str | None, Field(alias="RUNNER_JOB_ROLE_ARN")] = None
     state_kms_key_id: Annotated[str | None, Field(alias="STATE_KMS_KEY_ID")] = None
@@ -49,8 +64,23 @@ class RunnerSettings(BaseModel):
     cancel_grace_seconds: Annotated[float, Field(alias="CANCEL_GRACE_SECONDS", gt=0)] = 300.0
 
     @property
-    def sandbox_endpoint(self) -> str | None:
-        return self.sandbox_endpoint_url or self.aws_endpoint_url
+    def isolated_network(self) -> bool:
+        """Terraform gets a network of its own, reaching only the runner's bridges: always when the
+        service's AWS is an emulator (local mode), whose data no job may reach directly."""
+        return self.aws_endpoint_url is not None or self.target == "sandbox"
+
+    @property
+    def uid_range(self) -> tuple[int, int]:
+        low, high = (int(part) for part in self.job_uid_range.split("-"))
+        return (low, high) if low <= high else (high, low)
+
+    @property
+    def provider_allow_list(self) -> list[str]:
+        return provider_addresses(self.allowed_providers)
+
+    @property
+    def egress_hosts(self) -> list[str]:
+        return [host.strip().lower() for host in self.egress_allowed_hosts.split(",") if host.strip()]
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> RunnerSettings:
@@ -58,6 +88,18 @@ class RunnerSettings(BaseModel):
         # Empty strings mean "unset" in CodeBuild overrides, which cannot drop a variable.
         cleaned = {k: v for k, v in source.items() if v != ""}
         return cls.model_validate(cleaned)
+
+
+def provider_addresses(text: str) -> list[str]:
+    """``hashicorp/aws, example.com/acme/x`` -> full source addresses, as terraform writes them."""
+    addresses = []
+    for entry in text.split(","):
+        parts = [part for part in entry.strip().lower().split("/") if part]
+        if len(parts) == 2:
+            parts.insert(0, "registry.terraform.io")
+        if len(parts) == 3:
+            addresses.append("/".join(parts))
+    return addresses
 
 
 def describe_settings_error(error: ValidationError) -> str:

@@ -67,20 +67,23 @@ class JobContext:
 
 
 class RunStore:
-    def __init__(self, settings: RunnerSettings) -> None:
+    def __init__(self, settings: RunnerSettings, session: boto3.session.Session | None = None) -> None:
         self.settings = settings
-        self._session = session = boto3.session.Session(region_name=settings.region)
-        dynamodb = session.resource("dynamodb", config=AWS_CONFIG)
+        self._session = session = session or boto3.session.Session(region_name=settings.region)
+        endpoint = settings.aws_endpoint_url
+        dynamodb = session.resource("dynamodb", config=AWS_CONFIG, endpoint_url=endpoint)
         self.jobs: Table = dynamodb.Table(settings.jobs_table)
         self.projects: Table = dynamodb.Table(settings.projects_table)
         self.locks: Table = dynamodb.Table(settings.lock_table)
-        self.s3: S3Client = session.client("s3", config=AWS_CONFIG)
+        self.s3: S3Client = session.client("s3", config=AWS_CONFIG, endpoint_url=endpoint)
         self._last_log_size = -1
 
     @functools.cached_property
     def secrets(self) -> SecretsManagerClient:
         """Only jobs with variables read a secret: most never pay for this client."""
-        return self._session.client("secretsmanager", config=AWS_CONFIG)
+        return self._session.client(
+            "secretsmanager", config=AWS_CONFIG, endpoint_url=self.settings.aws_endpoint_url
+        )
 
     # --- reading ------------------------------------------------------------------------------
 

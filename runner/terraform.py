@@ -1,13 +1,16 @@
-"""Run terraform commands non-interactively and stream what they print.
+"""Run terraform commands non-interactively, inside the job's jail, and stream what they print.
 
-Commands run in their own session so a Ctrl-C at a terminal does not reach them twice; the
-runner forwards one interrupt itself, and terraform then finishes in-flight operations, writes
-its state and releases the state lock before it exits.
+Each command is its own process group, so a Ctrl-C at a terminal does not reach it twice; the
+runner forwards one interrupt itself (to the group, as a terminal would: terraform is inside the
+jail's wrappers), and terraform then finishes in-flight operations, writes its state and releases
+the state lock before it exits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import threading
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.toolchain import Toolchain
+from runner.jail import Jail
 
 EventHandler = Callable[[dict[str, Any]], None]
 LineHandler = Callable[[str], None]
@@ -49,10 +53,13 @@ class CommandResult:
 class Terraform:
     """One working directory, one toolchain; remembers the command running now for interrupts."""
 
-    def __init__(self, toolchain: Toolchain, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, toolchain: Toolchain, workdir: Path, env: dict[str, str], jail: Jail) -> None:
         self.toolchain = toolchain
         self.workdir = workdir
+        # Only what the confinement gives: nothing of the runner's own environment.
         self.env = toolchain.env(env)
+        self.env["TF_CLI_CONFIG_FILE"] = env["TF_CLI_CONFIG_FILE"]
+        self.jail = jail
         self._running: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
         self.interrupted = threading.Event()
@@ -72,7 +79,8 @@ class Terraform:
             result.interrupted = True
             return result
         process = subprocess.Popen(
-            [str(self.toolchain.binary), *args],
+            self.jail.command([str(self.toolchain.binary), *args]),
+            pass_fds=self.jail.pass_fds,
             cwd=self.workdir,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -84,7 +92,8 @@ class Terraform:
             bufsize=1,
             # Its own process group: a terminal's Ctrl-C reaches only the runner, which forwards
             # one interrupt (a second would make terraform abandon its state). Same session as the
-            # runner, so whatever ends the build's session ends terraform too.
+            # runner, so whatever ends the build's session ends the jail's wrappers, and with them
+            # terraform (its PID namespace dies with its init).
             process_group=0,
         )
         with self._lock:
@@ -137,7 +146,9 @@ class Terraform:
             running = list(self._running)
         for process in running:
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                # The group: the jail's wrappers ignore it or pass it on; terraform handles it.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGINT)
 
     def run_in_background(self, args: Sequence[str], **options: Any) -> Background:
         """Start a command on a thread; ``Background.result()`` waits for it."""

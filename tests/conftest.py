@@ -10,6 +10,7 @@ import pytest
 
 from provisioner.emulator import EmulatorServer, ServiceResources, create_service_resources
 from provisioner.local.gateway import Gateway
+from provisioner.local.sandbox import SandboxProcess
 from provisioner.toolchain import Toolchain, ensure_toolchain
 from tests.support.api import Api, api_environment_fixture
 from tests.support.jobs import Emulated
@@ -44,7 +45,9 @@ def emulated() -> Iterator[Emulated]:
     endpoint = server.start()
     resources = ServiceResources()
     create_service_resources(endpoint, resources)
-    yield Emulated(endpoint, resources)
+    sandbox = SandboxProcess()
+    yield Emulated(endpoint, resources, sandbox.endpoint_url)
+    sandbox.stop()
     server.stop()
 
 

@@ -31,7 +31,8 @@ from provisioner.local.codebuild import stop_orphans
 from provisioner.local.control import LocalControl
 from provisioner.local.persistence import DataDirectory
 from provisioner.local.recovery import recover
-from provisioner.local.server import ApiServer, JobWatcher, log
+from provisioner.local.sandbox import SandboxProcess
+from provisioner.local.server import ApiServer, JobWatcher, WorkerPool, dispatch_to, log
 from provisioner.local.services import LocalServices, start_local_services
 from provisioner.records import epoch_ms
 from provisioner.toolchain import ensure_toolchain
@@ -95,11 +96,17 @@ class Reaper:
                 log(f"reaper job {job_id}: its workflow had ended; marked failed, project freed")
             for lock_id in report.cleared_locks:
                 log(f"reaper cleared the stale state lock {lock_id}")
+            for project_id in report.released_projects:
+                log(f"reaper project {project_id}: its job was gone or over; project lock released")
+            for skipped in report.skipped:
+                log(f"reaper skipped {skipped}")
 
 
 def _lock_data_dir(data_dir: Path) -> TextIO | None:
     """One server per data directory: two would each save their own view over the other's."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    # Records, state, variables and build logs: the service's alone, never a job's user's.
+    data_dir.chmod(0o700)
     lock = (data_dir / ".lock").open("w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -118,6 +125,7 @@ class Running:
     watcher: JobWatcher
     reaper: Reaper
     workers: list[subprocess.Popen[bytes]]
+    sandbox: SandboxProcess | None = None
 
 
 def _start(options: argparse.Namespace) -> Running:
@@ -132,12 +140,16 @@ def _start(options: argparse.Namespace) -> Running:
         port=options.emulator_port, on_write=lambda m, o: data.on_write(m, o) if data else None
     )
     endpoint = emulator.start()
+    # The sandbox is another emulator in another process: jobs' resources never share the
+    # service's data, and each project gets an account of its own there.
+    sandbox = SandboxProcess(options.data_dir / "sandbox") if options.target == "sandbox" else None
     services = start_local_services(
         endpoint,
         emulator.port,
         resources,
         options.data_dir / "builds",
         target=options.target,
+        sandbox_endpoint_url=sandbox.endpoint_url if sandbox else None,
         allow_exec=options.allow_exec,
     )
     orphans = stop_orphans(options.data_dir / "builds")
@@ -165,27 +177,22 @@ def _start(options: argparse.Namespace) -> Running:
     reaper.start()
     api = ApiServer(options.host, options.port, control)
     workers = _start_workers(options, control) if options.api_workers else []
-    return Running(emulator, services, data, api, watcher, reaper, workers)
+    return Running(emulator, services, data, api, watcher, reaper, workers, sandbox)
 
 
 def _start_workers(
-    options: argparse.Namespace, control: LocalControl | None
+    options: argparse.Namespace, _control: LocalControl | None
 ) -> list[subprocess.Popen[bytes]]:
-    """More API processes on the same port: the handlers' work then spreads over the cores."""
-    internal = ApiServer("127.0.0.1", 0, control)
-    threading.Thread(target=internal.serve_forever, name="internal-api", daemon=True).start()
-    command = [
-        sys.executable,
-        "-m",
-        "provisioner.local.api_worker",
-        "--host",
-        options.host,
-        "--port",
-        str(options.port),
-        "--control-url",
-        internal.url,
-    ]
-    return [subprocess.Popen(command, cwd=REPO_ROOT) for _ in range(options.api_workers)]
+    """API worker processes behind this one, ready when this returns: this process listens and
+    answers health, the OpenAPI document and /_local/ itself (it holds the emulator), and hands
+    every other request to an idle worker, so a slow invocation never holds up the others."""
+    pool = WorkerPool(options.api_workers, [sys.executable, "-m", "provisioner.local.api_worker"], REPO_ROOT)
+    ready = pool.start()
+    if ready < options.api_workers:
+        log(f"error  {options.api_workers - ready} of {options.api_workers} API workers did not start")
+    dispatch_to(pool)
+    # The pool keeps this list current as it replaces workers that die; _stop stops what it lists.
+    return pool.processes
 
 
 def _stop(running: Running) -> None:
@@ -205,6 +212,8 @@ def _stop(running: Running) -> None:
     running.reaper.stop()
     running.data.stop()
     running.emulator.stop()
+    if running.sandbox is not None:
+        running.sandbox.stop()
     log("stop   done")
 
 
@@ -230,7 +239,9 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    target = f"target {options.target}, emulator {running.emulator.endpoint_url}, data in {options.data_dir}"
+    sandbox = f", sandbox {running.sandbox.endpoint_url}" if running.sandbox else ""
+    emulator = running.emulator.endpoint_url
+    target = f"target {options.target}, emulator {emulator}{sandbox}, data in {options.data_dir}"
     log(f"ready  {running.api.url}  ({target})")
     try:
         running.api.serve_forever()

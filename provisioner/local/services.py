@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from moto.iam.models import iam_backends
-
 from provisioner.emulator import (
     EMULATOR_ACCESS_KEY,
     EMULATOR_ACCOUNT,
@@ -24,23 +22,14 @@ from provisioner.emulator import (
 from provisioner.local import compat
 from provisioner.local.codebuild import LocalBuilds
 
-SANDBOX_ACCOUNT = "111111111111"
-AWS_CREDENTIAL_VARIABLES = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "DEPLOY_ROLE_ARN",
-)
+# Target "aws": the keys make local was started with become the providers' (the user's own).
+TARGET_CREDENTIAL_VARIABLES = {
+    "AWS_ACCESS_KEY_ID": "TARGET_AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY": "TARGET_AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN": "TARGET_AWS_SESSION_TOKEN",
+    "DEPLOY_ROLE_ARN": "DEPLOY_ROLE_ARN",
+}
 RUNNER_TIMEOUT_MINUTES = 120
-
-
-@dataclass
-class SandboxCredentials:
-    access_key_id: str
-    secret_access_key: str
 
 
 @dataclass
@@ -68,16 +57,6 @@ class LocalServices:
         }
 
 
-def sandbox_credentials() -> SandboxCredentials:
-    """Keys of a user in a separate emulated account: sandbox deployments cannot touch the service's
-    own tables and buckets, which live in the emulator's default account."""
-    backend = iam_backends[SANDBOX_ACCOUNT]["aws"]
-    if "sandbox-deployer" not in backend.users:
-        backend.create_user("us-east-1", "sandbox-deployer")
-    key = backend.create_access_key("sandbox-deployer")
-    return SandboxCredentials(key.access_key_id, key.secret_access_key)
-
-
 def start_local_services(
     endpoint_url: str,
     port: int,
@@ -85,6 +64,7 @@ def start_local_services(
     log_dir: Path,
     *,
     target: Literal["sandbox", "aws"] = "sandbox",
+    sandbox_endpoint_url: str | None = None,
     allow_exec: bool = False,
     extra_runner_environment: Mapping[str, str] | None = None,
 ) -> LocalServices:
@@ -101,21 +81,19 @@ def start_local_services(
         "ALLOW_EXEC_CONSTRUCTS": "true" if allow_exec else "false",
         "PROGRESS_INTERVAL_SECONDS": "1",
     }
+    # The runner's own keys reach only the service's emulator; terraform never holds them.
+    runner_environment |= {
+        "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
+    }
     if target == "sandbox":
-        credentials = sandbox_credentials()
-        runner_environment |= {
-            "AWS_ACCESS_KEY_ID": EMULATOR_ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": EMULATOR_SECRET_KEY,
-            "SANDBOX_ENDPOINT_URL": endpoint_url,
-            "SANDBOX_ACCESS_KEY_ID": credentials.access_key_id,
-            "SANDBOX_SECRET_ACCESS_KEY": credentials.secret_access_key,
-        }
+        if not sandbox_endpoint_url:
+            raise ValueError("target sandbox needs the sandbox emulator's endpoint")
+        runner_environment["SANDBOX_ENDPOINT_URL"] = sandbox_endpoint_url
     else:
-        # The real account: terraform's providers use the credentials make local was started with.
-        # The emulator, holding the service's records and state, accepts any credentials.
-        for name in AWS_CREDENTIAL_VARIABLES:
+        for name, runner_name in TARGET_CREDENTIAL_VARIABLES.items():
             if os.environ.get(name):
-                runner_environment[name] = os.environ[name]
+                runner_environment[runner_name] = os.environ[name]
     runner_environment.update(extra_runner_environment or {})
     _create_runner_project(endpoint_url, resources, runner_environment)
     builds.register_project(RUNNER_PROJECT_NAME, runner_environment, RUNNER_TIMEOUT_MINUTES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -37,8 +38,14 @@ def invoke(*argv: str, endpoint: str | None = None) -> Run:
     """main(argv), with ``--endpoint`` first when given; rich writes to whatever sys.stdout is."""
     out, err = io.StringIO(), io.StringIO()
     arguments = [*(["--endpoint", endpoint] if endpoint else []), *argv]
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(arguments)
+    # The width a CI log gets: a COLUMNS left by the machine (or another test) must not fold tables.
+    saved = os.environ.pop("COLUMNS", None)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(arguments)
+    finally:
+        if saved is not None:
+            os.environ["COLUMNS"] = saved
     return Run(code, out.getvalue(), err.getvalue())
 
 

@@ -144,7 +144,7 @@ def test_pack_skips_a_file_over_the_limit_and_refuses_too_much(tmp_path: Path) -
     root = write_tree(tmp_path / "big", {"main.tf": BUCKET_TF, "huge.tf": "#" * (MAX_CODE_BYTES + 1)})
     package = pack(root)
     assert list(package.files) == ["main.tf"]
-    assert "over the API's 5 MiB code limit" in dict(package.skipped)["huge.tf"]
+    assert "over the API's 2 MiB code limit" in dict(package.skipped)["huge.tf"]
 
     many = write_tree(tmp_path / "many", {f"f{i}.tf": "#" for i in range(MAX_FILES + 1)})
     with pytest.raises(PackError, match=f"{MAX_FILES + 1} files; the API takes at most {MAX_FILES}"):

@@ -43,6 +43,10 @@ def test_environment_is_what_the_runner_settings_read(synth: Synth) -> None:
     assert environment["PROVISIONER_TARGET"] == "aws"
     assert environment["TAG_JOB_ID"] == "true"
     assert environment["ALLOW_EXEC_CONSTRUCTS"] == "false"
+    assert (
+        environment["ALLOWED_PROVIDERS"]
+        == "hashicorp/aws,hashicorp/null,hashicorp/random,hashicorp/time,hashicorp/tls"
+    )
     assert environment["ALLOWED_REGIONS"] == {"Ref": "AWS::Region"}
     # The per-job values come from the state machine's override, never from the project.
     assert not PER_JOB & set(environment)
@@ -94,13 +98,15 @@ def test_pinned_terraform_is_checked_against_its_digest(synth: Synth) -> None:
     assert BUILDSPEC["phases"]["build"]["commands"] == ["/opt/runner-venv/bin/python -m runner"]
 
 
-def test_plugin_cache_survives_between_builds(synth: Synth) -> None:
+def test_only_verified_downloads_survive_between_builds(synth: Synth) -> None:
     project = _project(synth)
     assert project["Cache"]["Type"] == "S3"
     assert project["Cache"]["Location"]["Fn::Join"][1][1] == "cache"
     toolchain = _environment(synth)["PROVISIONER_TOOLCHAIN_DIR"]
     assert toolchain == RUNNER_TOOLCHAIN_DIR == BUILDSPEC["env"]["variables"]["PROVISIONER_TOOLCHAIN_DIR"]
-    assert BUILDSPEC["cache"]["paths"] == [f"{toolchain}/plugin-cache/**/*", f"{toolchain}/downloads/**/*"]
+    # A plugin cache written by one job's terraform would be trusted by the next job's
+    assert BUILDSPEC["cache"]["paths"] == [f"{toolchain}/downloads/**/*"]
+    assert not toolchain.startswith("/root")
 
 
 def test_project_limits_and_encryption(synth: Synth) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from functions.models.input import MAX_CODE_BYTES
 from tests.support.local_server import LocalServer
 
 SENTINEL = Path(f"/tmp/provisioner-hostile-{uuid.uuid4().hex}")
@@ -99,7 +100,7 @@ CASES: list[tuple[str, str, str, bytes | None, str, int, str]] = [
         "oversized code",
         "POST",
         "/api/deploy",
-        deploy_body("#" * (5 * 1024 * 1024 + 10)),
+        deploy_body("#" * (MAX_CODE_BYTES + 10)),
         "application/json",
         413,
         "payload_too_large",

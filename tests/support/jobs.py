@@ -23,6 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class Emulated:
     endpoint_url: str
     resources: ServiceResources
+    # The sandbox emulator (its own process) that target "sandbox" deploys into.
+    sandbox_url: str = ""
 
     def session(self) -> boto3.session.Session:
         return emulator_session(self.resources.region)
@@ -100,6 +102,7 @@ def runner_environment(emulated: Emulated, project_id: str, job_id: str, action:
             "PROJECT_ID": project_id,
             "JOB_ACTION": action.value,
             "PROVISIONER_TARGET": "sandbox",
+            "SANDBOX_ENDPOINT_URL": emulated.sandbox_url,
             "PROGRESS_INTERVAL_SECONDS": "0.5",
             "PYTHONPATH": str(REPO_ROOT),
         }

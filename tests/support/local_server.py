@@ -77,6 +77,13 @@ class LocalServer:
                 return line.split(" emulator ", 1)[1].split(",", 1)[0].strip()
         raise AssertionError(f"no emulator address in the log: {self.log()}")
 
+    def sandbox_url(self) -> str:
+        """The sandbox emulator (target sandbox), from the server's ready line."""
+        for line in self.log().splitlines():
+            if " sandbox http://" in line:
+                return line.split(" sandbox ", 1)[1].split(",", 1)[0].strip()
+        raise AssertionError(f"no sandbox address in the log: {self.log()}")
+
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
 

@@ -23,7 +23,14 @@ def services(
     port = urlparse(emulated.endpoint_url).port
     assert port is not None
     log_dir: Path = tmp_path_factory.mktemp("builds")
-    services = start_local_services(emulated.endpoint_url, port, emulated.resources, log_dir, allow_exec=True)
+    services = start_local_services(
+        emulated.endpoint_url,
+        port,
+        emulated.resources,
+        log_dir,
+        sandbox_endpoint_url=emulated.sandbox_url,
+        allow_exec=True,
+    )
     os.environ["ALLOW_EXEC_CONSTRUCTS"] = "true"
     clear_environment_caches()
     yield services

@@ -1,0 +1,257 @@
+"""Where terraform runs: as a dedicated, unprivileged user, in directories only that user can read.
+
+The runner is root (a CodeBuild build, or local mode's stand-in); terraform and everything it
+starts are not. Each job gets its own uid (no passwd entry, no groups, no capabilities, no new
+privileges), so the kernel keeps it out of the runner's files, environment (``/proc/<pid>/environ``),
+credentials, the local data directory and other jobs' workspaces. Where the kernel allows
+namespaces (local mode; CodeBuild only with privileged mode), each terraform command also gets its
+own PID namespace with a fresh ``/proc`` (it sees only its own processes, and all of them die with
+it), a private ``/tmp`` and, with ``Netns``, a network with no route but the runner's bridges.
+Whatever the platform, every process of the job's uid is killed when the job ends: a process can
+leave a process group or a session, not its uid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import random
+import shutil
+import signal
+import stat
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import IO
+
+# Far above any uid a distribution hands out; the range is an install option.
+DEFAULT_UID_RANGE = (200_000, 299_999)
+# Go programs are multi-threaded and RLIMIT_NPROC counts threads: room for terraform and several
+# providers, a bound on a fork bomb.
+MAX_PROCESSES = 4096
+KILL_ROUNDS = 50
+# What the job's private /tmp may hold; terraform writes plans and provider sockets there.
+PRIVATE_TMP_SIZE = "2g"
+
+
+class IsolationError(RuntimeError):
+    """Terraform cannot be isolated here; the job must not run."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What this machine lets the runner use; found once per process."""
+
+    root: bool
+    setpriv: bool
+    namespaces: bool
+
+    def require(self) -> None:
+        if not self.root:
+            raise IsolationError(
+                "the runner must run as root to give terraform a user of its own "
+                "(PROVISIONER_ISOLATION=none runs terraform as the runner's user: trusted code only)"
+            )
+        if not self.setpriv:
+            raise IsolationError("setpriv (util-linux) is needed to drop terraform's privileges")
+
+
+@cache
+def capabilities() -> Capabilities:
+    root = os.geteuid() == 0
+    setpriv = shutil.which("setpriv") is not None
+    namespaces = False
+    unshare = shutil.which("unshare")
+    if root and unshare:
+        probe = subprocess.run(
+            [unshare, "--pid", "--mount", "--fork", "--mount-proc", "--kill-child", "true"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        namespaces = probe.returncode == 0
+    return Capabilities(root=root, setpriv=setpriv, namespaces=namespaces)
+
+
+@dataclass
+class JobUser:
+    """A uid held by this runner for one job: a lock file says so to other runners on the machine."""
+
+    uid: int
+    _lock: IO[str] | None = field(default=None, repr=False)
+
+    @property
+    def gid(self) -> int:
+        return self.uid
+
+    def release(self) -> None:
+        kill_processes_of(self.uid)
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def allocate_user(lock_dir: Path, uid_range: tuple[int, int] = DEFAULT_UID_RANGE) -> JobUser:
+    """A uid no other job on this machine holds, free of processes before the job starts."""
+    private_directory(lock_dir, 0o700)
+    low, high = uid_range
+    for _attempt in range(200):
+        uid = random.randint(low, high)
+        handle = (lock_dir / f"{uid}.lock").open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        kill_processes_of(uid)  # a previous holder's leftovers, if it died before cleaning up
+        return JobUser(uid, handle)
+    raise IsolationError(f"no free job uid in {low}-{high}")
+
+
+def private_directory(path: Path, mode: int) -> Path:
+    """A root-owned directory with exactly this mode; refuses one someone else made first."""
+    path.mkdir(parents=True, exist_ok=True)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise IsolationError(f"{path} is not a directory of the runner's own")
+    path.chmod(mode)
+    return path
+
+
+@dataclass(frozen=True)
+class JobDirectories:
+    """``base`` (root, 0711: others may pass, not list) holding the job user's own directories."""
+
+    base: Path
+    code: Path
+    home: Path
+    tmp: Path
+
+    @classmethod
+    def create(cls, parent: Path, job_id: str, user: JobUser | None) -> JobDirectories:
+        private_directory(parent, 0o711)
+        base = parent / f"{job_id}-{os.getpid()}"
+        if base.exists():
+            remove_tree(base)
+        base.mkdir(mode=0o711)
+        base.chmod(0o711)
+        directories = cls(base, base / "code", base / "home", base / "tmp")
+        for path in (directories.code, directories.home, directories.tmp):
+            path.mkdir(mode=0o700)
+            if user is not None:
+                os.chown(path, user.uid, user.gid)
+        return directories
+
+    def give(self, path: Path, user: JobUser | None, mode: int = 0o600) -> Path:
+        """A file the runner wrote, readable by the job user alone."""
+        path.chmod(mode)
+        if user is not None:
+            os.chown(path, user.uid, user.gid)
+        return path
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def processes_of(uid: int) -> list[int]:
+    """Live processes whose real or effective uid is this one."""
+    found: list[int] = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("Uid:"):
+                ids = line.split()[1:3]
+                if str(uid) in ids and "\nState:\tZ" not in text:
+                    found.append(int(status.parent.name))
+                break
+    return found
+
+
+def kill_processes_of(uid: int) -> list[int]:
+    """SIGKILL every process of the uid, again until none is left (they may fork meanwhile)."""
+    killed: list[int] = []
+    for _round in range(KILL_ROUNDS):
+        pids = processes_of(uid)
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        killed += pids
+        time.sleep(0.01)
+    return sorted(set(killed))
+
+
+@dataclass(frozen=True)
+class Jail:
+    """How one job's terraform commands are started.
+
+    ``network_fd`` is an open network namespace (see ``runner.network``) the commands join;
+    ``None`` keeps the host's network (CodeBuild, where terraform reaches AWS itself).
+    """
+
+    user: JobUser | None
+    namespaces: bool
+    network_fd: int | None = None
+    max_processes: int = MAX_PROCESSES
+
+    def command(self, argv: Sequence[str]) -> list[str]:
+        prefix: list[str] = []
+        if self.network_fd is not None:
+            prefix += ["nsenter", f"--net=/proc/self/fd/{self.network_fd}", "--"]
+        if self.namespaces:
+            # A PID namespace with its own /proc: terraform is its init, and when it exits the
+            # kernel kills whatever it left behind. A private /tmp and /dev/shm: nothing shared
+            # with the machine or another job. --kill-child: if the runner's side dies, so does it.
+            prefix += [
+                "unshare",
+                "--pid",
+                "--mount",
+                "--fork",
+                "--mount-proc",
+                "--kill-child=SIGKILL",
+                "--",
+                "/bin/sh",
+                "-c",
+                f"mount -t tmpfs -o mode=1777,size={PRIVATE_TMP_SIZE} tmpfs /tmp && "
+                "mount -t tmpfs -o mode=1777 tmpfs /dev/shm && "
+                'mount -t tmpfs -o mode=1777 tmpfs /var/tmp && exec "$@"',
+                "jail",
+            ]
+        if self.user is not None:
+            prefix += [
+                "prlimit",
+                f"--nproc={self.max_processes}",
+                "--core=0",
+                "--",
+                "setpriv",
+                f"--reuid={self.user.uid}",
+                f"--regid={self.user.gid}",
+                "--clear-groups",
+                "--no-new-privs",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--",
+            ]
+        return [*prefix, *argv]
+
+    @property
+    def pass_fds(self) -> tuple[int, ...]:
+        return () if self.network_fd is None else (self.network_fd,)
+
+
+@contextlib.contextmanager
+def umask(mask: int) -> Iterator[None]:
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
