@@ -32,7 +32,7 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 setup: $(VENV)/.synced toolchain
 
 toolchain: $(VENV)/.synced
-	$(BIN)/python -m provisioner.toolchain
+	$(BIN)/python -m tooling.toolchain
 
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .
@@ -47,7 +47,7 @@ pytest: setup
 test: setup lint typecheck pytest
 
 local: setup
-	$(BIN)/python -m provisioner.local
+	$(BIN)/python -m localmode
 
 bench: setup
 	$(BIN)/python -m benchmarks

@@ -11,7 +11,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from provisioner.cost import estimate, load_catalog
+from cost import estimate, load_catalog
 
 TYPES = ("t3.micro", "m5.large", "c5.xlarge", "r6g.large")
 

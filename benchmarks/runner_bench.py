@@ -28,14 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from provisioner.emulator import EmulatorServer, ServiceResources, create_service_resources
-from provisioner.local.sandbox import SandboxProcess
-from provisioner.records import JobAction, new_job_id
-from provisioner.toolchain import ensure_toolchain
+from core.records import JobAction, new_job_id
+from localmode.emulator import EmulatorServer, ServiceResources, create_service_resources
+from localmode.sandbox import SandboxProcess
 from runner.confinement import BackendAccess
 from runner.overrides import backend_document
 from runner.settings import RunnerSettings
 from tests.support.jobs import Emulated, runner_environment, start_runner, submit_job
+from tooling.toolchain import ensure_toolchain
 
 SIZES = ((5, 5), (25, 3))  # (groups of four resources, runs)
 TARGET_RATIO = 1.10

@@ -15,9 +15,9 @@ from constructs import Construct
 from cdk.functions_construct import FunctionsConstruct
 from cdk.nag import suppress
 from cdk.settings import InstallOptions
+from core.records import PROJECT_ID_PATTERN
+from core.requests import MAX_CODE_BYTES, MAX_REQUEST_BYTES
 from functions.handlers.routing import ROUTES
-from functions.models.input import MAX_CODE_BYTES, MAX_REQUEST_BYTES
-from provisioner.records import PROJECT_ID_PATTERN
 
 BAD_BODY_TEMPLATE = '{"error": "bad_request", "message": "$context.error.validationErrorString"}'
 _PROJECT_ID = apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=PROJECT_ID_PATTERN)

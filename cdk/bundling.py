@@ -26,7 +26,7 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from cdk.constants import BUNDLE_CACHE_DIR, BUNDLE_EXCLUDES, REPO_ROOT, UV_LOCK
+from cdk.constants import BUNDLE_CACHE_DIR, BUNDLE_EXCLUDES, PYPROJECT, REPO_ROOT, UV_LOCK
 
 # Bumped when the way a dependency tree is installed changes, so old cache entries are not reused.
 BUNDLER_VERSION = "1"
@@ -67,6 +67,20 @@ class TargetPython:
             "os_name": "posix",
             "platform_machine": self.machine,
         }
+
+
+def group_requirements(group: str, pyproject: Path = PYPROJECT) -> list[str]:
+    """A dependency group of pyproject.toml, its included groups resolved (PEP 735)."""
+    groups: dict[str, list[Any]] = tomllib.loads(pyproject.read_text())["dependency-groups"]
+    if group not in groups:
+        raise BundlingError(f"pyproject.toml has no dependency group {group!r}")
+    requirements: list[str] = []
+    for entry in groups[group]:
+        if isinstance(entry, dict):
+            requirements += group_requirements(str(entry["include-group"]), pyproject)
+        else:
+            requirements.append(str(entry))
+    return requirements
 
 
 def locked_closure(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from provisioner import records
+from core import records
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 ASL_FILE: Final = REPO_ROOT / "statemachine" / "provisioning.asl.json"
 BUILDSPEC_PATH: Final = "runner/buildspec.yml"
 UV_LOCK: Final = REPO_ROOT / "uv.lock"
+PYPROJECT: Final = REPO_ROOT / "pyproject.toml"
 BUNDLE_CACHE_DIR: Final = REPO_ROOT / ".cache" / "cdk-bundles"
 
 STACK_NAME: Final = "TerraformProvisioner"
@@ -25,16 +26,14 @@ API_TIMEOUT_SECONDS: Final = 29  # API Gateway's integration timeout
 HANDLER_MODULE: Final = "functions.handlers.{name}.lambda_handler"
 FUNCTION_MEMORY_MB: Final = 512
 REAPER_INTERVAL_MINUTES: Final = 5
-# Runtime deps of the handlers; boto3 comes with the Lambda runtime. Versions come from uv.lock.
-LAMBDA_REQUIREMENTS: Final = ("aws-lambda-powertools[tracer]", "pydantic", "python-hcl2", "pyyaml")
-LAMBDA_PACKAGES: Final = ("functions", "provisioner")
+# What each bundle ships: its own packages, and its dependency group of pyproject.toml (versions
+# and hashes from uv.lock).
+LAMBDA_GROUP: Final = "lambda"
+LAMBDA_PACKAGES: Final = ("functions", "core", "cost")
 LAMBDA_PYTHON_VERSION: Final = "3.12"
 LAMBDA_PLATFORM: Final = "manylinux2014_aarch64"
-# Never shipped: local mode and its emulator (moto is a dev dependency), tests and caches.
+# Never shipped: caches (the packages listed are the whole of what ships).
 BUNDLE_EXCLUDES: Final = (
-    "provisioner/local",
-    "provisioner/emulator.py",
-    "tests",
     "__pycache__",
     "*.pyc",
     ".pytest_cache",
@@ -42,8 +41,8 @@ BUNDLE_EXCLUDES: Final = (
 )
 
 # --- the runner ----------------------------------------------------------------------------------
-RUNNER_REQUIREMENTS: Final = ("boto3", "pydantic", "python-hcl2", "pyyaml")
-RUNNER_PACKAGES: Final = ("runner", "provisioner")
+RUNNER_GROUP: Final = "runner"
+RUNNER_PACKAGES: Final = ("runner", "core")
 RUNNER_PYTHON_VERSION: Final = "3.12"  # runtime-versions in the buildspec
 # Verified downloads are kept between builds by the CodeBuild cache; the buildspec names the same
 # directory. Outside /root (mode 0700): terraform's own user must reach the jobs' directories in it.
@@ -53,7 +52,7 @@ RUNNER_QUEUED_TIMEOUT_MINUTES: Final = 30
 CACHE_PREFIX: Final = "cache/"
 
 # --- records -------------------------------------------------------------------------------------
-# Key layout and index names: the service's own (provisioner/records.py), re-exported for the stack.
+# Key layout and index names: the service's own (core/records.py), re-exported for the stack.
 JOBS_BY_PROJECT_INDEX: Final = records.JOBS_BY_PROJECT_INDEX
 JOBS_BY_CREATION_INDEX: Final = records.JOBS_BY_CREATION_INDEX
 IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expiration"

@@ -13,7 +13,7 @@ from cdk.nag import suppress
 
 
 class DataConstruct(Construct):
-    """Keys and indexes match ``provisioner/emulator.py``, which local mode and the tests use."""
+    """Keys and indexes match ``localmode/emulator.py``, which local mode and the tests use."""
 
     def __init__(self, scope: Construct, id_: str, *, key: kms.IKey, log_retention_days: int) -> None:
         super().__init__(scope, id_)

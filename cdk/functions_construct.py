@@ -15,7 +15,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk import constants
-from cdk.bundling import LocalBundler, TargetPython, locked_closure
+from cdk.bundling import LocalBundler, TargetPython, group_requirements, locked_closure
 from cdk.data_construct import DataConstruct
 from cdk.iam_helpers import (
     ITEM_READ,
@@ -43,9 +43,10 @@ JOB_INDEXES = (constants.JOBS_BY_PROJECT_INDEX, constants.JOBS_BY_CREATION_INDEX
 
 
 def lambda_code() -> lambda_.Code:
-    """``functions/`` and ``provisioner/`` plus their dependencies for Python 3.12 on arm64, no Docker."""
+    """``functions/``, ``core/`` and ``cost/`` with the lambda group's dependencies, for Python 3.12
+    on arm64; built without Docker."""
     dependencies = locked_closure(
-        constants.LAMBDA_REQUIREMENTS,
+        group_requirements(constants.LAMBDA_GROUP),
         TargetPython(constants.LAMBDA_PYTHON_VERSION, "aarch64"),
         provided=RUNTIME_PROVIDED,
     )

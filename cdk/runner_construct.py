@@ -21,7 +21,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from cdk import constants
-from cdk.bundling import LocalBundler, TargetPython, locked_closure, requirements_text
+from cdk.bundling import LocalBundler, TargetPython, group_requirements, locked_closure, requirements_text
 from cdk.data_construct import DataConstruct
 from cdk.deploy_role_construct import DeployRoleConstruct
 from cdk.iam_helpers import (
@@ -64,7 +64,7 @@ class RunnerConstruct(Construct):
         image, compute_type, machine = IMAGES[options.runner_architecture]
 
         dependencies = locked_closure(
-            constants.RUNNER_REQUIREMENTS, TargetPython(constants.RUNNER_PYTHON_VERSION, machine)
+            group_requirements(constants.RUNNER_GROUP), TargetPython(constants.RUNNER_PYTHON_VERSION, machine)
         )
         bundler = LocalBundler(
             constants.RUNNER_PACKAGES, extra_files={"requirements.txt": requirements_text(dependencies)}

@@ -5,7 +5,7 @@ and following its log.
     accepted = client.deploy("demo", {"main.tf": code}, {"name": "x"})
     job = client.wait(accepted.jobId, on_update=lambda job: print(job.phase, job.progress))
 
-Responses are the API's own models (``functions.models.output``); ``client.raw`` has the same calls
+Responses are the API's own models (``core.responses``); ``client.raw`` has the same calls
 returning the JSON exactly as the API sent it. Errors are ``ApiError`` (the API answered with an
 error body) or ``ServiceUnreachable`` (no answer at all). Installs behind IAM authorization get
 SigV4-signed requests (service ``execute-api``), with botocore's signer and credential chain.
@@ -27,7 +27,8 @@ from http.client import HTTPException, RemoteDisconnected
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlencode, urlsplit
 
-from functions.models.output import (
+from core.records import TERMINAL_JOB_STATUSES
+from core.responses import (
     CancelOut,
     CostsOut,
     DeployAccepted,
@@ -40,7 +41,6 @@ from functions.models.output import (
     StateOut,
     ValidationOut,
 )
-from provisioner.records import TERMINAL_JOB_STATUSES
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials

@@ -10,7 +10,7 @@ from types import FrameType
 
 from pydantic import ValidationError
 
-from provisioner.toolchain import ToolchainError, ensure_toolchain
+from core.toolchain import ToolchainError, find_toolchain
 from runner.credentials import runner_session
 from runner.pipeline import Run
 from runner.settings import RunnerSettings, describe_settings_error
@@ -32,7 +32,7 @@ def main() -> int:
     session = runner_session(settings)
     store = RunStore(settings, session)
     try:
-        toolchain = ensure_toolchain()
+        toolchain = find_toolchain()
     except ToolchainError as exc:
         store.mark_started()
         store.fail(

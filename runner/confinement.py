@@ -18,8 +18,8 @@ from typing import Any
 
 import boto3
 
-from provisioner.records import state_key, state_lock_id
-from provisioner.toolchain import Toolchain, cli_config_text
+from core.records import state_key, state_lock_id
+from core.toolchain import Toolchain, cli_config_text
 from runner.bridges import Bridge, EgressProxy, SandboxPolicy, StatePolicy, parse_endpoint
 from runner.credentials import (
     BACKEND_PROFILE,
@@ -122,8 +122,7 @@ def confine(
         environment = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": str(directories.home),
-            # With namespaces /tmp is private to each command; without, the job's own directory.
-            "TMPDIR": "/tmp" if jail.namespaces else str(directories.tmp),  # noqa: S108
+            "TMPDIR": str(directories.tmp),
             "LANG": "C.UTF-8",
             "TF_CLI_CONFIG_FILE": str(cli_config),
             "AWS_REGION": settings.region,

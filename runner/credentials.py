@@ -30,7 +30,7 @@ import boto3
 from botocore.credentials import RefreshableCredentials
 from botocore.session import get_session
 
-from provisioner.records import log_key, plan_key, state_key, state_lock_id, workspace_prefix
+from core.records import log_key, plan_key, state_key, state_lock_id, workspace_prefix
 from runner.jail import JobUser
 from runner.settings import RunnerSettings
 

@@ -6,7 +6,7 @@ privileges), so the kernel keeps it out of the runner's files, environment (``/p
 credentials, the local data directory and other jobs' workspaces. Where the kernel allows
 namespaces (local mode; CodeBuild only with privileged mode), each terraform command also gets its
 own PID namespace with a fresh ``/proc`` (it sees only its own processes, and all of them die with
-it), a private ``/tmp`` and, with ``Netns``, a network with no route but the runner's bridges.
+it), a private ``/dev/shm`` and, with ``Netns``, a network with no route but the runner's bridges.
 Whatever the platform, every process of the job's uid is killed when the job ends: a process can
 leave a process group or a session, not its uid.
 """
@@ -34,8 +34,10 @@ DEFAULT_UID_RANGE = (200_000, 299_999)
 # providers, a bound on a fork bomb.
 MAX_PROCESSES = 4096
 KILL_ROUNDS = 50
-# What the job's private /tmp may hold; terraform writes plans and provider sockets there.
-PRIVATE_TMP_SIZE = "2g"
+# What the job's private /dev/shm may hold.
+PRIVATE_TMP_SIZE = "512m"
+# Shared temporary directories a job can write into; what it leaves there goes with it.
+SHARED_TEMPORARY = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))  # noqa: S108
 
 
 class IsolationError(RuntimeError):
@@ -90,6 +92,8 @@ class JobUser:
 
     def release(self) -> None:
         kill_processes_of(self.uid)
+        for directory in SHARED_TEMPORARY:
+            remove_files_of(self.uid, directory)
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -156,6 +160,35 @@ class JobDirectories:
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_files_of(uid: int, top: Path) -> list[Path]:
+    """Delete what the uid owns under a directory, never following a link (a job may plant them).
+
+    A job can only have written into directories it owns or that anyone may write into, so only
+    those are searched: root's own trees under /tmp are not walked.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        path = Path(entry.path)
+        if info.st_uid == uid:
+            with contextlib.suppress(OSError):
+                if stat.S_ISDIR(info.st_mode):
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                removed.append(path)
+        elif stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_IWOTH:
+            removed += remove_files_of(uid, path)
+    return removed
 
 
 def processes_of(uid: int) -> list[int]:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provisioner.hcl.config import Configuration, nested_blocks
-from provisioner.hcl.providers import aws_local_names, aws_provider_configurations
-from provisioner.records import state_key
-from provisioner.redaction import SensitivePaths, sensitive_paths_from_schema
+from core.hcl.config import Configuration, nested_blocks
+from core.hcl.providers import aws_local_names, aws_provider_configurations
+from core.records import state_key
+from core.redaction import SensitivePaths, sensitive_paths_from_schema
 from runner.settings import RunnerSettings
 
 if TYPE_CHECKING:

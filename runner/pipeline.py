@@ -19,11 +19,11 @@ from typing import Any
 
 import boto3
 
-from provisioner.hcl.config import Configuration, Finding, is_config_file, load_configuration
-from provisioner.hcl.preflight import PreflightPolicy, preflight
-from provisioner.hcl.providers import aws_local_names
-from provisioner.records import CANCELLED_MESSAGE, DeploymentStatus, JobAction, Phase, iso_now
-from provisioner.redaction import (
+from core.hcl.config import Configuration, Finding, is_config_file, load_configuration
+from core.hcl.preflight import PreflightPolicy, preflight
+from core.hcl.providers import aws_local_names
+from core.records import CANCELLED_MESSAGE, DeploymentStatus, JobAction, Phase, iso_now
+from core.redaction import (
     Scrubber,
     SecretCollector,
     mask_outputs,
@@ -32,7 +32,7 @@ from provisioner.redaction import (
     secrets_in_state,
     secrets_in_variables,
 )
-from provisioner.toolchain import Toolchain
+from core.toolchain import Toolchain
 from runner import overrides
 from runner.checks import installed_module_problems, plan_configuration_problems
 from runner.confinement import Confinement, confine

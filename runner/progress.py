@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.records import JobAction, Phase
-from provisioner.redaction import Scrubber
+from core.records import JobAction, Phase
+from core.redaction import Scrubber
 
 LOG_TAIL_LINES = 60
 LOG_TAIL_BYTES = 6_000

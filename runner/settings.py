@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from provisioner.records import JOB_ID_PATTERN, PROJECT_ID_PATTERN, JobAction
+from core.records import JOB_ID_PATTERN, PROJECT_ID_PATTERN, JobAction
 
 Target = Literal["sandbox", "aws"]
 # Host-reaching providers (external, local, http, archive) are left out unless the install adds them.

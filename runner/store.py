@@ -21,7 +21,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from provisioner.records import (
+from core.records import (
     DeploymentStatus,
     JobStatus,
     Phase,

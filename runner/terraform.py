@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provisioner.toolchain import Toolchain
+from core.toolchain import Toolchain
 from runner.jail import Jail
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -95,6 +95,8 @@ class Terraform:
             # runner, so whatever ends the build's session ends the jail's wrappers, and with them
             # terraform (its PID namespace dies with its init).
             process_group=0,
+            # What terraform and its commands create is theirs alone unless they say otherwise.
+            umask=0o077,
         )
         with self._lock:
             self._running.add(process)

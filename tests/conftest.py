@@ -8,12 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from provisioner.emulator import EmulatorServer, ServiceResources, create_service_resources
-from provisioner.local.gateway import Gateway
-from provisioner.local.sandbox import SandboxProcess
-from provisioner.toolchain import Toolchain, ensure_toolchain
+from core.toolchain import Toolchain
+from localmode.emulator import EmulatorServer, ServiceResources, create_service_resources
+from localmode.gateway import Gateway
+from localmode.sandbox import SandboxProcess
 from tests.support.api import Api, api_environment_fixture
 from tests.support.jobs import Emulated
+from tooling.toolchain import ensure_toolchain
 
 
 @pytest.fixture(scope="session", autouse=True)

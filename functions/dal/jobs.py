@@ -13,9 +13,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.records import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX, JobStatus, iso_now
 from functions.dal import aws
 from functions.models.exceptions import InvalidRequest
-from provisioner.records import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX, JobStatus, iso_now
 
 JobItem = dict[str, Any]
 VIEW_FIELDS = (

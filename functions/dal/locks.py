@@ -9,8 +9,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.records import stored_json
 from functions.dal import aws
-from provisioner.records import stored_json
 
 
 @dataclass(frozen=True)

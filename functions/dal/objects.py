@@ -9,8 +9,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.records import log_key, plan_key, state_key, workspace_prefix
 from functions.dal import aws
-from provisioner.records import log_key, plan_key, state_key, workspace_prefix
 
 MISSING = ("NoSuchKey", "404", "NotFound", "InvalidRange")
 

@@ -9,10 +9,10 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.records import iso_now
 from functions.dal import aws
 from functions.dal.jobs import plain
 from functions.models.exceptions import ProjectBusy
-from provisioner.records import iso_now
 
 ProjectItem = dict[str, Any]
 # What judging a project lock needs (functions/logic/locks.py), not the outputs or findings.

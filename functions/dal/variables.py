@@ -9,8 +9,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.records import SECRET_NAME_PREFIX
 from functions.dal import aws
-from provisioner.records import SECRET_NAME_PREFIX
 
 
 def secret_name(project_id: str) -> str:

@@ -9,12 +9,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.records import epoch_ms
 from functions.logic.locks import reap
 from functions.logic.wiring import lock_services
 from functions.models.env_vars import ReaperEnv
 from functions.utils.env import environment, init_environment_variables
 from functions.utils.observability import logger, metrics, tracer
-from provisioner.records import epoch_ms
 
 ENVIRONMENT = ReaperEnv
 

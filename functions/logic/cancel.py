@@ -5,12 +5,12 @@ A job that has not reached its build yet is closed here, since no runner will re
 
 from __future__ import annotations
 
+from core.records import CANCELLED_MESSAGE, TERMINAL_JOB_STATUSES, JobStatus
+from core.responses import CancelOut
 from functions.dal.jobs import JobStore
 from functions.dal.projects import ProjectStore
 from functions.dal.workflow import Workflow
 from functions.models.exceptions import JobAlreadyFinished, JobNotFound
-from functions.models.output import CancelOut
-from provisioner.records import CANCELLED_MESSAGE, TERMINAL_JOB_STATUSES, JobStatus
 
 RUNNING = "RUNNING"
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from core.records import DeploymentStatus, stored_json
+from core.responses import CostBreakdown, CostsOut
+from cost import estimate
 from functions.logic.projects import ProjectReaders, require_project
 from functions.models.exceptions import NothingToShow
-from functions.models.output import CostBreakdown, CostsOut
-from provisioner.cost import estimate
-from provisioner.records import DeploymentStatus, stored_json
 
 
 def project_costs(readers: ProjectReaders, project_id: str) -> CostsOut:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import codecs
 
+from core.records import TERMINAL_JOB_STATUSES, JobStatus, stored_json
+from core.responses import JobListOut, JobOut, JobResult, JobSummary, LogOut, PlanSummary
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.objects import ArtifactReader
 from functions.models.exceptions import JobNotFound
-from functions.models.output import JobListOut, JobOut, JobResult, JobSummary, LogOut, PlanSummary
-from provisioner.records import TERMINAL_JOB_STATUSES, JobStatus, stored_json
 
 DEFAULT_MESSAGES = {
     JobStatus.PENDING: "Job is queued and waiting to start",

@@ -19,14 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from functions.dal.builds import BuildStatus
-from functions.dal.jobs import JobItem, JobStore
-from functions.dal.locks import LockStore, StateLock
-from functions.dal.projects import ProjectItem, ProjectStore
-from functions.dal.workflow import Workflow
-from functions.models.exceptions import NothingToShow, ProjectBusy, StoreUnavailable, WorkflowUnavailable
-from functions.models.output import ProjectLockCleared, UnlockOut
-from provisioner.records import (
+from core.records import (
     TERMINAL_JOB_STATUSES,
     DeploymentStatus,
     JobStatus,
@@ -34,6 +27,13 @@ from provisioner.records import (
     iso_now,
     state_lock_id,
 )
+from core.responses import ProjectLockCleared, UnlockOut
+from functions.dal.builds import BuildStatus
+from functions.dal.jobs import JobItem, JobStore
+from functions.dal.locks import LockStore, StateLock
+from functions.dal.projects import ProjectItem, ProjectStore
+from functions.dal.workflow import Workflow
+from functions.models.exceptions import NothingToShow, ProjectBusy, StoreUnavailable, WorkflowUnavailable
 
 OWNER_CANDIDATES = 10
 # A job's record, execution and build appear within the submitting request (29 s at most): a

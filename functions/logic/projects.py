@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.records import DeploymentStatus, stored_json
+from core.redaction import redact_state
+from core.responses import InfrastructureOut, OutputsOut, PlanSummary, StateOut, StateSummary
 from functions.dal.jobs import JobStore
 from functions.dal.objects import ArtifactReader, CodeStore, StateReader
 from functions.dal.projects import ProjectItem, ProjectStore
 from functions.dal.variables import VariableStore
 from functions.models.exceptions import NothingToShow, ProjectNotFound
-from functions.models.output import InfrastructureOut, OutputsOut, PlanSummary, StateOut, StateSummary
-from provisioner.records import DeploymentStatus, stored_json
-from provisioner.redaction import redact_state
 
 
 @dataclass(frozen=True)

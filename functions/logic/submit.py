@@ -12,6 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.hcl.preflight import PreflightPolicy
+from core.hcl.tfvars import VariableFileError, split_variable_files
+from core.hcl.validation import static_findings
+from core.records import DeploymentStatus, JobAction, JobStatus, Phase, epoch_ms, iso_now, new_job_id
+from core.requests import DeployRequest, DestroyRequest
+from core.responses import DeployAccepted
 from functions.dal.jobs import JobStore
 from functions.dal.objects import CodeStore
 from functions.dal.projects import ProjectStore
@@ -27,12 +33,6 @@ from functions.models.exceptions import (
     StoreUnavailable,
     WorkflowUnavailable,
 )
-from functions.models.input import DeployRequest, DestroyRequest
-from functions.models.output import DeployAccepted
-from provisioner.hcl.preflight import PreflightPolicy
-from provisioner.hcl.tfvars import VariableFileError, split_variable_files
-from provisioner.hcl.validation import static_findings
-from provisioner.records import DeploymentStatus, JobAction, JobStatus, Phase, epoch_ms, iso_now, new_job_id
 
 ACCEPTED_MESSAGES = {
     JobAction.DEPLOY: "Infrastructure deployment started",

@@ -22,16 +22,16 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
+from core.hcl.config import Finding
+from core.hcl.preflight import PreflightPolicy
+from core.hcl.validation import static_findings
+from core.records import stored_json
+from core.responses import TerraformValidation, ValidationFinding, ValidationOut
 from functions.dal.jobs import JobStore
 from functions.logic.projects import ProjectReaders, require_project
 from functions.models.exceptions import NothingToShow
-from functions.models.output import TerraformValidation, ValidationFinding, ValidationOut
-from provisioner.hcl.config import Finding
-from provisioner.hcl.preflight import PreflightPolicy
-from provisioner.hcl.validation import static_findings
-from provisioner.records import stored_json
 
-# The checks whose findings stop a job before it starts (provisioner.hcl.validation.refused_findings).
+# The checks whose findings stop a job before it starts (core.hcl.validation.refused_findings).
 REFUSING_CHECKS = frozenset({"syntax", "preflight"})
 # Bumped when the checks change what they find, so results kept by older code are not served.
 FINDINGS_VERSION = 1

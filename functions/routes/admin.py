@@ -9,16 +9,16 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.metrics import MetricUnit
 
+from core.records import PROJECT_ID_PATTERN
+from core.requests import UnlockRequest
+from core.responses import UnlockOut
 from functions.logic.locks import force_unlock
 from functions.logic.wiring import lock_services
 from functions.models.env_vars import CancelEnv
-from functions.models.input import UnlockRequest
-from functions.models.output import UnlockOut
 from functions.routes.cancel import caller
 from functions.utils.env import environment
 from functions.utils.observability import logger, metrics
 from functions.utils.rest_api_resolver import error_responses, success_response
-from provisioner.records import PROJECT_ID_PATTERN
 
 
 def build_router() -> Router:

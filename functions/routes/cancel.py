@@ -10,16 +10,16 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.metrics import MetricUnit
 
+from core.records import JOB_ID_PATTERN
+from core.responses import CancelOut
 from functions.dal.jobs import job_store
 from functions.dal.projects import project_store
 from functions.dal.workflow import workflow
 from functions.logic.cancel import cancel_job
 from functions.models.env_vars import CancelEnv
-from functions.models.output import CancelOut
 from functions.utils.env import environment
 from functions.utils.observability import metrics
 from functions.utils.rest_api_resolver import error_responses, success_response
-from provisioner.records import JOB_ID_PATTERN
 
 
 def caller(current_event_identity: dict[str, object] | None) -> str:

@@ -19,6 +19,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from core.hcl.preflight import PreflightPolicy
+from core.requests import DeployRequest, DestroyRequest
+from core.responses import DeployAccepted
 from functions.dal.jobs import job_store
 from functions.dal.objects import code_store
 from functions.dal.projects import project_store
@@ -27,12 +30,9 @@ from functions.dal.workflow import workflow
 from functions.logic.submit import SubmitStores, submit_deploy, submit_destroy
 from functions.logic.wiring import lock_services
 from functions.models.env_vars import DeployEnv
-from functions.models.input import DeployRequest, DestroyRequest
-from functions.models.output import DeployAccepted
 from functions.utils.env import environment
 from functions.utils.observability import metrics
 from functions.utils.rest_api_resolver import error_responses, success_response
-from provisioner.hcl.preflight import PreflightPolicy
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 IdempotencyKey = Annotated[

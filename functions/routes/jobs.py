@@ -7,14 +7,14 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
+from core.records import JOB_ID_PATTERN, PROJECT_ID_PATTERN
+from core.responses import JobListOut, JobOut, LogOut
 from functions.dal.jobs import job_store
 from functions.dal.objects import artifact_reader
 from functions.logic.jobs import get_job, list_jobs, read_log
 from functions.models.env_vars import JobsEnv
-from functions.models.output import JobListOut, JobOut, LogOut
 from functions.utils.env import environment
 from functions.utils.rest_api_resolver import error_responses, success_response
-from provisioner.records import JOB_ID_PATTERN, PROJECT_ID_PATTERN
 
 JobIdPath = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="A job id from a deploy or destroy.")]
 

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from functions.models.output import HealthOut
+from core.responses import HealthOut
 from functions.utils.rest_api_resolver import API_VERSION
 
 

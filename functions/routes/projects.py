@@ -7,6 +7,9 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
+from core.hcl.preflight import PreflightPolicy
+from core.records import PROJECT_ID_PATTERN
+from core.responses import CostsOut, InfrastructureOut, OutputsOut, StateOut, ValidationOut
 from functions.dal.jobs import job_store
 from functions.dal.objects import artifact_reader, code_store, state_reader
 from functions.dal.projects import project_store
@@ -16,11 +19,8 @@ from functions.logic import projects as project_logic
 from functions.logic.projects import ProjectReaders
 from functions.logic.validation import validate_project
 from functions.models.env_vars import ProjectsEnv
-from functions.models.output import CostsOut, InfrastructureOut, OutputsOut, StateOut, ValidationOut
 from functions.utils.env import environment
 from functions.utils.rest_api_resolver import error_responses, success_response
-from provisioner.hcl.preflight import PreflightPolicy
-from provisioner.records import PROJECT_ID_PATTERN
 
 ProjectIdPath = Annotated[str, Path(pattern=PROJECT_ID_PATTERN, description="Letters, digits, '-' and '_'.")]
 

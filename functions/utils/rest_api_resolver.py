@@ -26,6 +26,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.requests import CODE_TOO_LARGE, MAX_CODE_BYTES, MAX_REQUEST_BYTES
+from core.responses import ErrorOut
 from functions.models.exceptions import (
     CodeTooLarge,
     InvalidConfiguration,
@@ -38,8 +40,6 @@ from functions.models.exceptions import (
     StoreUnavailable,
     WorkflowUnavailable,
 )
-from functions.models.input import CODE_TOO_LARGE, MAX_CODE_BYTES, MAX_REQUEST_BYTES
-from functions.models.output import ErrorOut
 from functions.utils.observability import logger
 
 API_TITLE = "Terraform provisioner"

@@ -20,7 +20,8 @@ from typing import Any, Final
 from rich.console import Console
 from rich.prompt import Confirm
 
-from functions.models.output import (
+from core.records import JobStatus
+from core.responses import (
     CostsOut,
     DeployAccepted,
     InfrastructureOut,
@@ -42,7 +43,6 @@ from provisioner.client import (
     ServiceUnreachable,
     SigningError,
 )
-from provisioner.records import JobStatus
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -121,7 +121,7 @@ def cmd_deploy(ctx: Context) -> int:
 
 def _estimate_and_confirm(ctx: Context, files: dict[str, str], variables: dict[str, Any]) -> bool:
     """The offline monthly cost of what is about to go out; on a terminal, ask before sending."""
-    from provisioner.cost import estimate  # noqa: PLC0415 - loads the price catalogue
+    from cost import estimate  # noqa: PLC0415 - loads the price catalogue
 
     try:
         # For resources whose provider names no region: the install's, when --region gives it.
@@ -390,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("cancel", cmd_cancel, "cancel a job; terraform stops safely").add_argument("job")
     command("health", cmd_health, "check that the service answers")
-    # Listed for --help only: main() hands everything after "estimate" to provisioner.cost.cli.
+    # Listed for --help only: main() hands everything after "estimate" to cost.cli.
     commands.add_parser(
         "estimate",
         help="monthly cost of a directory or plan, offline (provisioner estimate --help)",
@@ -464,7 +464,7 @@ def _api_error(ctx: Context, exc: ApiError) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["estimate"]:
-        from provisioner.cost.cli import main as estimate  # noqa: PLC0415 - its catalogue loads lazily
+        from cost.cli import main as estimate  # noqa: PLC0415 - its catalogue loads lazily
 
         return estimate(arguments[1:])
     parser = build_parser()

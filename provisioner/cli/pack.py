@@ -1,6 +1,6 @@
 """A directory of Terraform code -> the deploy request's ``files`` and ``variables``.
 
-Within the API's limits (``functions.models.input``), so that what the service would refuse is
+Within the API's limits (``core.requests``), so that what the service would refuse is
 reported here, file by file, before anything is sent.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 
 from hcl2.api import loads as parse_hcl
 
-from functions.models.input import MAX_CODE_BYTES, MAX_FILES, MAX_VARIABLES_BYTES, check_relative_path
-from provisioner.hcl.config import META_KEYS
+from core.hcl.config import META_KEYS
+from core.requests import MAX_CODE_BYTES, MAX_FILES, MAX_VARIABLES_BYTES, check_relative_path
 
 CONFIG_SUFFIXES = (".tf", ".tf.json")
 # terraform loads these from the root module by itself; they become variables, never files, since

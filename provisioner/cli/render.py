@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from functions.models.output import (
+from core.responses import (
     CostsOut,
     InfrastructureOut,
     JobListOut,

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.prompt import Prompt
 
-from functions.models.output import JobOut
+from core.responses import JobOut
 from provisioner.cli.render import status_text, text
 from provisioner.client import ApiError, ProvisionerClient
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from provisioner.records import JobAction
-from provisioner.toolchain import Toolchain
+from core.records import JobAction
+from core.toolchain import Toolchain
 from tests.support.api import Api
 from tests.support.jobs import start_runner
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from functions.handlers.reaper_handler import lambda_handler as reaper
-from provisioner.local.gateway import LocalContext
+from localmode.gateway import LocalContext
 from tests.support.api import Api
 
 CODE = 'resource "aws_s3_bucket" "b" {\n  bucket = "locks-bucket"\n}\n'

@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from core.records import workspace_prefix
+from core.requests import MAX_CODE_BYTES, MAX_REQUEST_BYTES
 from functions.handlers.routing import ROUTES
-from functions.models.input import MAX_CODE_BYTES, MAX_REQUEST_BYTES
 from functions.utils import env as env_module
-from provisioner.records import workspace_prefix
 from tests.support.api import Api
 
 BUCKET = 'resource "aws_s3_bucket" "b" {\n  bucket = "api-bucket"\n}\n'

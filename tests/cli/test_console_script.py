@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from functions.models.output import JobOut
+from core.responses import JobOut
+from core.toolchain import Toolchain
 from provisioner.cli import watch
 from provisioner.client import ProvisionerClient
-from provisioner.toolchain import Toolchain
 from tests.cli.helpers import CONSOLE_SCRIPT, JOB_ID, invoke, write_tree
 from tests.support.local_server import LocalServer
 

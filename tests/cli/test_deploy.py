@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from core.toolchain import Toolchain
 from provisioner.client import ApiError, ProvisionerClient
-from provisioner.toolchain import Toolchain
 from tests.cli.helpers import Run, invoke, write_tree
 from tests.support.local_server import LocalServer
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from rich.prompt import Confirm
 
-from functions.models.input import MAX_CODE_BYTES, MAX_FILES
+from core.requests import MAX_CODE_BYTES, MAX_FILES
+from cost.cli import main as estimate_main
 from provisioner.cli import app
 from provisioner.cli.pack import PackError, merge_variables, pack, parse_assignment
 from provisioner.client import ProvisionerClient, ServiceUnreachable
-from provisioner.cost.cli import main as estimate_main
 from tests.cli.helpers import invoke, write_tree
 from tests.support.local_server import free_port
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.toolchain import Toolchain
+from core.toolchain import Toolchain
 from tests.support.local_server import LocalServer
 
 pytestmark = pytest.mark.terraform

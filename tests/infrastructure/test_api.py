@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.records import PROJECT_ID_PATTERN
+from core.requests import MAX_CODE_BYTES
 from functions.handlers.routing import ROUTES
-from functions.models.input import MAX_CODE_BYTES
-from provisioner.records import PROJECT_ID_PATTERN
 from tests.infrastructure.conftest import Synth
 
 

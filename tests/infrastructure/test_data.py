@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Match
 
-from provisioner.records import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX
+from core.records import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX
 from tests.infrastructure.conftest import Synth, statements
 
 KEY = {"Fn::GetAtt": [Match.string_like_regexp("^EncryptionKey"), "Arn"]}

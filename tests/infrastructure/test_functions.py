@@ -125,10 +125,14 @@ def test_least_privilege_per_function(synth: Synth) -> None:
 def test_lambda_asset_holds_the_code_and_arm64_dependencies_but_not_local_mode(synth: Synth) -> None:
     key = next(iter(_functions(synth).values()))["Code"]["S3Key"]
     asset = synth.outdir / f"asset.{key.removesuffix('.zip')}"
+    # Its own packages, and nothing of the other roles
     assert (asset / "functions" / "__init__.py").is_file()
-    assert (asset / "provisioner" / "records.py").is_file()
-    assert not (asset / "provisioner" / "local").exists()
-    assert not (asset / "provisioner" / "emulator.py").exists()
+    assert (asset / "core" / "records.py").is_file()
+    assert (asset / "cost" / "data" / "prices.json.gz").is_file()
+    for other in ("localmode", "runner", "provisioner", "tooling", "tests", "cdk"):
+        assert not (asset / other).exists(), other
+    for dependency in ("moto", "httpx", "typer", "rich"):
+        assert not (asset / dependency).exists(), dependency
     assert not list(asset.rglob("__pycache__"))
     for package in ("aws_lambda_powertools", "pydantic", "hcl2", "yaml", "aws_xray_sdk"):
         assert (asset / package).is_dir(), package

@@ -122,17 +122,19 @@ def test_project_limits_and_encryption(synth: Synth) -> None:
     assert group["Properties"]["RetentionInDays"] == 90
 
 
-def test_source_asset_holds_runner_provisioner_and_pinned_requirements(synth: Synth) -> None:
+def test_source_asset_holds_the_runner_the_core_and_pinned_requirements(synth: Synth) -> None:
     key = _project(synth)["Source"]["Location"]["Fn::Join"][1][1].removeprefix("/")
     asset = synth.outdir / f"asset.{key.removesuffix('.zip')}"
     assert (asset / "runner" / "__main__.py").is_file()
     assert (asset / BUILDSPEC_PATH).is_file()
-    assert (asset / "provisioner" / "toolchain.py").is_file()
-    assert not (asset / "provisioner" / "local").exists()
-    assert not (asset / "functions").exists()
+    assert (asset / "core" / "toolchain.py").is_file()
+    for other in ("localmode", "functions", "provisioner", "tooling", "cost", "tests", "cdk"):
+        assert not (asset / other).exists(), other
     requirements = (asset / "requirements.txt").read_text()
     for package in ("boto3==", "pydantic==", "python-hcl2==", "pyyaml=="):
         assert package in requirements, package
+    for package in ("aws-lambda-powertools", "httpx", "typer", "moto"):
+        assert package not in requirements, package
     assert "--hash=sha256:" in requirements
 
 

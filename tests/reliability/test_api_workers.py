@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from functions.models.input import MAX_CODE_BYTES
-from provisioner.toolchain import Toolchain
+from core.requests import MAX_CODE_BYTES
+from core.toolchain import Toolchain
 from tests.reliability.conftest import start_server
 from tests.support.local_server import LocalServer
 
@@ -42,7 +42,7 @@ def big_deploy_body(hcl_bytes: int = 1_000_000, total: int = MAX_CODE_BYTES - 10
 
 
 def workers(server: LocalServer) -> set[int]:
-    """The API worker processes of the server (its children running provisioner.local.api_worker)."""
+    """The API worker processes of the server (its children running localmode.api_worker)."""
     assert server.process is not None
     found = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -51,7 +51,7 @@ def workers(server: LocalServer) -> set[int]:
             command = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == server.process.pid and b"provisioner.local.api_worker" in command:
+        if int(fields[1]) == server.process.pid and b"localmode.api_worker" in command:
             found.add(int(stat.parent.name))
     return found
 

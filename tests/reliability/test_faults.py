@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from provisioner.records import state_lock_id
-from provisioner.toolchain import Toolchain
+from core.records import state_lock_id
+from core.toolchain import Toolchain
 from tests.support.local_server import LocalServer
 
 pytestmark = pytest.mark.terraform

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from functions.models.input import MAX_CODE_BYTES
+from core.requests import MAX_CODE_BYTES
 from tests.support.local_server import LocalServer
 
 SENTINEL = Path(f"/tmp/provisioner-hostile-{uuid.uuid4().hex}")

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from provisioner.toolchain import Toolchain, ToolchainError, _install_from_pypi
+from core.toolchain import Toolchain, ToolchainError
 from runner.checks import installed_module_problems, plan_configuration_problems
+from tooling.toolchain import _install_from_pypi
 
 pytestmark = pytest.mark.terraform
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.redaction import (
+from core.redaction import (
     SENSITIVE,
     SensitivePaths,
     mask_outputs,
@@ -29,8 +29,9 @@ from provisioner.redaction import (
     secrets_in_state,
     sensitive_paths_from_schema,
 )
-from provisioner.toolchain import Toolchain, ToolchainError, _install_from_pypi
+from core.toolchain import Toolchain, ToolchainError
 from tests.support.jobs import Emulated
+from tooling.toolchain import _install_from_pypi
 
 pytestmark = pytest.mark.terraform
 

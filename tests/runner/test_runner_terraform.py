@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from provisioner.records import JobAction, log_key, plan_key, state_lock_id
-from provisioner.toolchain import Toolchain
+from core.records import JobAction, log_key, plan_key, state_lock_id
+from core.toolchain import Toolchain
 from tests.support.jobs import Emulated, run_job, start_runner, submit_job
 
 pytestmark = pytest.mark.terraform

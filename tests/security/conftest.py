@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from provisioner.toolchain import Toolchain
+from core.toolchain import Toolchain
 from tests.support.local_server import LocalServer
 
 pytestmark = pytest.mark.terraform

@@ -11,8 +11,8 @@ from typing import Any
 import boto3
 import pytest
 
-from provisioner.records import JobAction
-from provisioner.toolchain import Toolchain
+from core.records import JobAction
+from core.toolchain import Toolchain
 from runner import pipeline
 from runner.pipeline import Run
 from runner.settings import RunnerSettings

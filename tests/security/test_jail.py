@@ -170,3 +170,35 @@ def test_the_jobs_network_reaches_only_the_runners_bridges(user: JobUser) -> Non
     finally:
         netns.close()
         host.close()
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_what_a_job_leaves_in_shared_temporary_directories_goes_with_it(layer: str, tmp_path: Path) -> None:
+    user = allocate_user(tmp_path / "users")
+    marker = f"left-{os.getpid()}-{time.monotonic_ns()}"
+    # A job writes into /tmp, plants a link to a root file, and makes a directory tree there
+    root_file = tmp_path / "root-owned"
+    root_file.write_text("keep")
+    script = (
+        f"echo x > /tmp/{marker}.file && ln -s {root_file} /tmp/{marker}.link && "
+        f"mkdir -p /tmp/{marker}.dir/a && echo y > /tmp/{marker}.dir/a/b && echo z > /dev/shm/{marker} && echo ok"
+    )
+    assert run(jail_for(layer, user), script).stdout.strip() == "ok"
+    user.release()
+    assert sorted(Path("/tmp").glob(f"{marker}*")) == []
+    assert root_file.read_text() == "keep"  # the link was removed, not followed
+
+
+def test_a_job_works_in_directories_under_tmp(tmp_path: Path) -> None:
+    # A checkout (and so its toolchain and jobs) may live under /tmp, as CI's fresh clones do
+    base = Path("/tmp") / f"jail-under-tmp-{os.getpid()}"
+    user = allocate_user(tmp_path / "users")
+    try:
+        base.mkdir(mode=0o711)
+        directories = JobDirectories.create(base / "jobs", "deploy-1-b", user)
+        (directories.code / "main.tf").write_text("ok")
+        result = run(Jail(user, namespaces=capabilities().namespaces), "cat main.tf", cwd=directories.code)
+        assert result.stdout == "ok", result.stderr
+    finally:
+        user.release()
+        shutil.rmtree(base, ignore_errors=True)

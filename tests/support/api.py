@@ -12,8 +12,8 @@ from typing import Any
 
 from functions.dal import aws
 from functions.utils import env as env_module
-from provisioner.emulator import create_state_machine
-from provisioner.local.gateway import Gateway, HttpResponse
+from localmode.emulator import create_state_machine
+from localmode.gateway import Gateway, HttpResponse
 from tests.support.jobs import Emulated
 
 

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.hcl.preflight import PreflightPolicy
+from core.records import TERMINAL_JOB_STATUSES, JobStatus, iso_now, state_lock_id
 from functions.dal.builds import BuildStatus
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.locks import LockStore, StateLock
@@ -23,8 +25,6 @@ from functions.logic.locks import LockServices
 from functions.logic.projects import ProjectReaders
 from functions.logic.submit import SubmitStores
 from functions.models.exceptions import ProjectBusy, StoreUnavailable, WorkflowUnavailable
-from provisioner.hcl.preflight import PreflightPolicy
-from provisioner.records import TERMINAL_JOB_STATUSES, JobStatus, iso_now, state_lock_id
 
 STATE_BUCKET = "fake-state"
 

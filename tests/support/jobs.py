@@ -13,8 +13,8 @@ from typing import Any
 
 import boto3
 
-from provisioner.emulator import ServiceResources, emulator_session
-from provisioner.records import JobAction, epoch_ms, iso_now, new_job_id, state_key, workspace_prefix
+from core.records import JobAction, epoch_ms, iso_now, new_job_id, state_key, workspace_prefix
+from localmode.emulator import ServiceResources, emulator_session
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -51,7 +51,7 @@ class LocalServer:
         self.log_path = self.data_dir.parent / f"server-{self.port}-{int(time.time() * 1000)}.log"
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "provisioner.local"],
+            [sys.executable, "-m", "localmode"],
             cwd=REPO_ROOT,
             env=env,
             stdout=log,

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from provisioner.hcl.config import Body, load_configuration
-from provisioner.hcl.jsonsyntax import parse_json
+from core.hcl.config import Body, load_configuration
+from core.hcl.jsonsyntax import parse_json
 
 
 def blocks(text: str, kind: str) -> list[tuple[tuple[str, ...], dict[str, object]]]:

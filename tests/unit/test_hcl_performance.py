@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from provisioner.hcl.config import load_configuration
-from provisioner.hcl.preflight import preflight
+from core.hcl.config import load_configuration
+from core.hcl.preflight import preflight
 
 RESOURCE = (
     'resource "aws_s3_bucket" "b{i}" {{\n  bucket = "name-{i}-${{var.env}}"\n'

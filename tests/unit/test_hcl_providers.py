@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from provisioner.hcl.config import load_configuration
-from provisioner.hcl.providers import aws_local_names, aws_provider_configurations, parse_provider_source
+from core.hcl.config import load_configuration
+from core.hcl.providers import aws_local_names, aws_provider_configurations, parse_provider_source
 
 REQUIRED = 'terraform {{\n  required_providers {{\n    {name} = {{ source = "{source}" }}\n  }}\n}}\n'
 

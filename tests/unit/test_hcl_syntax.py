@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from hcl2.api import loads
 
-from provisioner.hcl.config import load_configuration
-from provisioner.hcl.native import parse_native
-from provisioner.hcl.syntax import (
+from core.hcl.config import load_configuration
+from core.hcl.native import parse_native
+from core.hcl.syntax import (
     DecodeError,
     decode_escapes,
     find_calls,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.hcl.config import load_configuration
+from core.hcl.config import load_configuration
 from runner.confinement import BackendAccess, ProviderAccess
 from runner.overrides import ProviderFacts, backend_document, provider_documents, written_configurations
 from runner.settings import RunnerSettings

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.hcl.config import load_configuration
-from provisioner.hcl.preflight import PreflightPolicy, preflight
+from core.hcl.config import load_configuration
+from core.hcl.preflight import PreflightPolicy, preflight
 
 
 def codes(files: dict[str, str], allow_exec: bool = False) -> list[tuple[str, str | None, int | None]]:

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from provisioner.hcl.config import load_configuration
-from provisioner.hcl.preflight import PreflightPolicy, preflight
-from provisioner.hcl.validation import refused_findings
+from core.hcl.config import load_configuration
+from core.hcl.preflight import PreflightPolicy, preflight
+from core.hcl.validation import refused_findings
 
 Found = list[tuple[str, str | None, int | None]]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from provisioner.records import JobAction, Phase
-from provisioner.redaction import Scrubber
+from core.records import JobAction, Phase
+from core.redaction import Scrubber
 from runner.progress import LOG_TAIL_LINES, ProgressTracker, Snapshot
 
 

@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from core.records import JobAction, epoch_ms, new_job_id
+from core.requests import DeployRequest
+from core.responses import UnlockOut
 from functions.logic.locks import (
     SETTLE_SECONDS,
     STUCK_AFTER_SECONDS,
@@ -19,9 +22,6 @@ from functions.logic.locks import (
 )
 from functions.logic.submit import submit_deploy
 from functions.models.exceptions import NothingToShow, ProjectBusy
-from functions.models.input import DeployRequest
-from functions.models.output import UnlockOut
-from provisioner.records import JobAction, epoch_ms, new_job_id
 from tests.support.fakes import Fakes, UnavailableWorkflow, UnlistableProjectStore
 
 CODE = 'resource "null_resource" "n" {}\n'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from provisioner.redaction import (
+from core.redaction import (
     SENSITIVE,
     Scrubber,
     SecretCollector,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.redaction import (
+from core.redaction import (
     SENSITIVE,
     Scrubber,
     SecretCollector,

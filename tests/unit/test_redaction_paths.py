@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.redaction import (
+from core.redaction import (
     SENSITIVE,
     SecretCollector,
     redact_plan,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from provisioner.redaction import SENSITIVE, Scrubber, redact_plan, secrets_in_plan
+from core.redaction import SENSITIVE, Scrubber, redact_plan, secrets_in_plan
 
 
 def _plan() -> dict[str, Any]:

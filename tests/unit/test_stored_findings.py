@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
+from core.hcl.config import Finding
+from core.hcl.preflight import PreflightPolicy
+from core.hcl.validation import refused_findings, static_findings
+from core.requests import DeployRequest
 from functions.logic import validation
 from functions.logic.submit import submit_deploy
 from functions.logic.validation import MAX_STORED_BYTES, stored_findings, validate_project
 from functions.models.exceptions import InvalidConfiguration, WorkflowUnavailable
-from functions.models.input import DeployRequest
-from provisioner.hcl.config import Finding
-from provisioner.hcl.preflight import PreflightPolicy
-from provisioner.hcl.validation import refused_findings, static_findings
 from tests.support.fakes import FailingStartWorkflow, Fakes
 
 # Two undeclared references: findings, but not refused ones (terraform validate would catch them).

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import toolchain as tc
+from core import toolchain as found
+from tooling import toolchain as tc
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def fresh_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "toolchain"
     downloads = root / "downloads"
     downloads.mkdir(parents=True)
-    cached = tc.toolchain_root() / "downloads"
+    cached = found.toolchain_root() / "downloads"
     if cached.is_dir():
         for archive in cached.iterdir():
             os.link(archive, downloads / archive.name)
@@ -29,7 +30,7 @@ def fresh_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_terraform_bin_comes_first(fresh_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = tc.ensure_toolchain(tc.toolchain_root()).binary
+    real = tc.ensure_toolchain(found.toolchain_root()).binary
     monkeypatch.setenv("TERRAFORM_BIN", str(real))
     chosen = tc.ensure_toolchain()
     assert chosen.binary == real
@@ -61,7 +62,7 @@ def test_second_call_reuses_the_manifest(fresh_root: Path, monkeypatch: pytest.M
     def no_probing(path: Path) -> tuple[str | None, str]:
         raise AssertionError("the second call must not run terraform")
 
-    monkeypatch.setattr(tc, "_probe_version", no_probing)
+    monkeypatch.setattr(found, "probe_version", no_probing)
     assert tc.ensure_toolchain() == first
 
 
@@ -73,7 +74,7 @@ def test_a_changed_environment_redoes_the_choice(fresh_root: Path, monkeypatch: 
 
 def test_a_download_with_the_wrong_digest_is_refused(tmp_path: Path) -> None:
     wrong = tc.Artifact(tc.PYPI_NULL_PROVIDER.url, "0" * 64)
-    with pytest.raises(tc.ToolchainError, match="checksum mismatch"):
+    with pytest.raises(found.ToolchainError, match="checksum mismatch"):
         tc._download(wrong, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
@@ -87,5 +88,20 @@ def test_a_tampered_cached_download_is_fetched_again(tmp_path: Path) -> None:
 
 def test_unusable_terraform_bin_is_an_error(fresh_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TERRAFORM_BIN", shutil.which("true") or "/bin/true")
-    with pytest.raises(tc.ToolchainError, match="TERRAFORM_BIN"):
+    with pytest.raises(found.ToolchainError, match="TERRAFORM_BIN"):
         tc.ensure_toolchain()
+
+
+def test_the_runner_finds_a_toolchain_and_never_downloads_one(
+    fresh_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given nothing installed and no terraform on PATH, the runner's lookup fails rather than fetch
+    monkeypatch.setenv("PATH", "/nonexistent")
+    downloads = sorted(p.name for p in (fresh_root / "downloads").iterdir())
+    with pytest.raises(found.ToolchainError, match="no terraform found"):
+        found.find_toolchain()
+    assert sorted(p.name for p in (fresh_root / "downloads").iterdir()) == downloads
+    assert not (fresh_root / "bin").exists() and not (fresh_root / "mirror").exists()
+    # Once installed, it finds what the installer recorded
+    installed = tc.ensure_toolchain()
+    assert found.find_toolchain() == installed

@@ -10,8 +10,8 @@ from urllib.parse import urlparse
 import pytest
 from moto.core.config import default_user_config
 
-from provisioner.local.services import LocalServices, start_local_services
-from provisioner.toolchain import Toolchain
+from core.toolchain import Toolchain
+from localmode.services import LocalServices, start_local_services
 from tests.support.api import Api, clear_environment_caches
 from tests.support.jobs import Emulated
 

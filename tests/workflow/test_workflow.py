@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.local.services import LocalServices
+from localmode.services import LocalServices
 from tests.support.api import Api, clear_environment_caches
 
 pytestmark = pytest.mark.terraform

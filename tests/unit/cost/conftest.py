@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.cost import estimate
+from cost import estimate
 
 
 def hcl_total(hcl: str, usage: Mapping[str, Any] | None = None, region: str = "us-east-1") -> float:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from provisioner.cost.build_catalog import build, parse_offer, strip_region
-from provisioner.cost.catalog import PriceCatalog, read_document, write_document
+from cost.catalog import PriceCatalog, read_document, write_document
+from tooling.catalog.build_catalog import build, parse_offer, strip_region
 
 
 def _product(sku: str, family: str, **attributes: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from provisioner.cost.catalog import DATA_FILE, load_catalog
+from cost.catalog import DATA_FILE, load_catalog
 
 REQUIRED_REGIONS = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1")
 

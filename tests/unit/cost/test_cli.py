@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.cost.cli import main
+from cost.cli import main
 
 HCL = 'provider "aws" {\n  region = "us-east-1"\n}\nresource "aws_nat_gateway" "n" {\n  subnet_id = "s"\n}\n'
 

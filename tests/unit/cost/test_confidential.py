@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core.records import DeploymentStatus
+from cost import estimate
 from functions.dal.objects import ArtifactReader, StateReader
 from functions.logic.costs import project_costs
 from functions.logic.projects import ProjectReaders
-from provisioner.cost import estimate
-from provisioner.records import DeploymentStatus
 from tests.support.fakes import Fakes
 
 DB_PASSWORD = "Db-Pass-Secret-1"

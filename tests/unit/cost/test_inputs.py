@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from provisioner.cost import estimate, parse_usage
-from provisioner.cost.usage import UsageError
+from cost import estimate, parse_usage
+from cost.usage import UsageError
 
 H = 730
 CONFIG = """

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from provisioner.cost import estimate
-from provisioner.cost.registry import PRICERS
+from cost import estimate
+from cost.registry import PRICERS
 
 H = 730  # hours a month
 

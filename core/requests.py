@@ -1,0 +1,219 @@
+"""Request models. Limits are the service's contract: the API Gateway body limit matches them."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+from core.records import JOB_ID_PATTERN, PROJECT_ID_PATTERN
+
+MAX_REQUEST_BYTES = 6 * 1024 * 1024
+# Parsing and preflight take about 5 s a MiB on these machines (python-hcl2 is the limit): 2 MiB
+# answers well within API Gateway's 29 s, and is far above what real configurations hold.
+MAX_CODE_BYTES = 2 * 1024 * 1024
+MAX_FILES = 500
+MAX_PATH_LENGTH = 255
+MAX_PATH_DEPTH = 12
+MAX_VARIABLES_BYTES = 256 * 1024
+MAX_VARIABLE_DEPTH = 16
+RESERVED_FILE_PREFIX = "_provisioner_"
+CODE_TOO_LARGE = "code_too_large"
+DEFAULT_FILE = "main.tf"
+
+_PATH_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+# Terraform code and the text it reads (templates, policies, scripts); archives and binaries have no
+# place in a JSON body of text.
+TEXT_SUFFIXES = (
+    ".tf",
+    ".tf.json",
+    ".tfvars",
+    ".tfvars.json",
+    ".tftpl",
+    ".tpl",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".txt",
+    ".md",
+    ".sh",
+    ".ps1",
+    ".py",
+    ".js",
+    ".ts",
+    ".html",
+    ".css",
+    ".cfg",
+    ".conf",
+    ".ini",
+    ".xml",
+    ".csv",
+    ".sql",
+    ".toml",
+    ".pem",
+    ".pub",
+    ".hcl",
+    ".j2",
+    ".env",
+    ".properties",
+)
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
+# Text files only: tabs and line breaks are fine, other control characters mean binary content.
+_BINARY = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+ProjectId = Annotated[
+    str,
+    Field(
+        pattern=PROJECT_ID_PATTERN,
+        description="Letters, digits, '-' and '_', 1 to 64 characters.",
+        examples=["project-123"],
+    ),
+]
+JobId = Annotated[
+    str,
+    Field(
+        pattern=JOB_ID_PATTERN,
+        description="As returned by a deploy or destroy.",
+        examples=["deploy-1700000000000-abc123def"],
+    ),
+]
+
+
+def check_relative_path(path: str) -> str:
+    """A path inside the workspace: relative, plain names, no parent steps, nothing reserved."""
+    if not path or len(path) > MAX_PATH_LENGTH:
+        raise ValueError(f"file path must be 1 to {MAX_PATH_LENGTH} characters")
+    parts = path.split("/")
+    if len(parts) > MAX_PATH_DEPTH:
+        raise ValueError(f"file path {path!r} is nested deeper than {MAX_PATH_DEPTH} directories")
+    for part in parts:
+        if part in ("", ".", "..") or not _PATH_PART.fullmatch(part):
+            raise ValueError(
+                f"file path {path!r} must be relative and made of letters, digits, '.', '_' and '-' "
+                "(no '..', no leading '/', no backslashes)"
+            )
+    if parts[-1].startswith(RESERVED_FILE_PREFIX) or parts[0] == ".terraform":
+        raise ValueError(f"file path {path!r} is reserved for the service")
+    if not parts[-1].lower().endswith(TEXT_SUFFIXES):
+        raise ValueError(f"file {path!r} is not a text file the service accepts (code, templates, configs)")
+    return path
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    deepest = 0
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > limit:
+            return deepest
+        if isinstance(current, dict):
+            stack.extend((inner, level + 1) for inner in current.values())
+        elif isinstance(current, list):
+            stack.extend((inner, level + 1) for inner in current)
+    return deepest
+
+
+class DeployRequest(BaseModel):
+    """The seed's body (``projectId`` + ``iacCode``), plus multi-file configs and variables."""
+
+    # The schema says what JSON Schema can: code as iacCode or files (or both), not blank.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["iacCode"]}, {"required": ["files"]}]},
+    )
+
+    projectId: ProjectId
+    iacCode: Annotated[
+        Annotated[str, Field(min_length=1, max_length=MAX_CODE_BYTES, pattern=r"\S")] | SkipJsonSchema[None],
+        Field(description="Terraform (HCL) for the project's root module, stored as main.tf."),
+    ] = None
+    files: Annotated[
+        Annotated[dict[str, str], Field(min_length=1, max_length=MAX_FILES)] | SkipJsonSchema[None],
+        Field(description="More files: relative path -> text. Modules go in sub-directories."),
+    ] = None
+    variables: Annotated[
+        dict[str, JsonValue] | SkipJsonSchema[None],
+        Field(description="Values for the configuration's variables, passed to terraform as tfvars."),
+    ] = None
+
+    @field_validator("files")
+    @classmethod
+    def _check_files(cls, files: dict[str, str] | None) -> dict[str, str] | None:
+        if files is None:
+            return None
+        for path, text in files.items():
+            check_relative_path(path)
+            if _BINARY.search(text):
+                raise ValueError(f"file {path!r} is not text: binary content is not accepted")
+        return files
+
+    @field_validator("variables")
+    @classmethod
+    def _check_variables(cls, variables: dict[str, JsonValue] | None) -> dict[str, JsonValue] | None:
+        if variables is None:
+            return None
+        for name in variables:
+            if not _VARIABLE_NAME.fullmatch(name):
+                raise ValueError(f"variable name {name!r} is not a valid terraform identifier")
+        if _depth(variables, MAX_VARIABLE_DEPTH) > MAX_VARIABLE_DEPTH:
+            raise ValueError(f"variables are nested deeper than {MAX_VARIABLE_DEPTH} levels")
+        if len(json.dumps(variables)) > MAX_VARIABLES_BYTES:
+            raise ValueError(f"variables are larger than {MAX_VARIABLES_BYTES // 1024} KiB")
+        return variables
+
+    @model_validator(mode="after")
+    def _check_code(self) -> DeployRequest:
+        if self.iacCode is not None and _BINARY.search(self.iacCode):
+            raise ValueError("iacCode is not text: binary content is not accepted")
+        files = self.workspace_files()
+        if not any(path.endswith((".tf", ".tf.json")) and "/" not in path for path in files):
+            raise ValueError("no Terraform code: give iacCode or at least one top-level .tf file in files")
+        if all(not text.strip() for path, text in files.items() if path.endswith((".tf", ".tf.json"))):
+            raise ValueError("the Terraform code is empty")
+        if self.iacCode is not None and self.files and DEFAULT_FILE in self.files:
+            raise ValueError(
+                f"iacCode is stored as {DEFAULT_FILE}, which files also holds: give one or the other"
+            )
+        total = sum(len(text.encode()) for text in files.values())
+        if total > MAX_CODE_BYTES:
+            raise PydanticCustomError(
+                CODE_TOO_LARGE,
+                "the code is {total} bytes; the limit is {limit} bytes",
+                {"total": total, "limit": MAX_CODE_BYTES},
+            )
+        return self
+
+    def workspace_files(self) -> dict[str, str]:
+        """Every file of the workspace, ``iacCode`` as ``main.tf``."""
+        files = dict(self.files or {})
+        if self.iacCode is not None:
+            files[DEFAULT_FILE] = self.iacCode
+        return files
+
+
+class DestroyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    projectId: ProjectId
+
+
+LockKind = Literal["state", "project", "all"]
+
+
+class UnlockRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(max_length=500, description="Why, for the record.")] = ""
+    force: Annotated[bool, Field(description="Clear even a lock whose owner job still looks alive.")] = False
+    lock: Annotated[
+        LockKind,
+        Field(
+            description="What to clear: terraform's state lock (the default), the project's job lock "
+            "(activeJobId; its job is marked failed), or both."
+        ),
+    ] = "state"

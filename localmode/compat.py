@@ -1,0 +1,291 @@
+"""What moto lacks for this workflow, added in one place.
+
+1. Its Step Functions interpreter forwards ``codebuild`` tasks without the ``.sync`` integration;
+   :class:`StateTaskServiceCodeBuild` adds it the way AWS documents it: ``startBuild``, then poll
+   ``batchGetBuilds`` until the build ends; a build that does not succeed fails the task with
+   ``States.TaskFailed`` and the build as the cause; a stopped or timed-out task stops the build.
+2. Its CodeBuild records builds but runs nothing: start, describe and stop of the projects
+   registered with :class:`~localmode.codebuild.LocalBuilds` go to the local runner.
+
+Nothing else of the workflow is re-implemented: the ASL runs in moto's own interpreter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any, Final
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.model import OperationModel, StructureShape
+from moto.codebuild.responses import CodeBuildResponse
+from moto.core.config import default_user_config
+from moto.core.exceptions import JsonRESTError
+from moto.core.responses import ActionResult
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service,
+    state_task_service_callback,
+    state_task_service_factory,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+    ResourceCondition,
+    ResourceRuntimePart,
+)
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+from localmode.codebuild import LocalBuilds
+
+BUILD_DONE: Final = frozenset({"SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"})
+_SUPPORTED = {ResourceCondition.WaitForTaskToken, ResourceCondition.Sync}
+# The CodeBuild actions Step Functions integrates with, and their request fields (AWS's list).
+_SUPPORTED_PARAMETERS: Final[dict[str, set[str]]] = {
+    "startbuild": {
+        "ProjectName",
+        "EnvironmentVariablesOverride",
+        "SourceVersion",
+        "BuildspecOverride",
+        "TimeoutInMinutesOverride",
+        "ComputeTypeOverride",
+        "ImageOverride",
+        "IdempotencyToken",
+    },
+    "stopbuild": {"Id"},
+    "batchgetbuilds": {"Ids"},
+}
+
+
+@cache
+def _operation(name: str) -> OperationModel:
+    client = boto3.session.Session(region_name="us-east-1").client("codebuild")
+    return client.meta.service_model.operation_model(name)
+
+
+class StateTaskServiceCodeBuild(state_task_service_callback.StateTaskServiceCallback):
+    """``arn:aws:states:::codebuild:startBuild`` and ``startBuild.sync`` (plus stopBuild, batchGetBuilds)."""
+
+    def __init__(self) -> None:
+        # moto annotates the patterns as str although it passes ResourceCondition members.
+        super().__init__(supported_integration_patterns=_SUPPORTED)  # type: ignore[arg-type]
+
+    def _get_supported_parameters(self) -> set[str] | None:
+        return _SUPPORTED_PARAMETERS.get(self.resource.api_action.lower())
+
+    def _operation_name(self, action: str | None = None) -> str:
+        name = action or self.resource.api_action
+        return name[:1].upper() + name[1:]
+
+    def _normalise_parameters(
+        self,
+        parameters: dict[str, Any],
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        shape = _operation(self._operation_name(service_action_name)).input_shape
+        if isinstance(shape, StructureShape):
+            self._to_boto_request(parameters, shape)
+
+    def _normalise_response(
+        self,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        shape = _operation(self._operation_name(service_action_name)).output_shape
+        if isinstance(shape, StructureShape):
+            self._from_boto_response(response, shape)
+
+    def _from_error(self, env: Environment, ex: Exception) -> FailureEvent:
+        """A CodeBuild API error is ``CodeBuild.<Code>``, as AWS names it, so Retry can match it.
+
+        An unreachable endpoint (the emulator restarting) is CodeBuild being unavailable.
+        """
+        if isinstance(ex, BotoCoreError):
+            error = "CodeBuild.ServiceUnavailableException"
+        elif isinstance(ex, ClientError):
+            error = f"CodeBuild.{ex.response.get('Error', {}).get('Code', 'AWSCodeBuildException')}"
+        else:
+            return super()._from_error(env=env, ex=ex)
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    error=error,
+                    cause=str(ex.response.get("Error", {}).get("Message", ex))
+                    if isinstance(ex, ClientError)
+                    else str(ex),
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                )
+            ),
+        )
+
+    def _client(self, runtime: ResourceRuntimePart, credentials: StateCredentials) -> Any:
+        return boto_client_for(region=runtime.region, service="codebuild", state_credentials=credentials)
+
+    def _eval_service_task(
+        self,
+        env: Environment,
+        resource_runtime_part: ResourceRuntimePart,
+        normalised_parameters: dict[str, Any],
+        state_credentials: StateCredentials,
+    ) -> None:
+        client = self._client(resource_runtime_part, state_credentials)
+        response = getattr(client, self._get_boto_service_action())(**normalised_parameters)
+        response.pop("ResponseMetadata", None)
+        env.stack.append(response)
+
+    def _build_sync_resolver(
+        self,
+        env: Environment,
+        resource_runtime_part: ResourceRuntimePart,
+        normalised_parameters: dict[str, Any],
+        state_credentials: StateCredentials,
+    ) -> Callable[[], Any] | None:
+        started = env.stack.pop()
+        return _BuildWatcher(
+            self, env, self._client(resource_runtime_part, state_credentials), started["Build"]["Id"]
+        )
+
+    def _eval_sync(
+        self,
+        env: Environment,
+        sync_resolver: Callable[[], Any] | None,
+        timeout_seconds: int | None,
+        callback_endpoint: Any,
+        heartbeat_endpoint: Any,
+    ) -> Any:
+        try:
+            return super()._eval_sync(
+                env=env,
+                sync_resolver=sync_resolver,
+                timeout_seconds=timeout_seconds,
+                callback_endpoint=callback_endpoint,
+                heartbeat_endpoint=heartbeat_endpoint,
+            )
+        finally:
+            # Stopped execution or timed-out task while the build ran: stop the build, as Step
+            # Functions does for a .sync task it abandons.
+            if isinstance(sync_resolver, _BuildWatcher) and not sync_resolver.ended:
+                sync_resolver.client.stop_build(id=sync_resolver.build_id)
+
+
+def _message(ex: Exception) -> str:
+    if isinstance(ex, ClientError):
+        return str(ex.response.get("Error", {}).get("Message", ex))
+    return str(ex)
+
+
+class _BuildWatcher:
+    """Polled by the interpreter until the build ends; remembers whether it did."""
+
+    def __init__(self, task: StateTaskServiceCodeBuild, env: Environment, client: Any, build_id: str) -> None:
+        self.task = task
+        self.env = env
+        self.client = client
+        self.build_id = build_id
+        self.ended = False
+
+    def __call__(self) -> dict[str, Any] | None:
+        try:
+            build = self.client.batch_get_builds(ids=[self.build_id])["builds"][0]
+        except (BotoCoreError, ClientError):
+            # Step Functions' own polling rides out a blip; so does this one (the task's Timeout bounds it).
+            return None
+        status = build["buildStatus"]
+        if status not in BUILD_DONE:
+            return None
+        self.ended = True
+        response: dict[str, Any] = {"build": build}
+        self.task._normalise_response(response, service_action_name="startBuild")
+        if status == "SUCCEEDED":
+            return response
+        raise FailureEventException(
+            FailureEvent(
+                env=self.env,
+                error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                event_type=HistoryEventType.TaskFailed,
+                # moto declares every event-detail key required; AWS sends one per event.
+                event_details=EventDetails(  # type: ignore[typeddict-item]
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        resource=self.task._get_sfn_resource(),
+                        resourceType=self.task._get_sfn_resource_type(),
+                        error=StatesErrorNameType.StatesTaskFailed.to_name(),
+                        cause=to_json_str(response["Build"]),
+                    )
+                ),
+            )
+        )
+
+
+_original_factory = state_task_service_factory.state_task_service_for
+
+
+def _state_task_service_for(service_name: str) -> state_task_service.StateTaskService:
+    if service_name == "codebuild":
+        return StateTaskServiceCodeBuild()
+    return _original_factory(service_name)
+
+
+def _route_codebuild(builds: LocalBuilds) -> None:
+    original_start = CodeBuildResponse.start_build
+    original_describe = CodeBuildResponse.batch_get_builds
+    original_stop = CodeBuildResponse.stop_build
+
+    def start_build(self: CodeBuildResponse) -> ActionResult:
+        project = self._get_param("projectName")
+        if not builds.handles_project(project):
+            return original_start(self)
+        fault = builds.take_start_fault()
+        if fault is not None:
+            raise JsonRESTError(fault, f"injected fault: {fault}")
+        build = builds.start(
+            project, self._get_param("environmentVariablesOverride"), self._get_param("idempotencyToken")
+        )
+        return ActionResult({"build": build})
+
+    def batch_get_builds(self: CodeBuildResponse) -> ActionResult:
+        ids = list(self._get_param("ids") or [])
+        if not any(builds.handles_build(i) for i in ids):
+            return original_describe(self)
+        return ActionResult(
+            {
+                "builds": builds.describe(ids),
+                "buildsNotFound": [i for i in ids if not builds.handles_build(i)],
+            }
+        )
+
+    def stop_build(self: CodeBuildResponse) -> ActionResult:
+        build_id = self._get_param("id")
+        if not builds.handles_build(build_id):
+            return original_stop(self)
+        return ActionResult({"build": builds.stop(build_id)})
+
+    CodeBuildResponse.start_build = start_build  # type: ignore[method-assign]
+    CodeBuildResponse.batch_get_builds = batch_get_builds  # type: ignore[method-assign]
+    CodeBuildResponse.stop_build = stop_build  # type: ignore[method-assign]
+
+
+def install(builds: LocalBuilds) -> None:
+    """Turn on moto's Step Functions interpreter with CodeBuild ``.sync`` and the local builds."""
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    # The task-state factory imported the function by name: replace it where it is called.
+    state_task_factory.state_task_service_for = _state_task_service_for  # type: ignore[attr-defined]
+    _route_codebuild(builds)

@@ -1,3 +1,0 @@
-from provisioner.cost.cli import main
-
-raise SystemExit(main())
