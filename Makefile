@@ -13,11 +13,12 @@ export UV_PYTHON_DOWNLOADS := never
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup toolchain test lint typecheck pytest local bench soak format clean
+.PHONY: help setup toolchain test unit lint typecheck pytest local bench soak format clean
 
 help:
 	@echo "make local   run the whole service on this machine (http://127.0.0.1:8080)"
 	@echo "make test    set everything up, then ruff, mypy --strict and pytest"
+	@echo "make unit    the fast lane: logic tests with no emulator, terraform or server (seconds)"
 	@echo "make bench   benchmarks with figures (not part of the tests)"
 	@echo "make soak    the long reliability variants (load for a minute, more fuzzing)"
 
@@ -45,6 +46,10 @@ pytest: setup
 	$(BIN)/pytest
 
 test: setup lint typecheck pytest
+
+# The fast lane: run it on every change. The whole suite (make test) before landing.
+unit: $(VENV)/.synced
+	$(BIN)/pytest tests/unit -q -p no:cacheprovider -m "not emulator and not terraform and not local_server"
 
 local: setup
 	$(BIN)/python -m localmode

@@ -35,7 +35,7 @@ DEFAULT_UID_RANGE = (200_000, 299_999)
 MAX_PROCESSES = 4096
 KILL_ROUNDS = 50
 # What the job's private /dev/shm may hold.
-PRIVATE_TMP_SIZE = "512m"
+PRIVATE_SHM_SIZE = "512m"
 # Shared temporary directories a job can write into; what it leaves there goes with it.
 SHARED_TEMPORARY = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))  # noqa: S108
 
@@ -242,8 +242,10 @@ class Jail:
             prefix += ["nsenter", f"--net=/proc/self/fd/{self.network_fd}", "--"]
         if self.namespaces:
             # A PID namespace with its own /proc: terraform is its init, and when it exits the
-            # kernel kills whatever it left behind. A private /tmp and /dev/shm: nothing shared
-            # with the machine or another job. --kill-child: if the runner's side dies, so does it.
+            # kernel kills whatever it left behind. A private /dev/shm; /tmp stays the machine's
+            # (checkouts, and so jobs' directories, may live there): the job's TMPDIR is its own,
+            # umask 077 closes what it writes, and release removes it. --kill-child: if the
+            # runner's side dies, so does it.
             prefix += [
                 "unshare",
                 "--pid",
@@ -254,9 +256,7 @@ class Jail:
                 "--",
                 "/bin/sh",
                 "-c",
-                f"mount -t tmpfs -o mode=1777,size={PRIVATE_TMP_SIZE} tmpfs /tmp && "
-                "mount -t tmpfs -o mode=1777 tmpfs /dev/shm && "
-                'mount -t tmpfs -o mode=1777 tmpfs /var/tmp && exec "$@"',
+                f'mount -t tmpfs -o mode=1777,size={PRIVATE_SHM_SIZE} tmpfs /dev/shm && exec "$@"',
                 "jail",
             ]
         if self.user is not None:

@@ -1,20 +1,45 @@
-"""Shared fixtures: one in-process AWS emulator per test session, with the service's resources in it."""
+"""Shared fixtures, and the layers tests are marked with.
+
+Importing this file is cheap: the emulator (moto's server) and local mode are imported only by
+the fixtures that start them, so the fast lane (``make unit``) never pays for them.
+
+Layers (markers, set here from what a test uses, so no test has to remember them):
+- ``emulator``: the in-process AWS emulator (``emulated``, ``api`` fixtures);
+- ``terraform``: real terraform (the ``toolchain`` fixture, or the module says so);
+- ``local_server``: ``make local``'s server in a subprocess.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from core.toolchain import Toolchain
-from localmode.emulator import EmulatorServer, ServiceResources, create_service_resources
-from localmode.gateway import Gateway
-from localmode.sandbox import SandboxProcess
-from tests.support.api import Api, api_environment_fixture
-from tests.support.jobs import Emulated
-from tooling.toolchain import ensure_toolchain
+if TYPE_CHECKING:
+    from core.toolchain import Toolchain
+    from tests.support.api import Api
+    from tests.support.jobs import Emulated
+
+EMULATOR_FIXTURES = frozenset({"emulated", "api", "api_environment", "services"})
+# Directories whose tests drive make local's server over HTTP (or sit beside those that do).
+LOCAL_SERVER_DIRECTORIES = ("reliability", "e2e", "cli", "security")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & EMULATOR_FIXTURES:
+            item.add_marker(pytest.mark.emulator)
+        if "toolchain" in fixtures:
+            item.add_marker(pytest.mark.terraform)
+        parts = Path(str(item.fspath)).relative_to(root).parts
+        if parts and parts[0] in LOCAL_SERVER_DIRECTORIES:
+            item.add_marker(pytest.mark.local_server)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,6 +66,10 @@ def _offline_aws_environment() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def emulated() -> Iterator[Emulated]:
+    from localmode.emulator import EmulatorServer, ServiceResources, create_service_resources  # noqa: PLC0415
+    from localmode.sandbox import SandboxProcess  # noqa: PLC0415
+    from tests.support.jobs import Emulated  # noqa: PLC0415
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = EmulatorServer()
     endpoint = server.start()
@@ -54,14 +83,21 @@ def emulated() -> Iterator[Emulated]:
 
 @pytest.fixture(scope="session")
 def toolchain() -> Toolchain:
+    from tooling.toolchain import ensure_toolchain  # noqa: PLC0415
+
     return ensure_toolchain()
 
 
 @pytest.fixture(scope="session")
 def api_environment(emulated: Emulated) -> Iterator[dict[str, str]]:
+    from tests.support.api import api_environment_fixture  # noqa: PLC0415
+
     yield from api_environment_fixture(emulated)
 
 
 @pytest.fixture(scope="session")
 def api(api_environment: dict[str, str], emulated: Emulated) -> Api:
+    from localmode.gateway import Gateway  # noqa: PLC0415
+    from tests.support.api import Api  # noqa: PLC0415
+
     return Api(Gateway(), emulated, api_environment["STATE_MACHINE_ARN"])

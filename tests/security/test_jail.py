@@ -23,8 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def outside_tmp() -> Iterator[Path]:
-    """A directory where job directories live in real runs: not under /tmp, which each command
-    of a job sees as a private, empty tmpfs."""
+    """A directory where job directories live in real runs: the toolchain's."""
     base = REPO / ".toolchain" / f"jail-test-{os.getpid()}-{time.monotonic_ns()}"
     base.mkdir(parents=True, mode=0o711)
     yield base

