@@ -155,7 +155,11 @@ def test_instance_hours_cover_the_required_regions(region: str) -> None:
         "t4g.small",
         "m6g.large",
     ):
-        assert catalog.lookup(f"ec2:{instance_type}", region) is not None, (instance_type, region)
+        price = catalog.lookup(f"ec2:{instance_type}", region)
+        # priced in that very region (not a global fallback), by the hour, at a real amount
+        assert price is not None, (instance_type, region)
+        assert (price.key, price.region) == (f"ec2:{instance_type}", region)
+        assert price.amount > 0 and price.unit == "hour", price
 
 
 def test_regional_prices_differ_where_aws_lists_them_differently() -> None:
