@@ -17,6 +17,7 @@ from tests.support.local_server import LocalServer
 
 SENTINEL = Path(f"/tmp/provisioner-hostile-{uuid.uuid4().hex}")
 BUCKET = 'resource "aws_s3_bucket" "b" {\n  bucket = "hostile"\n}\n'
+CONTROL = 'resource "null_resource" "n" {}\n'
 
 
 def deploy_body(code: str | None = BUCKET, **extra: Any) -> bytes:
@@ -529,12 +530,31 @@ def test_hostile_request_gets_its_expected_error(
     assert reply.body["message"]
 
 
+def job_ids(server: LocalServer) -> set[str]:
+    return {str(job["jobId"]) for job in server.get("/api/deploy/jobs?limit=100").body["jobs"]}
+
+
 def test_at_least_forty_cases_and_nothing_happened(
     strict_server: LocalServer, record_figure: Callable[[str], None]
 ) -> None:
     assert len(CASES) >= 40
-    # none of them started a job or left a file behind
-    assert strict_server.get("/api/deploy/jobs?limit=100").body["jobs"] == []
+    # Given a job the listing shows (so an empty difference below means none started, not that
+    # the listing cannot show one)
+    before = job_ids(strict_server)
+    control = strict_server.post("/api/deploy", {"projectId": "hostile-control", "iacCode": CONTROL})
+    assert control.status == 202, control.body
+    final, _ = strict_server.wait_job(str(control.body["jobId"]))
+    assert final["status"] == "completed", final
+    shown = job_ids(strict_server)
+    assert shown == before | {control.body["jobId"]}
+
+    # When every case is sent, here, whatever ran before
+    for name, method, path, body, content_type, status, _ in CASES:
+        reply = strict_server.raw(method, path, body, {"Content-Type": content_type})
+        assert reply.status == status, (name, reply.body)
+
+    # Then none of them started a job or left a file behind
+    assert job_ids(strict_server) == shown
     assert not SENTINEL.exists()
     record_figure(
         f"hostile input: {len(CASES)} cases, each its expected 4xx; no job started, nothing written outside"
