@@ -89,7 +89,8 @@ def test_module_escape_is_judged_from_the_module_directory() -> None:
 def test_syntax_errors_are_findings_with_line_and_column() -> None:
     configuration = load_configuration({"main.tf": 'resource "a" "b" {\n  x = \n}\n', "ok.tf": "locals {}\n"})
     assert [(e.check, e.file, e.line) for e in configuration.syntax_errors] == [("syntax", "main.tf", 2)]
-    assert configuration.syntax_errors[0].column is not None
+    # the column where the missing value was expected: just past "  x = "
+    assert configuration.syntax_errors[0].column == len("  x = ") + 1
 
 
 @pytest.mark.parametrize(
