@@ -84,7 +84,7 @@ def hold(
 def test_a_lock_whose_job_has_no_record_is_released_once_past_the_grace_period() -> None:
     # Given two projects held by jobs without a record: one just taken, one long ago
     fakes = Fakes()
-    hold(fakes, "young", age_s=5, status=None)
+    young = hold(fakes, "young", age_s=5, status=None)
     old = hold(fakes, "old", age_s=STUCK_AFTER_SECONDS + 60, status=None)
 
     # When the reaper runs
@@ -92,7 +92,7 @@ def test_a_lock_whose_job_has_no_record_is_released_once_past_the_grace_period()
 
     # Then only the old lock is released, with a record of who and why
     assert report.released_projects == ["old"]
-    assert fakes.projects.items["young"].get("activeJobId") is not None
+    assert fakes.projects.items["young"]["activeJobId"] == young
     project = fakes.projects.items["old"]
     assert "activeJobId" not in project and "activeAction" not in project
     assert project["deploymentStatus"] == "failed"  # it was pending for a job that never existed
