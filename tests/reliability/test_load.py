@@ -19,6 +19,11 @@ from tests.support.local_server import LocalServer
 pytestmark = pytest.mark.terraform
 
 RATE = 200
+# What the test holds the server to: a tenth of the paced rate. A quiet 2-core machine sustains the
+# full rate (README "What we test"); the same machine shared with other suites at a load average of
+# 4 to 12 gave 24 to 35/s. Below the floor, polls are serialised behind something slow (a worker
+# pool that does not share the load, a status read that grew a scan), not merely crowded out.
+RATE_FLOOR = RATE // 10
 SECONDS = 60 if SOAK else 10
 NULL_APP = 'resource "null_resource" "n" {{\n  triggers = {{ run = "{value}" }}\n}}\noutput "v" {{\n  value = "{value}"\n}}\n'
 
@@ -79,6 +84,9 @@ def test_status_polls_at_200_per_second(
     record_figure(
         f"status polls: {len(statuses)} in {elapsed:.1f}s = {achieved:.0f}/s (target {RATE}/s), p50 {p50:.1f} ms, p99 {p99:.1f} ms"
     )
+    # Every poll was sent and answered, and fast enough on the whole to hold the floor.
+    assert len(statuses) == RATE * SECONDS
+    assert achieved >= RATE_FLOOR, f"{achieved:.0f}/s sustained, below the floor of {RATE_FLOOR}/s"
 
 
 def test_twenty_projects_deploying_at_once_all_complete(
