@@ -442,13 +442,12 @@ class Run:
         lock = self.store.state_lock()
         if lock is None:
             return True  # released meanwhile: simply run again
-        raw, info = lock
-        created = str(info.get("Created", ""))[:23]
+        created = lock.created[:23]
         if not created or created < self._started_at.replace("Z", "")[:23]:
             return False  # an earlier job's lock: wait for it or let the reaper judge it
-        cleared = self.store.delete_state_lock(raw)
+        cleared = self.store.delete_state_lock(lock)
         if cleared:
-            self.tracker.log(f"cleared this job's own state lock {info.get('ID')} left by a retried write")
+            self.tracker.log(f"cleared this job's own state lock {lock.id} left by a retried write")
         return cleared
 
     def _check_cancel(self) -> None:

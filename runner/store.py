@@ -21,17 +21,29 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from core.items import StateLock, state_lock
 from core.records import (
     DeploymentStatus,
-    JobStatus,
     Phase,
     iso_now,
     log_key,
     plan_key,
     state_key,
     state_lock_id,
-    stored_json,
     workspace_prefix,
+)
+from core.transitions import (
+    Delete,
+    Update,
+    job_completed,
+    job_failed,
+    job_planned,
+    job_progressed,
+    job_started,
+    project_deployment_recorded,
+    project_released,
+    project_updated,
+    state_lock_removed,
 )
 from runner.overrides import RESERVED_PREFIX
 from runner.settings import RunnerSettings
@@ -43,7 +55,6 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger("runner.store")
 MAX_WORKSPACE_BYTES = 20 * 1024 * 1024
-ACTIVE = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
 # Standard retry mode backs off on throttling; the runner must outlast a throttled table, not fail on it.
 AWS_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 8},
@@ -150,47 +161,21 @@ class RunStore:
 
     # --- the state lock -----------------------------------------------------------------------
 
-    def state_lock(self) -> tuple[str, dict[str, Any]] | None:
-        """Terraform's lock on this project's state: (its item text, its parsed info), or None."""
+    def state_lock(self) -> StateLock | None:
+        """Terraform's lock on this project's state, or None."""
         lock_id = state_lock_id(self.settings.state_bucket, self.settings.project_id)
-        item = self.locks.get_item(Key={"LockID": lock_id}, ConsistentRead=True).get("Item")
-        if not item or "Info" not in item:
-            return None
-        raw = str(item["Info"])
-        return raw, stored_json(raw, {})
+        return state_lock(self.locks.get_item(Key={"LockID": lock_id}, ConsistentRead=True).get("Item"))
 
-    def delete_state_lock(self, raw_info: str) -> bool:
-        lock_id = state_lock_id(self.settings.state_bucket, self.settings.project_id)
-        try:
-            self.locks.delete_item(
-                Key={"LockID": lock_id},
-                ConditionExpression="Info = :info",
-                ExpressionAttributeValues={":info": raw_info},
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+    def delete_state_lock(self, lock: StateLock) -> bool:
+        return self._apply(self.locks, state_lock_removed(lock.lock_id, lock.raw_info))
 
     # --- progress -----------------------------------------------------------------------------
 
     def mark_started(self) -> None:
-        self._update_job(
-            "SET #status = :processing, phase = :phase, updatedAt = :now, buildId = :build",
-            {
-                ":processing": JobStatus.PROCESSING.value,
-                ":phase": Phase.INIT.value,
-                ":now": iso_now(),
-                ":build": _build_id(),
-            },
-        )
+        self._apply_job(job_started(self.settings.job_id, iso_now(), _build_id()))
 
     def report_progress(self, phase: Phase, progress: int, log_tail: str) -> None:
-        self._update_job(
-            "SET phase = :phase, progress = :progress, logTail = :tail, updatedAt = :now",
-            {":phase": phase.value, ":progress": progress, ":tail": log_tail, ":now": iso_now()},
-        )
+        self._apply_job(job_progressed(self.settings.job_id, iso_now(), phase, progress, log_tail))
 
     def upload_log(self, text: str) -> None:
         if len(text) == self._last_log_size:
@@ -216,20 +201,13 @@ class RunStore:
     # --- results ------------------------------------------------------------------------------
 
     def record_validation(self, validation: Mapping[str, Any]) -> None:
-        self._update_project(
-            "SET validationJson = :validation, lastUpdated = :now",
-            {":validation": json.dumps(validation), ":now": iso_now()},
-        )
+        fields = {"validationJson": json.dumps(validation), "lastUpdated": iso_now()}
+        self._apply(self.projects, project_updated(self.settings.project_id, fields))
 
     def record_plan(self, summary: Mapping[str, int], key: str) -> None:
-        self._update_job(
-            "SET planSummary = :summary, planKey = :key, updatedAt = :now",
-            {":summary": dict(summary), ":key": key, ":now": iso_now()},
-        )
-        self._update_project(
-            "SET planSummary = :summary, planKey = :key, planJobId = :job",
-            {":summary": dict(summary), ":key": key, ":job": self.settings.job_id},
-        )
+        self._apply_job(job_planned(self.settings.job_id, iso_now(), summary, key))
+        fields = {"planSummary": dict(summary), "planKey": key, "planJobId": self.settings.job_id}
+        self._apply(self.projects, project_updated(self.settings.project_id, fields))
 
     def complete(
         self,
@@ -243,37 +221,18 @@ class RunStore:
     ) -> None:
         now = iso_now()
         outputs_json = json.dumps(outputs or {})
-        self._update_job(
-            "SET #status = :completed, progress = :hundred, phase = :done, endTime = :now, updatedAt = :now, "
-            "resultMessage = :message, logTail = :tail, outputsJson = :outputs",
-            {
-                ":completed": JobStatus.COMPLETED.value,
-                ":hundred": 100,
-                ":done": Phase.DONE.value,
-                ":now": now,
-                ":message": message,
-                ":tail": log_tail,
-                ":outputs": outputs_json,
-            },
-        )
+        self._apply_job(job_completed(self.settings.job_id, now, message, log_tail, outputs_json))
         if deployment_status is not None:
-            values: dict[str, Any] = {
-                ":status": deployment_status.value,
-                ":job": self.settings.job_id,
-                ":outputs": outputs_json,
-                ":now": now,
-            }
-            expression = (
-                "SET deploymentStatus = :status, deploymentJobId = :job, outputsJson = :outputs, "
-                "lastUpdated = :now"
+            recorded = project_deployment_recorded(
+                self.settings.project_id,
+                self.settings.job_id,
+                now,
+                deployment_status,
+                outputs_json=outputs_json,
+                state_summary=state_summary,
+                sensitive_paths_json=None if sensitive_paths is None else json.dumps(sensitive_paths),
             )
-            if state_summary is not None:
-                expression += ", stateSummary = :state"
-                values[":state"] = dict(state_summary)
-            if sensitive_paths is not None:
-                expression += ", sensitivePathsJson = :paths"
-                values[":paths"] = json.dumps(sensitive_paths)
-            self._update_project(expression, values)
+            self._apply(self.projects, recorded)
         self.release_project_lock()
 
     def fail(
@@ -285,72 +244,43 @@ class RunStore:
         deployment_status: DeploymentStatus | None,
     ) -> None:
         now = iso_now()
-        self._update_job(
-            "SET #status = :failed, endTime = :now, updatedAt = :now, #error = :error, "
-            "resultMessage = :error, logTail = :tail, diagnosticsJson = :diagnostics",
-            {
-                ":failed": JobStatus.FAILED.value,
-                ":now": now,
-                ":error": error,
-                ":tail": log_tail,
-                ":diagnostics": json.dumps(diagnostics[:10]),
-            },
+        failed = job_failed(
+            self.settings.job_id, now, error, log_tail=log_tail, diagnostics_json=json.dumps(diagnostics[:10])
         )
+        self._apply_job(failed)
         if deployment_status is not None:
-            self._update_project(
-                "SET deploymentStatus = :status, deploymentJobId = :job, lastUpdated = :now",
-                {":status": deployment_status.value, ":job": self.settings.job_id, ":now": now},
+            recorded = project_deployment_recorded(
+                self.settings.project_id, self.settings.job_id, now, deployment_status
             )
+            self._apply(self.projects, recorded)
         self.release_project_lock()
 
     def release_project_lock(self) -> None:
         """Free the project for its next job, if this job still holds it."""
-        try:
-            self.projects.update_item(
-                Key={"projectId": self.settings.project_id},
-                UpdateExpression="REMOVE activeJobId, activeAction",
-                ConditionExpression="activeJobId = :job",
-                ExpressionAttributeValues={":job": self.settings.job_id},
-            )
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise
+        self._apply(
+            self.projects, project_released(self.settings.project_id, self.settings.job_id, iso_now())
+        )
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _update_job(self, expression: str, values: dict[str, Any]) -> None:
-        names = {"#status": "status"}
-        if "#error" in expression:
-            names["#error"] = "error"
-        try:
-            self.jobs.update_item(
-                Key={"jobId": self.settings.job_id},
-                UpdateExpression=expression,
-                ConditionExpression=(
-                    "attribute_exists(jobId) AND #status IN (:active_pending, :active_processing)"
-                ),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={
-                    **values,
-                    ":active_pending": ACTIVE[0],
-                    ":active_processing": ACTIVE[1],
-                },
-            )
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise
+    def _apply_job(self, change: Update) -> None:
+        if not self._apply(self.jobs, change):
             LOGGER.warning("job %s is no longer active; update skipped", self.settings.job_id)
 
-    def _update_project(self, expression: str, values: dict[str, Any]) -> None:
-        self.projects.update_item(
-            Key={"projectId": self.settings.project_id},
-            UpdateExpression=expression,
-            ExpressionAttributeValues=values,
-        )
-
-
-def _is_condition_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    @staticmethod
+    def _apply(table: Table, change: Update | Delete) -> bool:
+        """Execute a transition; False when its condition did not hold. Other errors propagate:
+        the runner's retries (botocore's standard mode) have already been spent."""
+        try:
+            if isinstance(change, Update):
+                table.update_item(**change.arguments())
+            else:
+                table.delete_item(**change.arguments())
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
 
 def _optional_str(mapping: Mapping[str, Any], key: str) -> str | None:

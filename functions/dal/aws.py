@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.items import plain
+from core.transitions import Delete, Update
 from functions.models.exceptions import StoreUnavailable
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource
+    from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_secretsmanager.client import SecretsManagerClient
     from mypy_boto3_stepfunctions.client import SFNClient
@@ -55,3 +59,49 @@ def unavailable(what: str, exc: ClientError | BotoCoreError) -> StoreUnavailable
     """An SDK failure the retries did not cure, as the domain error clients see as 503."""
     detail = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
     return StoreUnavailable(f"{what} is unavailable right now ({detail}); try again")
+
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """The one place an SDK failure of a data layer becomes the domain's 503."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise unavailable(what, exc) from exc
+
+
+def apply(table: Table, change: Update | Delete, what: str) -> bool:
+    """Execute a transition; False when its condition did not hold (nothing was written)."""
+    try:
+        if isinstance(change, Update):
+            table.update_item(**change.arguments())
+        else:
+            table.delete_item(**change.arguments())
+    except ClientError as exc:
+        if error_code(exc) == CONDITION_FAILED:
+            return False
+        raise unavailable(what, exc) from exc
+    except BotoCoreError as exc:
+        raise unavailable(what, exc) from exc
+    return True
+
+
+def scan_all(table: Table, what: str, **arguments: Any) -> list[dict[str, Any]]:
+    """Every item a scan finds, page after page, numbers made plain."""
+    items: list[dict[str, Any]] = []
+    with translated(what):
+        while True:
+            page = table.scan(**arguments)
+            items += [plain(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return items
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def get_item(table: Table, key: dict[str, str], what: str, **arguments: Any) -> dict[str, Any] | None:
+    with translated(what):
+        item = table.get_item(Key=key, ConsistentRead=True, **arguments).get("Item")
+    return plain(item) if item else None

@@ -6,18 +6,20 @@ import base64
 import binascii
 import json
 from abc import ABC, abstractmethod
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
-from core.records import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX, JobStatus, iso_now
+from core.items import JobRecord, plain
+from core.records import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX, iso_now
+from core.transitions import ACTIVE, cancel_requested, job_failed
 from functions.dal import aws
 from functions.models.exceptions import InvalidRequest
 
 JobItem = dict[str, Any]
+WHAT = "the job table"
 VIEW_FIELDS = (
     "jobId",
     "projectId",
@@ -69,39 +71,29 @@ class DynamoJobStore(JobStore):
         self.table = aws.dynamodb().Table(table_name)
 
     def get(self, job_id: str) -> JobItem | None:
-        try:
-            item = self.table.get_item(Key={"jobId": job_id}, ConsistentRead=True).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise aws.unavailable("the job table", exc) from exc
-        return plain(item) if item else None
+        return aws.get_item(self.table, {"jobId": job_id}, WHAT)
 
     def view(self, job_id: str) -> JobItem | None:
         names = {f"#{name}": name for name in VIEW_FIELDS}
-        try:
-            item = self.table.get_item(
-                Key={"jobId": job_id},
-                ConsistentRead=True,
-                ProjectionExpression=", ".join(names),
-                ExpressionAttributeNames=names,
-            ).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise aws.unavailable("the job table", exc) from exc
-        return plain(item) if item else None
+        return aws.get_item(
+            self.table,
+            {"jobId": job_id},
+            WHAT,
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+        )
 
     def create(self, item: JobItem) -> None:
+        record = JobRecord.from_item(item)  # what the table may hold, checked before it does
         try:
-            self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(jobId)")
+            self.table.put_item(Item=record.to_item(), ConditionExpression="attribute_not_exists(jobId)")
         except ClientError as exc:
-            existing = (
-                self.get(str(item["jobId"]))
-                if aws.error_code(exc) == "ConditionalCheckFailedException"
-                else None
-            )
+            existing = self.get(record.jobId) if aws.error_code(exc) == aws.CONDITION_FAILED else None
             # A retried write whose first attempt went through: the record is there, as intended.
-            if existing is None or existing.get("projectId") != item.get("projectId"):
-                raise aws.unavailable("the job table", exc) from exc
+            if existing is None or existing.get("projectId") != record.projectId:
+                raise aws.unavailable(WHAT, exc) from exc
         except BotoCoreError as exc:
-            raise aws.unavailable("the job table", exc) from exc
+            raise aws.unavailable(WHAT, exc) from exc
 
     def page(self, project_id: str | None, limit: int, token: str | None) -> tuple[list[JobItem], str | None]:
         arguments: dict[str, Any] = {"Limit": limit, "ScanIndexForward": False}
@@ -122,73 +114,22 @@ class DynamoJobStore(JobStore):
         except ClientError as exc:
             if aws.error_code(exc) == "ValidationException" and token:
                 raise InvalidRequest("the next token does not belong to this listing", "next") from exc
-            raise aws.unavailable("the job table", exc) from exc
+            raise aws.unavailable(WHAT, exc) from exc
         except BotoCoreError as exc:
-            raise aws.unavailable("the job table", exc) from exc
+            raise aws.unavailable(WHAT, exc) from exc
         last = page.get("LastEvaluatedKey")
         return [plain(item) for item in page.get("Items", [])], encode_token(last) if last else None
 
     def active(self) -> list[JobItem]:
-        items: list[JobItem] = []
-        arguments: dict[str, Any] = {
-            "FilterExpression": Attr("status").is_in([JobStatus.PENDING.value, JobStatus.PROCESSING.value]),
-            "ConsistentRead": True,
-        }
-        try:
-            while True:
-                page = self.table.scan(**arguments)
-                items += [plain(item) for item in page.get("Items", [])]
-                if "LastEvaluatedKey" not in page:
-                    return items
-                arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as exc:
-            raise aws.unavailable("the job table", exc) from exc
+        return aws.scan_all(
+            self.table, WHAT, FilterExpression=Attr("status").is_in(list(ACTIVE)), ConsistentRead=True
+        )
 
     def fail_if_active(self, job_id: str, error: str) -> bool:
-        now = iso_now()
-        try:
-            self.table.update_item(
-                Key={"jobId": job_id},
-                UpdateExpression="SET #status = :failed, #error = :error, resultMessage = :error, "
-                "endTime = :now, updatedAt = :now",
-                ConditionExpression="#status IN (:pending, :processing)",
-                ExpressionAttributeNames={"#status": "status", "#error": "error"},
-                ExpressionAttributeValues={
-                    ":failed": JobStatus.FAILED.value,
-                    ":pending": JobStatus.PENDING.value,
-                    ":processing": JobStatus.PROCESSING.value,
-                    ":error": error,
-                    ":now": now,
-                },
-            )
-        except ClientError as exc:
-            if aws.error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise aws.unavailable("the job table", exc) from exc
-        except BotoCoreError as exc:
-            raise aws.unavailable("the job table", exc) from exc
-        return True
+        return aws.apply(self.table, job_failed(job_id, iso_now(), error), WHAT)
 
     def request_cancel(self, job_id: str, requested_by: str) -> None:
-        try:
-            self.table.update_item(
-                Key={"jobId": job_id},
-                UpdateExpression="SET cancelRequestedAt = :now, cancelRequestedBy = :who, updatedAt = :now",
-                ExpressionAttributeValues={":now": iso_now(), ":who": requested_by},
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise aws.unavailable("the job table", exc) from exc
-
-
-def plain(item: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; give the rest of the code ints and floats."""
-    if isinstance(item, dict):
-        return {key: plain(value) for key, value in item.items()}
-    if isinstance(item, list):
-        return [plain(value) for value in item]
-    if isinstance(item, Decimal):
-        return int(item) if item == item.to_integral_value() else float(item)
-    return item
+        aws.apply(self.table, cancel_requested(job_id, iso_now(), requested_by), WHAT)
 
 
 def encode_token(key: dict[str, Any]) -> str:

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from core.records import stored_json
+from core.items import StateLock, state_lock
+from core.transitions import state_lock_removed
 from functions.dal import aws
 
-
-@dataclass(frozen=True)
-class StateLock:
-    lock_id: str
-    raw_info: str  # as terraform wrote it: a delete is conditional on this exact text
-    info: dict[str, Any]  # parsed: ID, Operation, Who, Version, Created, Path
-
-    @property
-    def id(self) -> str:
-        return str(self.info.get("ID", ""))
-
-    @property
-    def created(self) -> str:
-        return str(self.info.get("Created", ""))
+WHAT = "the lock table"
+__all__ = ["DynamoLockStore", "LockStore", "StateLock", "lock_store"]
 
 
 class LockStore(ABC):
@@ -46,42 +31,15 @@ class DynamoLockStore(LockStore):
         self.table = aws.dynamodb().Table(table_name)
 
     def get(self, lock_id: str) -> StateLock | None:
-        try:
-            item = self.table.get_item(Key={"LockID": lock_id}, ConsistentRead=True).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise aws.unavailable("the lock table", exc) from exc
-        if not item or "Info" not in item:
-            return None
-        raw = str(item["Info"])
-        return StateLock(lock_id, raw, stored_json(raw, {}))
+        item = aws.get_item(self.table, {"LockID": lock_id}, WHAT)
+        return state_lock(item)
 
     def held(self) -> list[str]:
-        ids: list[str] = []
-        arguments: dict[str, Any] = {"ProjectionExpression": "LockID, Info"}
-        try:
-            while True:
-                page = self.table.scan(**arguments)
-                ids += [str(item["LockID"]) for item in page.get("Items", []) if "Info" in item]
-                if "LastEvaluatedKey" not in page:
-                    return ids
-                arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as exc:
-            raise aws.unavailable("the lock table", exc) from exc
+        items = aws.scan_all(self.table, WHAT, ProjectionExpression="LockID, Info")
+        return [str(item["LockID"]) for item in items if "Info" in item]
 
     def delete(self, lock: StateLock) -> bool:
-        try:
-            self.table.delete_item(
-                Key={"LockID": lock.lock_id},
-                ConditionExpression="Info = :info",
-                ExpressionAttributeValues={":info": lock.raw_info},
-            )
-        except ClientError as exc:
-            if aws.error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise aws.unavailable("the lock table", exc) from exc
-        except BotoCoreError as exc:
-            raise aws.unavailable("the lock table", exc) from exc
-        return True
+        return aws.apply(self.table, state_lock_removed(lock.lock_id, lock.raw_info), WHAT)
 
 
 @cache

@@ -9,12 +9,14 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import BotoCoreError, ClientError
 
+from core.items import plain
 from core.records import iso_now
+from core.transitions import project_locked, project_released, project_updated
 from functions.dal import aws
-from functions.dal.jobs import plain
 from functions.models.exceptions import ProjectBusy
 
 ProjectItem = dict[str, Any]
+WHAT = "the project table"
 # What judging a project lock needs (functions/logic/locks.py), not the outputs or findings.
 LOCK_VIEW_FIELDS = (
     "projectId",
@@ -51,29 +53,14 @@ class DynamoProjectStore(ProjectStore):
         self.table = aws.dynamodb().Table(table_name)
 
     def get(self, project_id: str) -> ProjectItem | None:
-        try:
-            item = self.table.get_item(Key={"projectId": project_id}, ConsistentRead=True).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise aws.unavailable("the project table", exc) from exc
-        return plain(item) if item else None
+        return aws.get_item(self.table, {"projectId": project_id}, WHAT)
 
     def acquire(self, project_id: str, job_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        names, values, assignments = _assignments({"activeJobId": job_id, **fields})
-        assignments.append("#createdAt = if_not_exists(#createdAt, :createdAt)")
-        names["#createdAt"] = "createdAt"
-        values[":createdAt"] = fields.get("lastUpdated", "")
+        change = project_locked(project_id, job_id, str(fields.get("lastUpdated", "")), fields)
         try:
-            response = self.table.update_item(
-                Key={"projectId": project_id},
-                UpdateExpression="SET " + ", ".join(assignments),
-                # The lock: taken only where no job holds it, atomically, so of N racing requests one wins.
-                ConditionExpression="attribute_not_exists(activeJobId)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="UPDATED_OLD",
-            )
+            response = self.table.update_item(**change.arguments(), ReturnValues="UPDATED_OLD")
         except ClientError as exc:
-            if aws.error_code(exc) == "ConditionalCheckFailedException":
+            if aws.error_code(exc) == aws.CONDITION_FAILED:
                 holder = self.get(project_id) or {}
                 active = holder.get("activeJobId")
                 if active == job_id:
@@ -84,81 +71,28 @@ class DynamoProjectStore(ProjectStore):
                     f"project {project_id} has a job in progress ({active}); wait for it or cancel it",
                     str(active) if active else None,
                 ) from exc
-            raise aws.unavailable("the project table", exc) from exc
+            raise aws.unavailable(WHAT, exc) from exc
         except BotoCoreError as exc:
-            raise aws.unavailable("the project table", exc) from exc
+            raise aws.unavailable(WHAT, exc) from exc
         previous = plain(response.get("Attributes") or {})
         return {key: previous.get(key) for key in fields}
 
     def release(self, project_id: str, job_id: str, restore: dict[str, Any] | None = None) -> bool:
-        lock_fields = ("activeJobId", "activeAction")
-        restored = {k: v for k, v in (restore or {}).items() if k not in lock_fields and k != "lastUpdated"}
-        names, values, assignments = _assignments(
-            {**{k: v for k, v in restored.items() if v is not None}, "lastUpdated": iso_now()}
-        )
-        removals = [*lock_fields, *(k for k, v in restored.items() if v is None)]
-        names |= {f"#r{index}": name for index, name in enumerate(removals)}
-        expression = (
-            "SET " + ", ".join(assignments) + " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removals)))
-        )
-        values[":job"] = job_id
-        try:
-            self.table.update_item(
-                Key={"projectId": project_id},
-                UpdateExpression=expression,
-                ConditionExpression="activeJobId = :job",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if aws.error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise aws.unavailable("the project table", exc) from exc
-        except BotoCoreError as exc:
-            raise aws.unavailable("the project table", exc) from exc
-        return True
+        return aws.apply(self.table, project_released(project_id, job_id, iso_now(), restore), WHAT)
 
     def update(self, project_id: str, fields: dict[str, Any]) -> None:
-        names, values, assignments = _assignments(fields)
-        try:
-            self.table.update_item(
-                Key={"projectId": project_id},
-                UpdateExpression="SET " + ", ".join(assignments),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise aws.unavailable("the project table", exc) from exc
+        aws.apply(self.table, project_updated(project_id, fields), WHAT)
 
     def locked(self) -> list[ProjectItem]:
         # A scan: the reaper runs every few minutes and the table has one item per project.
-        arguments: dict[str, Any] = {
-            "FilterExpression": Attr("activeJobId").exists(),
-            "ProjectionExpression": ", ".join(f"#{name}" for name in LOCK_VIEW_FIELDS),
-            "ExpressionAttributeNames": {f"#{name}": name for name in LOCK_VIEW_FIELDS},
-            "ConsistentRead": True,
-        }
-        items: list[ProjectItem] = []
-        try:
-            while True:
-                page = self.table.scan(**arguments)
-                items += [plain(item) for item in page.get("Items", [])]
-                if "LastEvaluatedKey" not in page:
-                    return items
-                arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as exc:
-            raise aws.unavailable("the project table", exc) from exc
-
-
-def _assignments(fields: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any], list[str]]:
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    assignments: list[str] = []
-    for index, (name, value) in enumerate(fields.items()):
-        names[f"#f{index}"] = name
-        values[f":v{index}"] = value
-        assignments.append(f"#f{index} = :v{index}")
-    return names, values, assignments
+        return aws.scan_all(
+            self.table,
+            WHAT,
+            FilterExpression=Attr("activeJobId").exists(),
+            ProjectionExpression=", ".join(f"#{name}" for name in LOCK_VIEW_FIELDS),
+            ExpressionAttributeNames={f"#{name}": name for name in LOCK_VIEW_FIELDS},
+            ConsistentRead=True,
+        )
 
 
 @cache

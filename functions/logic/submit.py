@@ -15,6 +15,7 @@ from typing import Any
 from core.hcl.preflight import PreflightPolicy
 from core.hcl.tfvars import VariableFileError, split_variable_files
 from core.hcl.validation import static_findings
+from core.items import WorkflowInput
 from core.records import DeploymentStatus, JobAction, JobStatus, Phase, epoch_ms, iso_now, new_job_id
 from core.requests import DeployRequest, DestroyRequest
 from core.responses import DeployAccepted
@@ -88,6 +89,8 @@ def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepte
     def prepare() -> dict[str, Any]:
         stores.code.put(request.projectId, job_id, files)
         reference = stores.variables.save(request.projectId, variables) if variables else None
+        # Undone, the project keeps the variables its deployed code was applied with.
+        previous["variablesRef"] = (stores.projects.get(request.projectId) or {}).get("variablesRef")
         stores.projects.update(request.projectId, {"variablesRef": reference})
         return {"variablesRef": reference, "codeJobId": job_id}
 
@@ -179,15 +182,10 @@ def _start(
                 **{k: v for k, v in extra.items() if v is not None},
             }
         )
-        stores.workflow.start(
-            job_id,
-            {
-                "jobId": job_id,
-                "projectId": project_id,
-                "action": action.value,
-                "runTimeoutSeconds": stores.run_timeout_seconds,
-            },
+        workflow_input = WorkflowInput(
+            jobId=job_id, projectId=project_id, action=action, runTimeoutSeconds=stores.run_timeout_seconds
         )
+        stores.workflow.start(job_id, workflow_input.model_dump())
     except (StoreUnavailable, WorkflowUnavailable) as exc:
         _undo(stores, project_id, job_id, previous, f"the job could not start: {exc.message}")
         raise

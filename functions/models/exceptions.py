@@ -13,6 +13,10 @@ class ProvisionerError(Exception):
         super().__init__(message)
         self.message = message
 
+    def details(self) -> dict[str, Any]:
+        """Fields the error body carries beside ``error`` and ``message``."""
+        return {}
+
 
 class JobNotFound(ProvisionerError):
     pass
@@ -31,6 +35,9 @@ class ProjectBusy(ProvisionerError):
         super().__init__(message)
         self.active_job_id = active_job_id
 
+    def details(self) -> dict[str, Any]:
+        return {"activeJobId": self.active_job_id}
+
 
 class JobAlreadyFinished(ProvisionerError):
     pass
@@ -43,6 +50,9 @@ class InvalidRequest(ProvisionerError):
         super().__init__(message)
         self.field = field
 
+    def details(self) -> dict[str, Any]:
+        return {"field": self.field}
+
 
 class InvalidConfiguration(ProvisionerError):
     """Submitted code that the service refuses before any job starts."""
@@ -50,6 +60,9 @@ class InvalidConfiguration(ProvisionerError):
     def __init__(self, message: str, errors: Sequence[dict[str, Any]]) -> None:
         super().__init__(message)
         self.errors = list(errors)
+
+    def details(self) -> dict[str, Any]:
+        return {"errors": self.errors}
 
 
 class CodeTooLarge(ProvisionerError):

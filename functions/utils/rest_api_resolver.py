@@ -37,6 +37,7 @@ from functions.models.exceptions import (
     NothingToShow,
     ProjectBusy,
     ProjectNotFound,
+    ProvisionerError,
     StoreUnavailable,
     WorkflowUnavailable,
 )
@@ -45,6 +46,29 @@ from functions.utils.observability import logger
 API_TITLE = "Terraform provisioner"
 API_VERSION = "1.0.0"
 JSON = content_types.APPLICATION_JSON
+
+
+# Domain error -> (status, error code): the one table. Looked up along the error's class
+# hierarchy, so a subclass answers as its parent unless it has a row of its own.
+DOMAIN_ERRORS: Mapping[type[ProvisionerError], tuple[HTTPStatus, str]] = {
+    InvalidRequest: (HTTPStatus.BAD_REQUEST, "bad_request"),
+    InvalidConfiguration: (HTTPStatus.BAD_REQUEST, "invalid_configuration"),
+    CodeTooLarge: (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large"),
+    JobNotFound: (HTTPStatus.NOT_FOUND, "job_not_found"),
+    ProjectNotFound: (HTTPStatus.NOT_FOUND, "project_not_found"),
+    NothingToShow: (HTTPStatus.NOT_FOUND, "not_found"),
+    ProjectBusy: (HTTPStatus.CONFLICT, "conflict"),
+    JobAlreadyFinished: (HTTPStatus.CONFLICT, "conflict"),
+    StoreUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable"),
+    WorkflowUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable"),
+}
+
+
+def http_error(exc: ProvisionerError) -> tuple[HTTPStatus, str]:
+    for kind in type(exc).__mro__:
+        if kind in DOMAIN_ERRORS:
+            return DOMAIN_ERRORS[kind]
+    return HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error"
 
 
 def error_response(status: HTTPStatus, error: str, message: str, **extra: Any) -> Response[dict[str, Any]]:
@@ -137,37 +161,14 @@ def _register_error_handlers(app: APIGatewayRestResolver) -> None:
             HTTPStatus.BAD_REQUEST, "bad_request", "the JSON body is nested too deeply", field="body"
         )
 
-    @app.exception_handler(InvalidRequest)
-    def _bad_request(exc: InvalidRequest) -> Response[dict[str, Any]]:
-        return error_response(HTTPStatus.BAD_REQUEST, "bad_request", exc.message, field=exc.field)
-
-    @app.exception_handler(InvalidConfiguration)
-    def _invalid_configuration(exc: InvalidConfiguration) -> Response[dict[str, Any]]:
-        return error_response(HTTPStatus.BAD_REQUEST, "invalid_configuration", exc.message, errors=exc.errors)
-
-    @app.exception_handler(CodeTooLarge)
-    def _too_large(exc: CodeTooLarge) -> Response[dict[str, Any]]:
-        return error_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", exc.message)
-
-    @app.exception_handler(JobNotFound)
-    def _job_not_found(exc: JobNotFound) -> Response[dict[str, Any]]:
-        return error_response(HTTPStatus.NOT_FOUND, "job_not_found", exc.message)
-
-    @app.exception_handler(ProjectNotFound)
-    def _project_not_found(exc: ProjectNotFound) -> Response[dict[str, Any]]:
-        return error_response(HTTPStatus.NOT_FOUND, "project_not_found", exc.message)
-
-    @app.exception_handler(NothingToShow)
-    def _nothing(exc: NothingToShow) -> Response[dict[str, Any]]:
-        return error_response(HTTPStatus.NOT_FOUND, "not_found", exc.message)
-
-    @app.exception_handler(ProjectBusy)
-    def _busy(exc: ProjectBusy) -> Response[dict[str, Any]]:
-        return error_response(HTTPStatus.CONFLICT, "conflict", exc.message, activeJobId=exc.active_job_id)
-
-    @app.exception_handler(JobAlreadyFinished)
-    def _finished(exc: JobAlreadyFinished) -> Response[dict[str, Any]]:
-        return error_response(HTTPStatus.CONFLICT, "conflict", exc.message)
+    @app.exception_handler(ProvisionerError)
+    def _domain_error(exc: ProvisionerError) -> Response[dict[str, Any]]:
+        status, code = http_error(exc)
+        if status is HTTPStatus.SERVICE_UNAVAILABLE:
+            logger.warning("backing service unavailable", error=exc.message)
+        elif status is HTTPStatus.INTERNAL_SERVER_ERROR:
+            logger.exception("domain error with no HTTP mapping")
+        return error_response(status, code, exc.message, **exc.details())
 
     @app.exception_handler(IdempotencyValidationError)
     def _key_reused(_: IdempotencyValidationError) -> Response[dict[str, Any]]:
@@ -183,11 +184,6 @@ def _register_error_handlers(app: APIGatewayRestResolver) -> None:
         return error_response(
             HTTPStatus.CONFLICT, "conflict", "a request with this Idempotency-Key is still being processed"
         )
-
-    @app.exception_handler([StoreUnavailable, WorkflowUnavailable])
-    def _unavailable(exc: StoreUnavailable | WorkflowUnavailable) -> Response[dict[str, Any]]:
-        logger.warning("backing service unavailable", error=exc.message)
-        return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable", exc.message)
 
     @app.not_found
     def _no_route(_: Exception) -> Response[dict[str, Any]]:

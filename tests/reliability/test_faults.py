@@ -194,7 +194,8 @@ def test_workflow_task_timeout(tmp_path: Path, toolchain: Toolchain) -> None:
     server = LocalServer(
         tmp_path / "data",
         extra_env={
-            "RUN_TIMEOUT_SECONDS": "20",
+            # Room for the baseline deploy on a loaded machine; the slow job outlasts it by far.
+            "RUN_TIMEOUT_SECONDS": "90",
             "ALLOW_EXEC_CONSTRUCTS": "true",
             "LOCAL_FAULT_INJECTION": "true",
             "REAPER_INTERVAL_SECONDS": "2",
@@ -204,7 +205,7 @@ def test_workflow_task_timeout(tmp_path: Path, toolchain: Toolchain) -> None:
     try:
         project = "fault-timeout"
         baseline = deployed_baseline(server, project)
-        job_id = deploy(server, project, SLOW.format(project=project, seconds=120))
+        job_id = deploy(server, project, SLOW.format(project=project, seconds=900))
 
         status, _ = server.wait_job(job_id)
 

@@ -158,11 +158,6 @@ def test_a_destroy_whose_code_is_gone_records_no_job_and_frees_the_project() -> 
     assert (project["deploymentStatus"], project["deploymentJobId"]) == ("deployed", first)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an undone deploy keeps the new variablesRef (submit.py prepare() writes it outside "
-    "the fields restored by _undo), so the project's code and variables no longer match",
-)
 def test_an_undone_redeploy_keeps_the_variables_of_the_deployed_code() -> None:
     # Given a project deployed with one set of variables
     fakes = Fakes()

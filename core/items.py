@@ -1,0 +1,151 @@
+"""The records the service keeps, as typed models: a job, a project, the workflow's input.
+
+Field names are the DynamoDB attribute names (camelCase, as the seed's JSON); ``to_item`` leaves
+out what is unset, so an item never carries nulls, and ``from_item`` reads what the table holds
+(numbers arrive as Decimal) into ints and floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.records import (
+    JOB_ID_PATTERN,
+    PROJECT_ID_PATTERN,
+    DeploymentStatus,
+    JobAction,
+    JobStatus,
+    Phase,
+    stored_json,
+)
+
+JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN)]
+ProjectId = Annotated[str, Field(pattern=PROJECT_ID_PATTERN)]
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; give the rest of the code ints and floats."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+class Record(BaseModel):
+    # Items written by an older or newer version may hold fields this one does not know.
+    model_config = ConfigDict(extra="ignore", use_enum_values=True, frozen=True)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Self:
+        return cls.model_validate(plain(item))
+
+    def to_item(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class VariablesRef(BaseModel):
+    """Where a job's variables are kept: a secret version, never the values."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    secretId: str
+    versionId: str | None = None
+
+
+class JobRecord(Record):
+    jobId: JobId
+    projectId: ProjectId
+    action: JobAction
+    status: JobStatus
+    kind: Literal["job"] = "job"
+    createdAt: int
+    startTime: str
+    updatedAt: str
+    endTime: str | None = None
+    progress: int = 0
+    phase: Phase | None = None
+    resultMessage: str | None = None
+    error: str | None = None
+    logTail: str | None = None
+    outputsJson: str | None = None
+    diagnosticsJson: str | None = None
+    planSummary: dict[str, int] | None = None
+    planKey: str | None = None
+    executionArn: str | None = None
+    buildId: str | None = None
+    variablesRef: VariablesRef | None = None
+    codeJobId: str | None = None
+    # What the job's project lock replaced: put back if the job is undone or cancelled unrun.
+    previousProject: dict[str, Any] | None = None
+    cancelRequestedAt: str | None = None
+    cancelRequestedBy: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in (JobStatus.PENDING, JobStatus.PROCESSING)
+
+
+class ProjectRecord(Record):
+    projectId: ProjectId
+    createdAt: str | None = None
+    lastUpdated: str | None = None
+    # The project's lock: one active job at a time.
+    activeJobId: str | None = None
+    activeAction: JobAction | None = None
+    deploymentStatus: DeploymentStatus | None = None
+    deploymentJobId: str | None = None
+    codeJobId: str | None = None
+    codeFiles: list[str] | None = None
+    staticFindings: dict[str, Any] | None = None
+    variablesRef: VariablesRef | None = None
+    outputsJson: str | None = None
+    validationJson: str | None = None
+    sensitivePathsJson: str | None = None
+    stateSummary: dict[str, Any] | None = None
+    planSummary: dict[str, int] | None = None
+    planKey: str | None = None
+    planJobId: str | None = None
+    lastUnlock: dict[str, Any] | None = None
+    lastProjectUnlock: dict[str, Any] | None = None
+
+
+class WorkflowInput(BaseModel):
+    """What a job's execution starts with: the submit logic writes it, the ASL passes it on (the
+    runner's JOB_ID, PROJECT_ID and JOB_ACTION are these fields)."""
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=True, frozen=True)
+    jobId: JobId
+    projectId: ProjectId
+    action: JobAction
+    runTimeoutSeconds: Annotated[int, Field(gt=0)]
+
+
+@dataclass(frozen=True)
+class StateLock:
+    """An item terraform's S3 backend wrote in the lock table."""
+
+    lock_id: str
+    raw_info: str  # as terraform wrote it: a delete is conditional on this exact text
+    info: dict[str, Any]  # parsed: ID, Operation, Who, Version, Created, Path
+
+    @property
+    def id(self) -> str:
+        return str(self.info.get("ID", ""))
+
+    @property
+    def created(self) -> str:
+        return str(self.info.get("Created", ""))
+
+
+def state_lock(item: dict[str, Any] | None) -> StateLock | None:
+    """The lock an item holds; None for no item or a digest item (``...-md5``, no Info)."""
+    if not item or "Info" not in item:
+        return None
+    raw = str(item["Info"])
+    return StateLock(str(item["LockID"]), raw, stored_json(raw, {}))
