@@ -1,0 +1,59 @@
+"""What the client raises: the API's error answers, no answer at all, and signing without credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.responses import JobOut
+
+
+class ProvisionerError(Exception):
+    """Base of everything this client raises."""
+
+
+class ApiError(ProvisionerError):
+    """The API answered with an error: ``{"error", "message", ...}`` and its HTTP status."""
+
+    def __init__(self, status: int, body: Mapping[str, Any]) -> None:
+        self.status = status
+        self.body = dict(body)
+        # API Gateway's own refusals (403 from IAM auth, say) carry only "message".
+        self.error = str(body.get("error") or f"http_{status}")
+        self.message = str(body.get("message") or body.get("Message") or "no message")
+        super().__init__(f"{status} {self.error}: {self.message}")
+
+    @property
+    def field(self) -> str | None:
+        value = self.body.get("field")
+        return str(value) if value is not None else None
+
+    @property
+    def active_job_id(self) -> str | None:
+        value = self.body.get("activeJobId")
+        return str(value) if value is not None else None
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        value = self.body.get("errors")
+        return [dict(item) for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+class ServiceUnreachable(ProvisionerError):
+    """No answer from the endpoint: refused, unresolvable, timed out, or not speaking HTTP."""
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        self.endpoint = endpoint
+        self.reason = reason
+        super().__init__(f"cannot reach {endpoint}: {reason}")
+
+
+class SigningError(ProvisionerError):
+    """A request must be signed but there are no AWS credentials to sign it with."""
+
+
+class WaitTimeout(ProvisionerError):
+    def __init__(self, job: JobOut) -> None:
+        self.job = job
+        super().__init__(f"job {job.jobId} is still {job.status.value} ({job.phase}, {job.progress}%)")
