@@ -41,6 +41,14 @@ from runner.progress import ProgressTracker, Snapshot
 from runner.settings import RunnerSettings
 from runner.store import RunStore, WorkspaceError
 from runner.terraform import CommandResult, Terraform
+from runner.terraform_output import (
+    diagnostic_summary,
+    diagnostic_text,
+    plan_summary,
+    state_summary,
+    summary_from_events,
+    text_error,
+)
 
 LOGGER = logging.getLogger("runner")
 PLAN_FILE = "tfplan"
@@ -248,7 +256,7 @@ class Run:
         if not result.ok and self._cleared_own_lock(result):
             result = self._run(plan_args, json_lines=True)
         self._require(result, "plan")
-        summary = _summary_from_events(result.events)
+        summary = summary_from_events(result.events)
         self.tracker.log(
             f"plan: {summary['add']} to add, {summary['change']} to change, {summary['destroy']} to destroy"
         )
@@ -357,22 +365,22 @@ class Run:
         except ValueError:
             document = {}
         diagnostics = [d for d in document.get("diagnostics") or [] if isinstance(d, dict)]
-        errors = [_diagnostic_summary(d) for d in diagnostics if d.get("severity") == "error"]
+        errors = [diagnostic_summary(d) for d in diagnostics if d.get("severity") == "error"]
         validation = {
             "valid": bool(document.get("valid", result.returncode == 0)) and not errors,
             "errors": errors,
-            "warnings": [_diagnostic_summary(d) for d in diagnostics if d.get("severity") == "warning"],
+            "warnings": [diagnostic_summary(d) for d in diagnostics if d.get("severity") == "warning"],
             "jobId": self.settings.job_id,
             "checkedAt": iso_now(),
             "terraformVersion": self.toolchain.version,
         }
         self.store.record_validation(validation)
         for diagnostic in diagnostics:
-            self.tracker.log(f"{diagnostic.get('severity', 'error')}: {_diagnostic_text(diagnostic)}")
+            self.tracker.log(f"{diagnostic.get('severity', 'error')}: {diagnostic_text(diagnostic)}")
         if not validation["valid"]:
             raise JobFailed(
                 "terraform validate failed: "
-                + (_diagnostic_text(diagnostics[0]) if diagnostics else "invalid"),
+                + (diagnostic_text(diagnostics[0]) if diagnostics else "invalid"),
                 [d for d in diagnostics if d.get("severity") == "error"],
             )
         self.tracker.log("validate: the configuration is valid")
@@ -428,9 +436,9 @@ class Run:
             return
         diagnostics = result.diagnostics()
         if diagnostics:
-            raise JobFailed(f"terraform {command} failed: {_diagnostic_text(diagnostics[0])}", diagnostics)
-        text_error = _text_error(result.stderr_lines)
-        raise JobFailed(f"terraform {command} failed: {text_error or f'exit code {result.returncode}'}")
+            raise JobFailed(f"terraform {command} failed: {diagnostic_text(diagnostics[0])}", diagnostics)
+        first_error = text_error(result.stderr_lines)
+        raise JobFailed(f"terraform {command} failed: {first_error or f'exit code {result.returncode}'}")
 
     def _cleared_own_lock(self, result: CommandResult) -> bool:
         """A lock taken after this runner started is its own: terraform's lock write went through,
@@ -534,94 +542,3 @@ def _carries_access(expressions: Mapping[str, Any], confinement: Confinement) ->
 
 def _display_args(args: list[str]) -> list[str]:
     return [re.sub(r"^-var-file=.*", "-var-file=<variables>", a) for a in args]
-
-
-def _summary_from_events(events: list[dict[str, Any]]) -> dict[str, int]:
-    """add/change/destroy from plan's ``change_summary`` event (a replace is one add, one remove)."""
-    for event in reversed(events):
-        if event.get("type") == "change_summary":
-            changes = event.get("changes") or {}
-            return {
-                "add": int(changes.get("add", 0)),
-                "change": int(changes.get("change", 0)),
-                "destroy": int(changes.get("remove", 0)),
-            }
-    return {"add": 0, "change": 0, "destroy": 0}
-
-
-def plan_summary(plan: Mapping[str, Any]) -> dict[str, int]:
-    """add/change/destroy as terraform counts them: a replace is one add and one destroy."""
-    summary = {"add": 0, "change": 0, "destroy": 0}
-    for change in plan.get("resource_changes") or []:
-        actions = (change.get("change") or {}).get("actions") or []
-        if "create" in actions:
-            summary["add"] += 1
-        if "delete" in actions:
-            summary["destroy"] += 1
-        if actions == ["update"]:
-            summary["change"] += 1
-    return summary
-
-
-def state_summary(state: Mapping[str, Any]) -> dict[str, Any]:
-    resources = [r for r in state.get("resources") or [] if r.get("mode") == "managed"]
-    return {
-        "serial": int(state.get("serial") or 0),
-        "lineage": str(state.get("lineage") or ""),
-        "terraformVersion": str(state.get("terraform_version") or ""),
-        "resourceCount": sum(len(r.get("instances") or []) for r in resources),
-    }
-
-
-def _diagnostic_summary(diagnostic: Mapping[str, Any]) -> dict[str, Any]:
-    where = diagnostic.get("range") or {}
-    start = where.get("start") or {}
-    return {
-        "summary": diagnostic.get("summary", ""),
-        "detail": diagnostic.get("detail", ""),
-        "file": where.get("filename"),
-        "line": start.get("line"),
-        "column": start.get("column"),
-    }
-
-
-_LOCK_DETAIL = re.compile(
-    r"ID:\s*(?P<id>\S+).*?Who:\s*(?P<who>\S+).*?Operation:\s*(?P<op>\S+).*?Created:\s*(?P<created>[^\n]+)",
-    re.S,
-)
-
-
-def _diagnostic_text(diagnostic: Mapping[str, Any]) -> str:
-    summary = str(diagnostic.get("summary") or "error").strip()
-    detail = str(diagnostic.get("detail") or "")
-    if "state lock" in summary.lower():
-        match = _LOCK_DETAIL.search(detail)
-        held = (
-            f" (lock {match['id']} held by {match['who']} for {match['op']} since {match['created'].strip()})"
-            if match
-            else ""
-        )
-        return f"the project's state is locked by another run{held}: {summary}"
-    where = diagnostic.get("range") or {}
-    location = ""
-    if where.get("filename"):
-        location = f" ({where['filename']}:{(where.get('start') or {}).get('line', '?')})"
-    first_detail = next((line.strip() for line in detail.splitlines() if line.strip()), "")
-    text = summary + location
-    if first_detail and len(summary) < 120:
-        text += f": {first_detail}"
-    return text[:1000]
-
-
-def _text_error(lines: list[str]) -> str:
-    """The first ``Error:`` of terraform's human output, with its ``on FILE line N`` if given."""
-    cleaned = [re.sub(r"^[\s│╷╵]+", "", line).strip() for line in lines]
-    for index, line in enumerate(cleaned):
-        if line.startswith("Error:"):
-            message = line.removeprefix("Error:").strip()
-            for follow in cleaned[index + 1 : index + 6]:
-                match = re.match(r"on (\S+) line (\d+)", follow)
-                if match:
-                    return f"{message} ({match[1]}:{match[2]})"
-            return message
-    return ""
