@@ -264,14 +264,18 @@ def project_deployment_recorded(
     sensitive_paths_json: str | None = None,
 ) -> Update:
     """What a job's end means for the project: its deployment status and what it now holds."""
-    fields: dict[str, Any] = {"deploymentStatus": status.value, "deploymentJobId": job_id, "lastUpdated": now}
-    if outputs_json is not None:
-        fields["outputsJson"] = outputs_json
-    if state_summary is not None:
-        fields["stateSummary"] = dict(state_summary)
-    if sensitive_paths_json is not None:
-        fields["sensitivePathsJson"] = sensitive_paths_json
-    return Update(_project(project_id), fields)
+    return Update(
+        _project(project_id),
+        {
+            "deploymentStatus": status.value,
+            "deploymentJobId": job_id,
+            "lastUpdated": now,
+            # Not given: left as they are (an Update never writes a None).
+            "outputsJson": outputs_json,
+            "stateSummary": None if state_summary is None else dict(state_summary),
+            "sensitivePathsJson": sensitive_paths_json,
+        },
+    )
 
 
 def project_updated(project_id: str, fields: Mapping[str, Any]) -> Update:
