@@ -19,24 +19,32 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote, urlsplit
 
 from core.records import TERMINAL_JOB_STATUSES
 from core.responses import (
     CancelOut,
     CostsOut,
-    DeployAccepted,
     HealthOut,
     InfrastructureOut,
     JobListOut,
-    JobOut,
     LogOut,
     OutputsOut,
     StateOut,
     ValidationOut,
 )
-from provisioner.errors import ApiError, ProvisionerError, ServiceUnreachable, SigningError, WaitTimeout
+from provisioner.errors import (
+    ApiError,
+    NotAwaitingApproval,
+    PlanNotReady,
+    ProvisionerError,
+    ServiceUnreachable,
+    SigningError,
+    StalePlan,
+    WaitTimeout,
+)
+from provisioner.models import Accepted, Decision, JobDetail, PlanOut
 from provisioner.signing import SIGNING_SERVICE, SigV4Signer, is_aws_host, region_from_host
 from provisioner.transport import DEFAULT_TIMEOUT, RETRY_STATUSES, USER_AGENT, Reply, Transport
 
@@ -49,7 +57,14 @@ __all__ = [
     "RETRY_STATUSES",
     "SIGNING_SERVICE",
     "USER_AGENT",
+    "Accepted",
     "ApiError",
+    "Approval",
+    "Decision",
+    "JobDetail",
+    "NotAwaitingApproval",
+    "PlanNotReady",
+    "PlanOut",
     "ProvisionerClient",
     "ProvisionerError",
     "RawApi",
@@ -57,17 +72,31 @@ __all__ = [
     "ServiceUnreachable",
     "SigV4Signer",
     "SigningError",
+    "StalePlan",
     "WaitTimeout",
+    "WhenBusy",
     "is_aws_host",
     "region_from_host",
 ]
 
 DEFAULT_ENDPOINT: Final = "http://127.0.0.1:8080"
+# Whether a person must approve the job's plan before it is applied (the project's default otherwise).
+Approval = Literal["required", "auto"]
+# When the project is busy with another job: wait in its queue (the API's default), or be refused.
+WhenBusy = Literal["queue", "reject"]
 
 
 def _segment(value: str) -> str:
     """A path parameter, escaped so that an id can never name another route."""
     return quote(value, safe="")
+
+
+def _options(
+    *, approval: Approval | None = None, when_busy: WhenBusy | None = None, supersede: bool | None = None
+) -> dict[str, Any]:
+    """A job's options as the API spells them; those not given are left to the service's defaults."""
+    given = {"approval": approval, "whenBusy": when_busy, "supersede": supersede}
+    return {name: value for name, value in given.items() if value is not None}
 
 
 class RawApi:
@@ -86,19 +115,66 @@ class RawApi:
         variables: Mapping[str, Any] | None = None,
         *,
         idempotency_key: str | None = None,
+        approval: Approval | None = None,
+        when_busy: WhenBusy | None = None,
+        supersede: bool | None = None,
     ) -> Any:
         body: dict[str, Any] = {"projectId": project_id, "files": dict(files)}
         if variables:
             body["variables"] = dict(variables)
+        body.update(_options(approval=approval, when_busy=when_busy, supersede=supersede))
         # A key per call makes a retried POST safe: the API answers the first response again.
         key = idempotency_key or str(uuid.uuid4())
         return self._http.send("POST", "/api/deploy", body=body, headers={"Idempotency-Key": key})
 
-    def destroy(self, project_id: str, *, idempotency_key: str | None = None) -> Any:
+    def destroy(
+        self,
+        project_id: str,
+        *,
+        idempotency_key: str | None = None,
+        approval: Approval | None = None,
+        when_busy: WhenBusy | None = None,
+        supersede: bool | None = None,
+    ) -> Any:
+        body = {
+            "projectId": project_id,
+            **_options(approval=approval, when_busy=when_busy, supersede=supersede),
+        }
         key = idempotency_key or str(uuid.uuid4())
-        return self._http.send(
-            "POST", "/api/deploy/destroy", body={"projectId": project_id}, headers={"Idempotency-Key": key}
-        )
+        return self._http.send("POST", "/api/deploy/destroy", body=body, headers={"Idempotency-Key": key})
+
+    def plan(
+        self,
+        project_id: str,
+        files: Mapping[str, str],
+        variables: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        body: dict[str, Any] = {"projectId": project_id, "files": dict(files)}
+        if variables:
+            body["variables"] = dict(variables)
+        key = idempotency_key or str(uuid.uuid4())
+        return self._http.send("POST", "/api/deploy/plan", body=body, headers={"Idempotency-Key": key})
+
+    def get_plan(self, job_id: str) -> Any:
+        return self._http.send("GET", f"/api/deploy/plan/{_segment(job_id)}")
+
+    def apply(
+        self, plan_job_id: str, *, when_busy: WhenBusy | None = None, supersede: bool | None = None
+    ) -> Any:
+        # Never retried: a second apply of the same plan would be refused as stale, hiding the first.
+        body = _options(when_busy=when_busy, supersede=supersede)
+        return self._http.send("POST", f"/api/deploy/apply/{_segment(plan_job_id)}", body=body, retry=False)
+
+    def approve(self, job_id: str, comment: str | None = None) -> Any:
+        # A decision is never retried: the second answer would be a confusing 409, as for a cancel.
+        body = {"comment": comment} if comment else {}
+        return self._http.send("POST", f"/api/deploy/approve/{_segment(job_id)}", body=body, retry=False)
+
+    def discard(self, job_id: str, comment: str | None = None) -> Any:
+        body = {"comment": comment} if comment else {}
+        return self._http.send("POST", f"/api/deploy/discard/{_segment(job_id)}", body=body, retry=False)
 
     def cancel(self, job_id: str) -> Any:
         # Cancelling twice is harmless, but the second answer would be a confusing 409: never retried.
@@ -186,19 +262,82 @@ class ProvisionerClient:
         variables: Mapping[str, Any] | None = None,
         *,
         idempotency_key: str | None = None,
-    ) -> DeployAccepted:
-        """Send a configuration (relative path -> text) and start a deploy job."""
-        answer = self.raw.deploy(project_id, files, variables, idempotency_key=idempotency_key)
-        return DeployAccepted.model_validate(answer)
+        approval: Approval | None = None,
+        when_busy: WhenBusy | None = None,
+        supersede: bool | None = None,
+    ) -> Accepted:
+        """Send a configuration (relative path -> text) and start a deploy job.
 
-    def destroy(self, project_id: str, *, idempotency_key: str | None = None) -> DeployAccepted:
-        return DeployAccepted.model_validate(self.raw.destroy(project_id, idempotency_key=idempotency_key))
+        ``approval="required"``: the job plans, then waits for ``approve`` (or ``discard``).
+        ``when_busy="reject"``: refused (409) instead of queued when the project has a job running;
+        ``supersede``: a queued job of the project that has not started is replaced by this one.
+        """
+        answer = self.raw.deploy(
+            project_id,
+            files,
+            variables,
+            idempotency_key=idempotency_key,
+            approval=approval,
+            when_busy=when_busy,
+            supersede=supersede,
+        )
+        return Accepted.model_validate(answer)
+
+    def destroy(
+        self,
+        project_id: str,
+        *,
+        idempotency_key: str | None = None,
+        approval: Approval | None = None,
+        when_busy: WhenBusy | None = None,
+        supersede: bool | None = None,
+    ) -> Accepted:
+        answer = self.raw.destroy(
+            project_id,
+            idempotency_key=idempotency_key,
+            approval=approval,
+            when_busy=when_busy,
+            supersede=supersede,
+        )
+        return Accepted.model_validate(answer)
+
+    def plan(
+        self,
+        project_id: str,
+        files: Mapping[str, str],
+        variables: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Accepted:
+        """Start a plan job (``plan-...``): the changes the code would make, kept for ``apply``."""
+        answer = self.raw.plan(project_id, files, variables, idempotency_key=idempotency_key)
+        return Accepted.model_validate(answer)
+
+    def get_plan(self, job_id: str) -> PlanOut:
+        """The plan a job made (a plan job, or a gated deploy or destroy once planned).
+        ``PlanNotReady`` while it is still planning."""
+        return PlanOut.model_validate(self.raw.get_plan(job_id))
+
+    def apply(
+        self, plan_job_id: str, *, when_busy: WhenBusy | None = None, supersede: bool | None = None
+    ) -> Accepted:
+        """Start a deploy job that applies exactly this plan. ``StalePlan`` (its ``reasons``) when the
+        state or the code moved since; ``PlanNotReady`` while it is still planning."""
+        return Accepted.model_validate(self.raw.apply(plan_job_id, when_busy=when_busy, supersede=supersede))
+
+    def approve(self, job_id: str, comment: str | None = None) -> Decision:
+        """Apply a job's plan, which waits for a person. ``NotAwaitingApproval`` when it does not."""
+        return Decision.model_validate(self.raw.approve(job_id, comment))
+
+    def discard(self, job_id: str, comment: str | None = None) -> Decision:
+        """Refuse a job's plan: the job ends, failed, with nothing applied."""
+        return Decision.model_validate(self.raw.discard(job_id, comment))
 
     def cancel(self, job_id: str) -> CancelOut:
         return CancelOut.model_validate(self.raw.cancel(job_id))
 
-    def status(self, job_id: str) -> JobOut:
-        return JobOut.model_validate(self.raw.status(job_id))
+    def status(self, job_id: str) -> JobDetail:
+        return JobDetail.model_validate(self.raw.status(job_id))
 
     def jobs(
         self, project_id: str | None = None, limit: int | None = None, next: str | None = None
@@ -238,12 +377,14 @@ class ProvisionerClient:
     def wait(
         self,
         job_id: str,
-        on_update: Callable[[JobOut], None] | None = None,
+        on_update: Callable[[JobDetail], None] | None = None,
         *,
         poll: float = 1.0,
         timeout: float | None = None,
-    ) -> JobOut:
-        """Poll the job until it has completed or failed and return its last status.
+        until: Callable[[JobDetail], bool] | None = None,
+    ) -> JobDetail:
+        """Poll the job until it has completed or failed (or ``until`` holds) and return its last
+        status, e.g. ``until=lambda job: job.awaiting_approval`` to stop where a person decides.
 
         ``on_update`` sees every status read, the last one included. ``WaitTimeout`` after
         ``timeout`` seconds; the job itself keeps running.
@@ -253,7 +394,7 @@ class ProvisionerClient:
             job = self.status(job_id)
             if on_update is not None:
                 on_update(job)
-            if job.status in TERMINAL_JOB_STATUSES:
+            if job.status in TERMINAL_JOB_STATUSES or (until is not None and until(job)):
                 return job
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimeout(job)

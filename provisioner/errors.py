@@ -39,6 +39,38 @@ class ApiError(ProvisionerError):
         value = self.body.get("errors")
         return [dict(item) for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
+    @property
+    def reasons(self) -> list[str]:
+        """Why the API refused, one sentence each (a stale plan's: what moved since it was made)."""
+        value = self.body.get("reasons")
+        return [str(item) for item in value] if isinstance(value, list) else []
+
+
+class StalePlan(ApiError):
+    """409 ``stale_plan``: the state or the code moved since the plan was made; ``reasons`` says how.
+    Plan again, review, then apply the new plan."""
+
+
+class PlanNotReady(ApiError):
+    """409 ``plan_not_ready``: the plan job has not finished planning (or failed before a plan)."""
+
+
+class NotAwaitingApproval(ApiError):
+    """409 ``not_awaiting_approval``: the job is not waiting for a decision (any more)."""
+
+
+_BY_CODE: dict[str, type[ApiError]] = {
+    "stale_plan": StalePlan,
+    "plan_not_ready": PlanNotReady,
+    "not_awaiting_approval": NotAwaitingApproval,
+}
+
+
+def api_error(status: int, body: Mapping[str, Any]) -> ApiError:
+    """The error answer as its most specific class (all of them ``ApiError``s)."""
+    kind = _BY_CODE.get(str(body.get("error") or ""), ApiError)
+    return kind(status, body)
+
 
 class ServiceUnreachable(ProvisionerError):
     """No answer from the endpoint: refused, unresolvable, timed out, or not speaking HTTP."""

@@ -24,7 +24,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from provisioner.errors import ApiError, ServiceUnreachable
+from provisioner.errors import ApiError, ServiceUnreachable, api_error
 
 if TYPE_CHECKING:
     import httpx
@@ -157,7 +157,7 @@ class Transport:
             if not isinstance(document, dict):
                 text = reply.body.decode("utf-8", "replace").strip()[:500]
                 document = {"error": f"http_{reply.status}", "message": text or "no message"}
-            raise ApiError(reply.status, document)
+            raise api_error(reply.status, document)
         if document is None and reply.body.strip():
             raise ServiceUnreachable(self.endpoint, "the answer is not JSON: is this the provisioner's API?")
         return document

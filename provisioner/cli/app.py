@@ -13,18 +13,17 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
+import click
 import typer
 from rich.prompt import Confirm
 
-from core.records import JobStatus
+from core.records import TERMINAL_JOB_STATUSES, JobStatus
 from core.responses import (
     CostsOut,
-    DeployAccepted,
     InfrastructureOut,
     JobListOut,
-    JobOut,
     LogOut,
     OutputsOut,
     StateOut,
@@ -32,6 +31,7 @@ from core.responses import (
 )
 from provisioner.cli import render
 from provisioner.cli.failures import (
+    EXIT_CHANGES,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -40,10 +40,12 @@ from provisioner.cli.failures import (
     job_exit,
 )
 from provisioner.cli.options import SERVICE_PARAMETERS, ApiKey, Endpoint, Json, Region, Sign, Timeout
-from provisioner.cli.pack import merge_variables, pack
+from provisioner.cli.pack import Package, merge_variables, pack
 from provisioner.cli.session import Connection, Session, console, write
-from provisioner.cli.watch import POLL_SECONDS, JobWatch, interactive
-from provisioner.errors import SigningError
+from provisioner.cli.watch import POLL_SECONDS, JobWatch, can_review, interactive
+from provisioner.client import Approval, WhenBusy
+from provisioner.errors import ApiError, SigningError
+from provisioner.models import Accepted, Decision, JobDetail, PlanOut
 
 WIDE: Final = 100  # columns from which tables get their optional columns
 
@@ -51,7 +53,8 @@ cli = typer.Typer(
     name="provisioner",
     help="Deploy Terraform code to the provisioner service and follow the jobs.",
     epilog="Exit codes: 0 done, 1 job failed or configuration invalid, 2 usage error, "
-    "3 service unreachable, 130 stopped watching (the job keeps running).",
+    "3 service unreachable, 130 stopped watching (the job keeps running). "
+    "plan --detailed-exitcode: terraform's, 0 no changes, 2 changes, 1 any error.",
     add_completion=False,
     pretty_exceptions_enable=False,
     # Plain click help: typer's rich help loads markdown and pygments, doubling --help's start-up.
@@ -97,7 +100,8 @@ def command(name: str, help_text: str) -> Callable[[Body], Body]:
                 client = connection.client()
             except (ValueError, SigningError) as exc:
                 err.print(render.text(f"error: {exc}", "red"))
-                return EXIT_USAGE
+                # With terraform's exit codes, 2 means "changes": every error is 1.
+                return EXIT_FAILED if options.get("detailed_exitcode") else EXIT_USAGE
             session = Session(connection, client, console(stderr=False), err)
             with client:
                 return guarded(session, lambda: body(session, **options))
@@ -118,34 +122,61 @@ Wait = Annotated[bool, typer.Option("--wait", help="follow the job to its end (p
 Logs = Annotated[bool, typer.Option("--logs", help="with --wait: print the log as it is written")]
 Project = Annotated[str, typer.Argument(metavar="PROJECT", show_default=False)]
 Job = Annotated[str, typer.Argument(metavar="JOB", show_default=False)]
+ProjectOption = Annotated[
+    str, typer.Option("--project", "-p", help="the project id: letters, digits, '-', '_'")
+]
+CodePath = Annotated[
+    Path, typer.Argument(metavar="PATH", help="a directory of .tf files (modules in sub-directories)")
+]
+Var = Annotated[list[str] | None, typer.Option(metavar="NAME=VALUE", help="a variable value (repeatable)")]
+VarFile = Annotated[
+    list[Path] | None,
+    typer.Option(
+        metavar="FILE", help="a .tfvars or .tfvars.json file (repeatable); sent as variables, not as code"
+    ),
+]
+Include = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="GLOB",
+        help="also send these files (relative glob, e.g. 'templates/*.tpl'); .tf files always go",
+    ),
+]
+ApprovalOption = Annotated[
+    Approval | None,
+    typer.Option(
+        "--approval",
+        help="required: plan, then wait for a person to approve (with --wait, on a terminal, asks you); "
+        "auto: apply without asking (default: the project's setting)",
+        show_default=False,
+    ),
+]
+WhenBusyOption = Annotated[
+    WhenBusy | None,
+    typer.Option(
+        "--when-busy",
+        help="when the project has a job running: queue behind it (the default) or reject this one",
+        show_default=False,
+    ),
+]
+Supersede = Annotated[
+    bool,
+    typer.Option("--supersede", help="replace the project's queued job that has not started with this one"),
+]
+Comment = Annotated[
+    str | None, typer.Option("--comment", metavar="TEXT", help="recorded with the approval or discard")
+]
 
 
 @command("deploy", "deploy a directory (or one .tf file) of Terraform code")
 def cmd_deploy(
     session: Session,
     *,
-    path: Annotated[
-        Path, typer.Argument(metavar="PATH", help="a directory of .tf files (modules in sub-directories)")
-    ],
-    project: Annotated[
-        str, typer.Option("--project", "-p", help="the project id: letters, digits, '-', '_'")
-    ],
-    var: Annotated[
-        list[str] | None, typer.Option(metavar="NAME=VALUE", help="a variable value (repeatable)")
-    ] = None,
-    var_file: Annotated[
-        list[Path] | None,
-        typer.Option(
-            metavar="FILE", help="a .tfvars or .tfvars.json file (repeatable); sent as variables, not as code"
-        ),
-    ] = None,
-    include: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="GLOB",
-            help="also send these files (relative glob, e.g. 'templates/*.tpl'); .tf files always go",
-        ),
-    ] = None,
+    path: CodePath,
+    project: ProjectOption,
+    var: Var = None,
+    var_file: VarFile = None,
+    include: Include = None,
     estimate: Annotated[
         bool,
         typer.Option(
@@ -154,15 +185,14 @@ def cmd_deploy(
         ),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="with --estimate: do not ask")] = False,
+    approval: ApprovalOption = None,
+    when_busy: WhenBusyOption = None,
+    supersede: Supersede = False,
+    comment: Comment = None,
     wait: Wait = False,
     logs: Logs = False,
 ) -> int:
-    package = pack(path, include or [])
-    variables = merge_variables(package, var_file or [], var or [])
-    for skipped, reason in package.skipped:
-        session.err.print(render.text(f"skipped {skipped}: {reason}", "yellow"))
-    if package.variable_files:
-        session.err.print(render.text(f"variables from {', '.join(package.variable_files)}", "dim"))
+    package, variables = _package(session, path, var, var_file, include)
     if estimate and not _estimate_and_confirm(session, project, package.files, variables, ask=not yes):
         session.err.print(render.text("Not deployed.", "yellow"))
         return EXIT_FAILED
@@ -173,8 +203,32 @@ def cmd_deploy(
             "dim",
         )
     )
-    document = session.client.raw.deploy(project, package.files, variables)
-    return _after_submit(session, document, wait=wait, logs=logs)
+    document = session.client.raw.deploy(
+        project,
+        package.files,
+        variables,
+        approval=approval,
+        when_busy=when_busy,
+        supersede=supersede or None,
+    )
+    return _after_submit(session, document, wait=wait, logs=logs, comment=comment)
+
+
+def _package(
+    session: Session,
+    path: Path,
+    var: list[str] | None,
+    var_file: list[Path] | None,
+    include: list[str] | None,
+) -> tuple[Package, dict[str, Any]]:
+    """The code and variables to send, saying on stderr what was left out and where variables came from."""
+    package = pack(path, include or [])
+    variables = merge_variables(package, var_file or [], var or [])
+    for skipped, reason in package.skipped:
+        session.err.print(render.text(f"skipped {skipped}: {reason}", "yellow"))
+    if package.variable_files:
+        session.err.print(render.text(f"variables from {', '.join(package.variable_files)}", "dim"))
+    return package, variables
 
 
 def _estimate_and_confirm(
@@ -200,21 +254,41 @@ def _estimate_and_confirm(
 
 
 @command("destroy", "destroy everything a project deployed")
-def cmd_destroy(session: Session, *, project: Project, wait: Wait = False, logs: Logs = False) -> int:
-    return _after_submit(session, session.client.raw.destroy(project), wait=wait, logs=logs)
+def cmd_destroy(
+    session: Session,
+    *,
+    project: Project,
+    approval: ApprovalOption = None,
+    when_busy: WhenBusyOption = None,
+    supersede: Supersede = False,
+    comment: Comment = None,
+    wait: Wait = False,
+    logs: Logs = False,
+) -> int:
+    document = session.client.raw.destroy(
+        project, approval=approval, when_busy=when_busy, supersede=supersede or None
+    )
+    return _after_submit(session, document, wait=wait, logs=logs, comment=comment)
 
 
-def _after_submit(session: Session, document: Any, *, wait: bool, logs: bool) -> int:
-    accepted = DeployAccepted.model_validate(document)
+def _after_submit(
+    session: Session, document: Any, *, wait: bool, logs: bool, comment: str | None = None
+) -> int:
+    accepted = Accepted.model_validate(document)
+    queued = _queued(accepted)
     if not wait:
         if session.json:
             session.print_json(document)
         else:
             session.out.print(render.text(f"{accepted.message}: job {accepted.jobId}"))
+            if queued:
+                session.err.print(render.text(queued, "yellow"))
             session.err.print(render.text(f"follow it: provisioner status {accepted.jobId}", "dim"))
         return EXIT_OK
     session.err.print(render.text(f"{accepted.message}: job {accepted.jobId}"))
-    job = JobWatch(session.client, accepted.jobId, session.err, follow_logs=logs).run()
+    if queued:
+        session.err.print(render.text(queued, "yellow"))
+    job = _follow(session, accepted.jobId, logs=logs, comment=comment)
     if job is None:
         return EXIT_INTERRUPTED
     if session.json:
@@ -228,16 +302,196 @@ def _after_submit(session: Session, document: Any, *, wait: bool, logs: bool) ->
     return job_exit(job)
 
 
-@command("status", "a job's status, progress and result")
-def cmd_status(session: Session, *, job: Job) -> int:
-    document = session.client.raw.status(job)
-    read = JobOut.model_validate(document)
+def _queued(accepted: Accepted) -> str | None:
+    if accepted.queuePosition is None:
+        return None
+    note = f"queued: position {accepted.queuePosition}"
+    return f"{note}, waiting for {accepted.waitingFor}" if accepted.waitingFor else note
+
+
+def _follow(session: Session, job_id: str, *, logs: bool, comment: str | None) -> JobDetail | None:
+    """Watch the job to its end; when its plan waits for approval, show the plan and have it decided
+    (or say how to decide it). None: the person stopped watching."""
+    review = True
+    while True:
+        until = (lambda job: job.awaiting_approval) if review else None
+        job = JobWatch(session.client, job_id, session.err, follow_logs=logs, until=until).run()
+        if job is None or job.status in TERMINAL_JOB_STATUSES:
+            return job
+        review = False  # once: then follow it to its end, whoever decides
+        if not _review(session, job, comment):
+            return None
+
+
+def _review(session: Session, job: JobDetail, comment: str | None) -> bool:
+    """Show the plan a job waits with; on a terminal ask whether to apply it. False: stop watching."""
+    from provisioner.cli.review import print_plan  # noqa: PLC0415 - only for gated jobs
+
+    shown = session.err if session.json else session.out
+    try:
+        print_plan(shown, session.client.get_plan(job.jobId))
+    except ApiError as exc:  # the plan cannot be read: the decision is still the person's
+        session.err.print(render.text(f"cannot show the plan: {exc.message}", "yellow"))
+    commands = f"  apply it:   provisioner approve {job.jobId}\n  discard it: provisioner discard {job.jobId}"
+    if not can_review():
+        session.err.print(render.text(f"Job {job.jobId} waits for approval:\n{commands}", "yellow"))
+        return True
+    try:
+        apply = typer.confirm("Apply this plan?", default=False, err=True)
+    except click.exceptions.Abort:  # Ctrl-C or end of input: no decision, the job keeps waiting
+        session.err.print(render.text(f"\nNo decision; job {job.jobId} keeps waiting.\n{commands}", "yellow"))
+        return False
+    try:
+        decision = (session.client.approve if apply else session.client.discard)(job.jobId, comment)
+    except ApiError as exc:  # decided (or expired) meanwhile: following the job shows how
+        session.err.print(render.text(exc.message, "yellow"))
+    else:
+        session.err.print(render.text(decision.message, "green" if apply else "yellow"))
+    return True
+
+
+@command("plan", "plan a directory's changes for review; `provisioner apply PLAN_JOB` applies them")
+def cmd_plan(
+    session: Session,
+    *,
+    path: CodePath,
+    project: ProjectOption,
+    var: Var = None,
+    var_file: VarFile = None,
+    include: Include = None,
+    output_format: Annotated[
+        Literal["table", "markdown", "json"],
+        typer.Option("--format", help="table; markdown: the service's, as it is; json: the plan document"),
+    ] = "table",
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="terraform's exit codes: 0 no changes, 2 changes, 1 any error"
+        ),
+    ] = False,
+    logs: Logs = False,
+) -> int:
+    found = _PlanFound()
+    code = guarded(
+        session,
+        lambda: _plan(
+            session,
+            found,
+            path=path,
+            project=project,
+            var=var,
+            var_file=var_file,
+            include=include,
+            output_format=output_format,
+            logs=logs,
+        ),
+    )
+    if not detailed_exitcode:
+        return code
+    if code != EXIT_OK:
+        return EXIT_FAILED
+    return EXIT_CHANGES if found.changes else EXIT_OK
+
+
+class _PlanFound:
+    changes = False
+
+
+def _plan(
+    session: Session,
+    found: _PlanFound,
+    *,
+    path: Path,
+    project: str,
+    var: list[str] | None,
+    var_file: list[Path] | None,
+    include: list[str] | None,
+    output_format: str,
+    logs: bool,
+) -> int:
+    from provisioner.cli.review import print_plan  # noqa: PLC0415 - only for plans
+
+    output_format = "json" if session.json else output_format
+    package, variables = _package(session, path, var, var_file, include)
+    accepted = Accepted.model_validate(session.client.raw.plan(project, package.files, variables))
+    session.err.print(render.text(f"{accepted.message}: job {accepted.jobId}"))
+    job = JobWatch(session.client, accepted.jobId, session.err, follow_logs=logs).run()
+    if job is None:
+        return EXIT_INTERRUPTED
+    if job.status is JobStatus.FAILED:
+        render.print_failure(session.out if output_format == "table" else session.err, job)
+        return EXIT_FAILED
+    document = session.client.raw.get_plan(accepted.jobId)
+    plan = PlanOut.model_validate(document)
+    found.changes = plan.summary.changes
+    # The plan job's id: on stdout with the table, on stderr when stdout is a document.
+    where = session.out if output_format == "table" else session.err
+    if output_format == "json":
+        session.print_json(document)
+    elif output_format == "markdown":
+        write(plan.markdown)
+    else:
+        print_plan(session.out, plan)
+    where.print(render.text(f"Plan job: {plan.jobId}", "bold"))
+    if plan.summary.changes:
+        where.print(render.text(f"apply it: provisioner apply {plan.jobId}", "dim"))
+    return EXIT_OK
+
+
+@command("apply", "apply a plan made by `provisioner plan`: exactly its changes, or none if stale")
+def cmd_apply(
+    session: Session,
+    *,
+    plan_job: Annotated[str, typer.Argument(metavar="PLAN_JOB_ID", show_default=False)],
+    when_busy: WhenBusyOption = None,
+    supersede: Supersede = False,
+    wait: Wait = False,
+    logs: Logs = False,
+) -> int:
+    document = session.client.raw.apply(plan_job, when_busy=when_busy, supersede=supersede or None)
+    return _after_submit(session, document, wait=wait, logs=logs)
+
+
+@command("approve", "apply the plan a job waits with (the job goes on)")
+def cmd_approve(session: Session, *, job: Job, comment: Comment = None) -> int:
+    return _decided(session, session.client.raw.approve(job, comment), "green")
+
+
+@command("discard", "refuse the plan a job waits with (the job ends, nothing applied)")
+def cmd_discard(session: Session, *, job: Job, comment: Comment = None) -> int:
+    return _decided(session, session.client.raw.discard(job, comment), "yellow")
+
+
+def _decided(session: Session, document: Any, style: str) -> int:
+    decision = Decision.model_validate(document)
     if session.json:
         session.print_json(document)
     else:
-        render.print_job(session.out, read)
+        session.out.print(render.text(f"{decision.message}: job {decision.jobId}", style))
+        session.err.print(render.text(f"follow it: provisioner status {decision.jobId}", "dim"))
+    return EXIT_OK
+
+
+@command("status", "a job's status, progress and result")
+def cmd_status(session: Session, *, job: Job) -> int:
+    from provisioner.cli.review import review_rows  # noqa: PLC0415
+
+    document = session.client.raw.status(job)
+    read = JobDetail.model_validate(document)
+    if session.json:
+        session.print_json(document)
+    else:
+        render.print_job(session.out, read, extra=review_rows(read))
         if read.status is JobStatus.FAILED:
             render.print_failure(session.out, read, headline=False)
+        if read.actions is not None and read.actions.canApprove:
+            session.err.print(
+                render.text(
+                    f"it waits for approval: provisioner approve {read.jobId}"
+                    f" / provisioner discard {read.jobId}",
+                    "dim",
+                )
+            )
     return job_exit(read)
 
 
@@ -393,7 +647,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = cli(args=arguments, prog_name="provisioner", standalone_mode=False)
     except typer.TyperException as exc:  # click's UsageError and BadParameter
         _usage_error(exc)
-        return EXIT_USAGE
+        # plan --detailed-exitcode answers with terraform's codes, where 2 means "changes".
+        return EXIT_FAILED if "--detailed-exitcode" in arguments else EXIT_USAGE
     return int(code)
 
 

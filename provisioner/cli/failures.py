@@ -17,11 +17,13 @@ from core.responses import JobOut
 from provisioner.cli import render
 from provisioner.cli.pack import PackError
 from provisioner.cli.session import ENDPOINT_VARIABLE, Session
-from provisioner.errors import ApiError, ServiceUnreachable, SigningError
+from provisioner.errors import ApiError, ServiceUnreachable, SigningError, StalePlan
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
+# plan --detailed-exitcode, as terraform's: the plan succeeded and has changes (every error is 1).
+EXIT_CHANGES: Final = 2
 EXIT_UNREACHABLE: Final = 3
 EXIT_INTERRUPTED: Final = 130
 # The request itself was malformed: the caller's arguments, not the configuration or the service.
@@ -73,6 +75,12 @@ def api_error(session: Session, exc: ApiError) -> int:
             where += f":{problem['line']}"
         prefix = f"{where}: " if where else ""
         session.err.print(render.text(f"  {prefix}{problem.get('message', problem)}", "red"))
+    for reason in exc.reasons:
+        session.err.print(render.text(f"  - {reason}", "red"))
+    if isinstance(exc, StalePlan):
+        session.err.print(
+            render.text("plan again (provisioner plan), review it, then apply the new plan", "dim")
+        )
     if exc.active_job_id:
         job = exc.active_job_id
         session.err.print(

@@ -60,7 +60,8 @@ def print_outputs(console: Console, outputs: Mapping[str, Any]) -> None:
         console.print(text("No outputs.", "dim"))
 
 
-def job_table(job: JobOut) -> Table:
+def job_table(job: JobOut, extra: Sequence[tuple[str, Text]] = ()) -> Table:
+    """``extra``: rows after the phase (queue, approval, plan); a "Plan" row there replaces the summary."""
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
@@ -69,7 +70,9 @@ def job_table(job: JobOut) -> Table:
     table.add_row("Action", text(job.action))
     table.add_row("Status", status_text(job.status.value))
     table.add_row("Phase", text(f"{job.phase} ({job.progress}%)"))
-    if job.planSummary is not None:
+    for name, cell in extra:
+        table.add_row(name, cell)
+    if job.planSummary is not None and not any(name == "Plan" for name, _ in extra):
         plan = job.planSummary
         table.add_row("Plan", text(f"{plan.add} to add, {plan.change} to change, {plan.destroy} to destroy"))
     table.add_row("Started", text(job.startTime or "-"))
@@ -81,8 +84,8 @@ def job_table(job: JobOut) -> Table:
     return table
 
 
-def print_job(console: Console, job: JobOut) -> None:
-    console.print(job_table(job))
+def print_job(console: Console, job: JobOut, extra: Sequence[tuple[str, Text]] = ()) -> None:
+    console.print(job_table(job, extra))
     if job.result is not None and job.result.outputs:
         console.print(outputs_table(job.result.outputs))
 

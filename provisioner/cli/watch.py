@@ -1,4 +1,5 @@
-"""``--wait``: a job's progress until it ends, optionally its log as it is written, and Ctrl-C.
+"""``--wait``: a job's progress until it ends (or waits for a person's approval), its place in the
+project's queue while it waits for another job, optionally its log as it is written, and Ctrl-C.
 
 On a terminal: a progress bar (phase and percent). Elsewhere (CI logs, pipes): one line per change,
 since a bar redrawn in place turns into noise in a log file.
@@ -7,15 +8,17 @@ since a bar redrawn in place turns into noise in a log file.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.prompt import Prompt
 
-from core.responses import JobOut
+from core.records import TERMINAL_JOB_STATUSES
 from provisioner.cli.render import status_text, text
 from provisioner.client import ApiError, ProvisionerClient
+from provisioner.models import JobDetail
 
 POLL_SECONDS = 1.0
 
@@ -23,6 +26,19 @@ POLL_SECONDS = 1.0
 def interactive() -> bool:
     """Whether someone can answer a question: Ctrl-C asks only then."""
     return sys.stdin.isatty()
+
+
+def can_review() -> bool:
+    """Whether someone can read a plan and answer for it: stdin and stdout both a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def queue_note(job: JobDetail) -> str | None:
+    """While the job waits behind another one: "queued: position 2, waiting for deploy-..."."""
+    if not job.queued:
+        return None
+    note = f"queued: position {job.queuePosition}"
+    return f"{note}, waiting for {job.waitingFor}" if job.waitingFor else note
 
 
 def ask_cancel(console: Console, job_id: str) -> bool:
@@ -51,14 +67,18 @@ class JobWatch:
     job_id: str
     console: Console  # stderr: progress and log lines never mix with the command's result
     follow_logs: bool = False
-    poll: float = POLL_SECONDS
+    # Read when the watch starts, not when this module is loaded: tests poll faster.
+    poll: float = field(default_factory=lambda: POLL_SECONDS)
+    # Stop watching once this holds, e.g. when the job waits for a person's approval.
+    until: Callable[[JobDetail], bool] | None = None
     _log_offset: int = field(default=0, init=False)
     _partial_line: str = field(default="", init=False)
-    _last: tuple[str, str, int] | None = field(default=None, init=False)
+    _last: tuple[str, str, int, str | None] | None = field(default=None, init=False)
     _cancelled: bool = field(default=False, init=False)
 
-    def run(self) -> JobOut | None:
-        """The job's last status once it has ended; None when the person stopped watching."""
+    def run(self) -> JobDetail | None:
+        """The job's last status once it has ended (or ``until`` holds); None when the person
+        stopped watching."""
         while True:
             try:
                 job = self._watch()
@@ -66,7 +86,8 @@ class JobWatch:
                 if not self._after_interrupt():
                     return None
                 continue
-            self._flush_log()
+            if job.status in TERMINAL_JOB_STATUSES:
+                self._flush_log()
             return job
 
     def _after_interrupt(self) -> bool:
@@ -101,9 +122,9 @@ class JobWatch:
             )
         )
 
-    def _watch(self) -> JobOut:
+    def _watch(self) -> JobDetail:
         if not self.console.is_terminal:
-            return self.client.wait(self.job_id, self._print_line, poll=self.poll)
+            return self.client.wait(self.job_id, self._print_line, poll=self.poll, until=self.until)
         columns = (
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -114,23 +135,28 @@ class JobWatch:
         with Progress(*columns, console=self.console, transient=False) as progress:
             task = progress.add_task(self.job_id, total=100)
 
-            def update(job: JobOut) -> None:
-                description = f"{job.action} {job.projectId}: {job.status.value} · {job.phase}"
+            def update(job: JobDetail) -> None:
+                state = queue_note(job) or f"{job.status.value} · {job.phase}"
+                description = f"{job.action} {job.projectId}: {state}"
                 progress.update(task, completed=job.progress, description=description)
                 self._stream_log(progress.console)
 
-            return self.client.wait(self.job_id, update, poll=self.poll)
+            return self.client.wait(self.job_id, update, poll=self.poll, until=self.until)
 
-    def _print_line(self, job: JobOut) -> None:
-        now = (job.status.value, job.phase, job.progress)
+    def _print_line(self, job: JobDetail) -> None:
+        queued = queue_note(job)
+        now = (job.status.value, job.phase, job.progress, queued)
         if now != self._last:
             self._last = now
-            self.console.print(
-                text(f"{job.jobId}: "),
-                status_text(job.status.value),
-                text(f" {job.phase} {job.progress}%"),
-                sep="",
-            )
+            if queued:
+                self.console.print(text(f"{job.jobId}: {queued}", "yellow"))
+            else:
+                self.console.print(
+                    text(f"{job.jobId}: "),
+                    status_text(job.status.value),
+                    text(f" {job.phase} {job.progress}%"),
+                    sep="",
+                )
         self._stream_log(self.console)
 
     def _stream_log(self, console: Console) -> bool:
