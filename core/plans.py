@@ -4,7 +4,8 @@ The input is ``terraform show -json PLAN`` (Terraform 1.0 to 1.11, OpenTofu; for
 after :func:`core.redaction.redact_plan`. Sensitivity is still re-derived here from terraform's
 own marks (``*_sensitive``), the redaction marker and secret names, and values seen sensitive
 anywhere are hidden wherever else they appear: a view must not leak even if handed a raw plan.
-Drift (``resource_drift``) is not a change this plan makes, so it is left out.
+Drift (``resource_drift``) is not a change this plan makes, so it is left out. Once redacted, a
+changed secret equals its old self (both sides are the marker), so only raw plans show it changed.
 """
 
 from __future__ import annotations
