@@ -85,11 +85,13 @@ class JobPlan(BaseModel):
 
 
 class JobDetail(JobOut):
+    # core.responses.JobOut is gaining these too, more strictly (required fields): the client reads
+    # them leniently, so that a service older or newer by a field still answers.
     queuePosition: int | None = None
     waitingFor: str | None = None
-    approval: Approval | None = None
-    actions: JobActions | None = None
-    plan: JobPlan | None = None
+    approval: Approval | None = None  # type: ignore[assignment, unused-ignore]
+    actions: JobActions | None = None  # type: ignore[assignment, unused-ignore]
+    plan: JobPlan | None = None  # type: ignore[assignment, unused-ignore]
 
     @property
     def awaiting_approval(self) -> bool:

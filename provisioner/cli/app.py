@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-import click
 import typer
 from rich.prompt import Confirm
 
@@ -29,7 +28,7 @@ from core.responses import (
     StateOut,
     ValidationOut,
 )
-from provisioner.cli import render
+from provisioner.cli import render, watch
 from provisioner.cli.failures import (
     EXIT_CHANGES,
     EXIT_FAILED,
@@ -42,7 +41,7 @@ from provisioner.cli.failures import (
 from provisioner.cli.options import SERVICE_PARAMETERS, ApiKey, Endpoint, Json, Region, Sign, Timeout
 from provisioner.cli.pack import Package, merge_variables, pack
 from provisioner.cli.session import Connection, Session, console, write
-from provisioner.cli.watch import POLL_SECONDS, JobWatch, can_review, interactive
+from provisioner.cli.watch import POLL_SECONDS, JobWatch, interactive
 from provisioner.client import Approval, WhenBusy
 from provisioner.errors import ApiError, SigningError
 from provisioner.models import Accepted, Decision, JobDetail, PlanOut
@@ -161,7 +160,7 @@ WhenBusyOption = Annotated[
 ]
 Supersede = Annotated[
     bool,
-    typer.Option("--supersede", help="replace the project's queued job that has not started with this one"),
+    typer.Option("--supersede", help="supersede the project's queued job that has not started yet"),
 ]
 Comment = Annotated[
     str | None, typer.Option("--comment", metavar="TEXT", help="recorded with the approval or discard")
@@ -333,12 +332,11 @@ def _review(session: Session, job: JobDetail, comment: str | None) -> bool:
     except ApiError as exc:  # the plan cannot be read: the decision is still the person's
         session.err.print(render.text(f"cannot show the plan: {exc.message}", "yellow"))
     commands = f"  apply it:   provisioner approve {job.jobId}\n  discard it: provisioner discard {job.jobId}"
-    if not can_review():
+    if not watch.can_review():
         session.err.print(render.text(f"Job {job.jobId} waits for approval:\n{commands}", "yellow"))
         return True
-    try:
-        apply = typer.confirm("Apply this plan?", default=False, err=True)
-    except click.exceptions.Abort:  # Ctrl-C or end of input: no decision, the job keeps waiting
+    apply = watch.ask_apply(session.err)
+    if apply is None:  # Ctrl-C or end of input: no decision, the job keeps waiting
         session.err.print(render.text(f"\nNo decision; job {job.jobId} keeps waiting.\n{commands}", "yellow"))
         return False
     try:
@@ -369,7 +367,7 @@ def cmd_plan(
             "--detailed-exitcode", help="terraform's exit codes: 0 no changes, 2 changes, 1 any error"
         ),
     ] = False,
-    logs: Logs = False,
+    logs: Annotated[bool, typer.Option("--logs", help="print the log as it is written")] = False,
 ) -> int:
     found = _PlanFound()
     code = guarded(

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.prompt import Prompt
+from rich.prompt import Confirm, DefaultType, InvalidResponse, Prompt
+from rich.text import Text
 
 from core.records import TERMINAL_JOB_STATUSES
 from provisioner.cli.render import status_text, text
@@ -55,6 +56,34 @@ def ask_cancel(console: Console, job_id: str) -> bool:
     if answer == "watch":
         raise _KeepWatching
     return answer == "cancel"
+
+
+class _ApplyPrompt(Confirm):
+    """terraform's question, and its answer: "no" unless the person types yes."""
+
+    def make_prompt(self, default: DefaultType) -> Text:
+        prompt = self.prompt.copy()
+        prompt.end = ""
+        prompt.append(" [y/N]", "prompt.choices")
+        prompt.append(self.prompt_suffix)
+        return prompt
+
+    def process_response(self, value: str) -> bool:
+        answer = value.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+        raise InvalidResponse(self.validate_error_message)
+
+
+def ask_apply(console: Console) -> bool | None:
+    """Ask "Apply this plan? [y/N]": True to approve, False to discard, None for no answer (Ctrl-C or
+    end of input), which leaves the job waiting for someone else's decision."""
+    try:
+        return _ApplyPrompt.ask("Apply this plan?", console=console, default=False)
+    except (KeyboardInterrupt, EOFError):
+        return None
 
 
 class _KeepWatching(Exception):
