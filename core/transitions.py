@@ -294,3 +294,16 @@ def project_updated(project_id: str, fields: Mapping[str, Any]) -> Update:
 def state_lock_removed(lock_id: str, raw_info: str) -> Delete:
     """Delete this very lock, not one terraform took since: conditional on its exact Info text."""
     return Delete({"LockID": lock_id}, "Info", raw_info)
+
+
+# --- saved plans (runner stage plan) ------------------------------------------------------------
+
+
+def job_plan_saved(job_id: str, now: str, saved_plan: Mapping[str, Any]) -> Update:
+    """A plan kept for a later apply: where the file is, the state it was made against (serial,
+    lineage), the terraform that made it and the code's hash. Only on an active job."""
+    return Update(
+        _job(job_id),
+        {"savedPlan": dict(saved_plan), "updatedAt": now},
+        conditions=_WHILE_ACTIVE,
+    )

@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from core.records import state_key, state_lock_id
+from core.records import JobStage, state_key, state_lock_id
 from core.toolchain import Toolchain, cli_config_text
 from runner.bridges import Bridge, EgressProxy, SandboxPolicy, StatePolicy, parse_endpoint
 from runner.credentials import (
@@ -97,7 +97,15 @@ def confine(
         user = allocate_user(toolchain.root / "job-users", settings.uid_range) if strict else None
         if user is not None:
             stack.callback(user.release)
-        directories = JobDirectories.create(toolchain.root / "jobs", settings.job_id, user)
+        jobs = toolchain.root / "jobs"
+        # A plan saved for another build embeds its working directory wherever the code reads
+        # path.cwd or an absolute path.module: the directory is named after the plan's job, the same
+        # in the plan build and in the apply build (of this job, or of one applying its plan).
+        stable = settings.stage is not JobStage.RUN
+        name = settings.source_plan_job_id if settings.stage is JobStage.APPLY else settings.job_id
+        if stable:
+            stack.enter_context(JobDirectories.stable_lock(jobs, name))
+        directories = JobDirectories.create(jobs, name, user, stable=stable)
         stack.callback(_remove, directories)
 
         netns: Netns | None = None

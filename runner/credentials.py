@@ -30,7 +30,15 @@ import boto3
 from botocore.credentials import RefreshableCredentials
 from botocore.session import get_session
 
-from core.records import log_key, plan_key, state_key, state_lock_id, workspace_prefix
+from core.records import (
+    JobStage,
+    log_key,
+    plan_key,
+    saved_plan_prefix,
+    state_key,
+    state_lock_id,
+    workspace_prefix,
+)
 from runner.jail import JobUser
 from runner.settings import RunnerSettings
 
@@ -61,25 +69,34 @@ def session_policy(settings: RunnerSettings) -> dict[str, Any]:
     arn = partition(settings.region)
     project, job = settings.project_id, settings.job_id
     lock = state_lock_id(settings.state_bucket, project)
+    objects = [
+        f"arn:{arn}:s3:::*/{workspace_prefix(project, job)}*",
+        f"arn:{arn}:s3:::*/{log_key(project, job)}",
+        f"arn:{arn}:s3:::*/{plan_key(project, job)}",
+        f"arn:{arn}:s3:::*/{state_key(project)}*",
+    ]
+    records = [job, project, lock, f"{lock}-md5"]
+    # A split job: stage plan writes its saved plan, stage apply reads the one it applies (and
+    # that job's record, for what the plan was made against).
+    if settings.stage is JobStage.PLAN:
+        objects.append(f"arn:{arn}:s3:::*/{saved_plan_prefix(project, job)}*")
+    elif settings.stage is JobStage.APPLY:
+        source = settings.source_plan_job_id
+        objects.append(f"arn:{arn}:s3:::*/{saved_plan_prefix(project, source)}*")
+        if source != job:
+            records.append(source)
     statements: list[dict[str, Any]] = [
         {
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            "Resource": [
-                f"arn:{arn}:s3:::*/{workspace_prefix(project, job)}*",
-                f"arn:{arn}:s3:::*/{log_key(project, job)}",
-                f"arn:{arn}:s3:::*/{plan_key(project, job)}",
-                f"arn:{arn}:s3:::*/{state_key(project)}*",
-            ],
+            "Resource": objects,
         },
         {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:{arn}:s3:::*"},
         {
             "Effect": "Allow",
             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
             "Resource": f"arn:{arn}:dynamodb:*:*:table/*",
-            "Condition": {
-                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [job, project, lock, f"{lock}-md5"]}
-            },
+            "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": records}},
         },
         {
             "Effect": "Allow",

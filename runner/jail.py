@@ -136,9 +136,15 @@ class JobDirectories:
     tmp: Path
 
     @classmethod
-    def create(cls, parent: Path, job_id: str, user: JobUser | None) -> JobDirectories:
+    def create(
+        cls, parent: Path, job_id: str, user: JobUser | None, *, stable: bool = False
+    ) -> JobDirectories:
+        """``stable``: the same path in every build that names this job (``<job>``, not
+        ``<job>-<pid>``), for a plan made in one build and applied in another: terraform plans
+        ``path.cwd`` and ``abspath(path.module)`` as values, and apply refuses them changed. The
+        caller holds ``stable_lock`` meanwhile, so two builds never share the directory."""
         private_directory(parent, 0o711)
-        base = parent / f"{job_id}-{os.getpid()}"
+        base = parent / (job_id if stable else f"{job_id}-{os.getpid()}")
         if base.exists():
             remove_tree(base)
         base.mkdir(mode=0o711)
@@ -149,6 +155,18 @@ class JobDirectories:
             if user is not None:
                 os.chown(path, user.uid, user.gid)
         return directories
+
+    @staticmethod
+    @contextlib.contextmanager
+    def stable_lock(parent: Path, job_id: str) -> Iterator[None]:
+        """Held while a build uses a job's stable directory; another build of it here is refused."""
+        private_directory(parent, 0o711)
+        with (parent / f"{job_id}.lock").open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IsolationError(f"another build of {job_id} runs on this machine") from None
+            yield
 
     def give(self, path: Path, user: JobUser | None, mode: int = 0o600) -> Path:
         """A file the runner wrote, readable by the job user alone."""

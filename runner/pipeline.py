@@ -22,7 +22,7 @@ import boto3
 from core.hcl.config import Configuration, Finding, is_config_file, load_configuration
 from core.hcl.preflight import PreflightPolicy, preflight
 from core.hcl.providers import aws_local_names
-from core.records import CANCELLED_MESSAGE, DeploymentStatus, JobAction, Phase, iso_now
+from core.records import CANCELLED_MESSAGE, DeploymentStatus, JobAction, JobStage, Phase, iso_now
 from core.redaction import (
     Scrubber,
     SecretCollector,
@@ -38,8 +38,17 @@ from runner.checks import installed_module_problems, plan_configuration_problems
 from runner.confinement import Confinement, confine
 from runner.jail import IsolationError
 from runner.progress import ProgressTracker, Snapshot
+from runner.saved_plans import (
+    STALE_PREFIX,
+    StateIdentity,
+    code_hash,
+    has_changes,
+    planned_state,
+    saved_plan_record,
+    stale_reason,
+)
 from runner.settings import RunnerSettings
-from runner.store import RunStore, WorkspaceError
+from runner.store import LOCK_FILE, RunStore, SavedPlanError, WorkspaceError
 from runner.terraform import CommandResult, Terraform
 from runner.terraform_output import (
     diagnostic_summary,
@@ -77,6 +86,8 @@ class Outcome:
     state_summary: dict[str, Any] | None = None
     sensitive_paths: dict[str, Any] | None = None
     plan_summary: dict[str, int] = field(default_factory=dict)
+    # False for stage plan: the job goes on in a later build (after a review, maybe an approval).
+    completes: bool = True
 
 
 SUCCESS_MESSAGES = {
@@ -85,6 +96,7 @@ SUCCESS_MESSAGES = {
     JobAction.PLAN: "Plan created successfully",
     JobAction.VALIDATE: "Terraform configuration is valid",
 }
+PLAN_SAVED_MESSAGE = "Plan saved for review"
 
 
 class Run:
@@ -109,6 +121,7 @@ class Run:
         self.cancel_requested = False
         self._last_log_upload = 0.0
         self._started_at = iso_now()
+        self._code_hash = ""
 
     # --- public -------------------------------------------------------------------------------
 
@@ -120,6 +133,8 @@ class Run:
 
     def execute(self) -> int:
         self.store.mark_started()
+        if self.settings.stage is JobStage.APPLY:
+            self._continue_log()
         self.tracker.start()
         try:
             with confine(self.settings, self.toolchain, self.session, self.tracker.log) as confinement:
@@ -139,12 +154,17 @@ class Run:
             LOGGER.exception("runner error")
             self._finish_failed(f"internal runner error: {type(exc).__name__}: {exc}", [])
             return 1
-        self._finish_completed(outcome)
+        if outcome.completes:
+            self._finish_completed(outcome)
+        else:
+            self._finish_planned(outcome)
         return 0
 
     # --- steps --------------------------------------------------------------------------------
 
     def _execute(self, confinement: Confinement) -> Outcome:
+        if self.settings.stage is JobStage.APPLY:
+            return self._execute_saved_plan(confinement)
         action = self.settings.action
         workdir = confinement.directories.code
         self.tracker.enter(Phase.INIT)
@@ -153,19 +173,116 @@ class Run:
         confinement.give(var_file)
         self.terraform = Terraform(self.toolchain, workdir, confinement.environment, confinement.jail)
         facts = self._initialise(workdir, configuration, confinement)
+        state_before: dict[str, Any] | None = None
         if action is not JobAction.VALIDATE:
             # A refresh error during plan can echo the deployed state's secrets.
-            self.scrubber.add(secrets_in_state(self.store.read_state() or {}, facts.sensitive_paths))
+            state_before = self.store.read_state()
+            self.scrubber.add(secrets_in_state(state_before or {}, facts.sensitive_paths))
         self.tracker.enter(Phase.VALIDATE)
         if action is JobAction.VALIDATE:
             self._check_validation(self._run(VALIDATE_ARGS, capture=True))
             return Outcome(SUCCESS_MESSAGES[action])
         summary = self._validate_and_plan(var_file)
-        self._check_and_record_plan(self._run(SHOW_ARGS, capture=True), facts, configuration, confinement)
+        plan = self._check_and_record_plan(
+            self._run(SHOW_ARGS, capture=True), facts, configuration, confinement
+        )
+        if self.settings.stage is JobStage.PLAN:
+            self._save_plan(workdir, summary, plan, state_before)
+            return Outcome(PLAN_SAVED_MESSAGE, plan_summary=summary, completes=False)
         if action is JobAction.PLAN:
             return Outcome(SUCCESS_MESSAGES[action], plan_summary=summary)
         self.tracker.enter(Phase.DESTROY if action is JobAction.DESTROY else Phase.APPLY)
         return self._apply(summary, facts)
+
+    def _execute_saved_plan(self, confinement: Confinement) -> Outcome:
+        """Stage apply: the plan an earlier build saved, applied as it was made, never re-planned.
+
+        Refused before anything runs when the state moved since the plan; the plan file is data
+        from S3, so terraform's decoded view of it is checked again, as a fresh plan's would be.
+        """
+        action = self.settings.action
+        source = self.settings.source_plan_job_id
+        try:
+            saved, source_action = self.store.load_saved_plan(source)
+        except SavedPlanError as exc:
+            raise JobFailed(str(exc)) from exc
+        if source != self.settings.job_id and (
+            source_action != JobAction.PLAN.value or action is not JobAction.DEPLOY
+        ):
+            kind = source_action or "unknown"
+            raise JobFailed(f"job {source} ({kind}) has no plan a {action.value} may apply")
+        state = self.store.read_state()
+        planned = StateIdentity.of_record(saved)
+        reason = stale_reason(planned, StateIdentity.of_state(state))
+        if reason is not None:
+            raise JobFailed(STALE_PREFIX + reason)
+        made_with = str(saved.get("terraformVersion") or "")
+        if made_with and made_with != self.toolchain.version:
+            raise JobFailed(
+                f"{STALE_PREFIX}it was made with terraform {made_with}; this build runs "
+                f"{self.toolchain.version}: plan again"
+            )
+        self.tracker.log(
+            f"applying the plan saved by {source} at {saved.get('createdAt')} "
+            f"(state serial {planned.serial}, lineage {planned.lineage})"
+        )
+        workdir = confinement.directories.code
+        self.tracker.enter(Phase.INIT)
+        var_file = confinement.directories.base / "variables.tfvars.json"
+        configuration = self._prepare_workspace(workdir, var_file)
+        if saved.get("codeHash") and self._code_hash != saved.get("codeHash"):
+            self.tracker.log(
+                "note: the workspace differs from the code that was planned; "
+                "the plan's own copy of its configuration is what is applied"
+            )
+        try:
+            self.store.download_saved_plan(saved, workdir)
+        except SavedPlanError as exc:
+            raise JobFailed(str(exc)) from exc
+        confinement.give(workdir / PLAN_FILE)
+        if (workdir / LOCK_FILE).is_file():
+            confinement.give(workdir / LOCK_FILE)
+        self.terraform = Terraform(self.toolchain, workdir, confinement.environment, confinement.jail)
+        # init with the plan's lock file installs exactly the provider versions it was made with.
+        facts = self._initialise(workdir, configuration, confinement)
+        self.scrubber.add(secrets_in_state(state or {}, facts.sensitive_paths))
+        self.tracker.enter(Phase.PLAN)
+        plan = self._check_and_record_plan(
+            self._run(SHOW_ARGS, capture=True), facts, configuration, confinement
+        )
+        summary = plan_summary(plan)
+        self.tracker.log(
+            f"saved plan: {summary['add']} to add, {summary['change']} to change, "
+            f"{summary['destroy']} to destroy"
+        )
+        self.tracker.enter(Phase.DESTROY if action is JobAction.DESTROY else Phase.APPLY)
+        return self._apply(summary, facts)
+
+    def _save_plan(
+        self,
+        workdir: Path,
+        summary: Mapping[str, int],
+        plan: Mapping[str, Any],
+        state_before: Mapping[str, Any] | None,
+    ) -> None:
+        """Stage plan: keep the plan file for a later apply and record what it was made against."""
+        plan_file = workdir / PLAN_FILE
+        # The plan's own prior state is exact; the state read before planning is the fallback.
+        state = planned_state(plan_file) or StateIdentity.of_state(state_before)
+        prefix = self.store.save_plan(plan_file, workdir / LOCK_FILE)
+        record = saved_plan_record(
+            key=prefix,
+            state=state,
+            terraform_version=self.toolchain.version,
+            created_at=iso_now(),
+            changes=has_changes(summary, plan),
+            workspace_hash=self._code_hash,
+        )
+        self.store.record_saved_plan(record)
+        self.tracker.log(
+            f"plan saved for a later apply (state serial {state.serial}, "
+            f"{'changes' if record['hasChanges'] else 'no changes'})"
+        )
 
     def _prepare_workspace(self, workdir: Path, var_file: Path) -> Configuration:
         try:
@@ -175,6 +292,8 @@ class Run:
         except WorkspaceError as exc:
             raise JobFailed(str(exc)) from exc
         self.tracker.log(f"workspace: {len(files)} file(s): {', '.join(files[:20])}")
+        # Before the runner adds a file of its own (init may rewrite the lock file, too).
+        self._code_hash = code_hash(workdir, files)
         configuration = self._check_code(workdir, files)
         self._collect_variable_secrets(configuration, variables)
         # Outside the code directory: the variables are not part of the configuration.
@@ -235,7 +354,9 @@ class Run:
             "-json",
             f"-out={PLAN_FILE}",
             f"-var-file={var_file}",
-            self._lock_timeout(),
+            # A speculative plan only reads the state: it takes no lock, so it never waits for a
+            # deploy, and a deploy never waits for it.
+            "-lock=false" if self.settings.speculative else self._lock_timeout(),
         ]
         if self.settings.action is JobAction.DESTROY:
             plan_args.append("-destroy")
@@ -272,7 +393,13 @@ class Run:
         applied = self._run(apply_args, json_lines=True)
         if not applied.ok and self._cleared_own_lock(applied):
             applied = self._run(apply_args, json_lines=True)
-        self._require(applied, command)
+        try:
+            self._require(applied, command)
+        except JobFailed as failure:
+            # Terraform's own check of a saved plan against the state, should ours have missed.
+            if self.settings.stage is JobStage.APPLY and "stale" in failure.message.lower():
+                raise JobFailed(STALE_PREFIX + failure.message, failure.diagnostics) from None
+            raise
         collector = SecretCollector()
         outputs = self._outputs(applied, collector)
         self.scrubber.add(collector.values)
@@ -391,9 +518,10 @@ class Run:
         facts: overrides.ProviderFacts,
         configuration: Configuration,
         confinement: Confinement,
-    ) -> None:
+    ) -> dict[str, Any]:
         """Before anything is applied: terraform's decoded view of the configuration is checked,
-        the plan's sensitive values join the log scrubber, and the redacted plan is stored."""
+        the plan's sensitive values join the log scrubber, and the redacted plan is stored.
+        Returns the plan as terraform showed it."""
         self._require(result, "show")
         raw = json.loads(result.stdout)
         collector = SecretCollector()
@@ -413,6 +541,8 @@ class Run:
             raise JobFailed(f"refused: {problems[0]}{more}", [{"summary": p} for p in problems])
         key = self.store.upload_plan(plan)
         self.store.record_plan(plan_summary(plan), key)
+        document: dict[str, Any] = raw
+        return document
 
     # --- terraform calls ----------------------------------------------------------------------
 
@@ -496,6 +626,25 @@ class Run:
             state_summary=outcome.state_summary,
             sensitive_paths=outcome.sensitive_paths,
         )
+
+    def _finish_planned(self, outcome: Outcome) -> None:
+        """Stage plan's end: the log is stored and the job stays active, for the workflow's next
+        step; the project's lock (if the job holds it) and deployment status are left as they are."""
+        self.tracker.log(outcome.message)
+        self.tracker.stop()
+        snapshot = self.tracker.snapshot()
+        self.store.upload_log(snapshot.log_text)
+        self.store.planned(Phase.PLAN, snapshot.progress, snapshot.log_tail)
+
+    def _continue_log(self) -> None:
+        try:
+            previous = self.store.read_log()
+        except Exception:
+            LOGGER.warning("the job's earlier log could not be read", exc_info=True)
+            return
+        self.tracker.continue_log(previous)
+        if previous:
+            self.tracker.log("--- the apply build goes on with the plan build's log ---")
 
     def _finish_failed(self, message: str, diagnostics: list[dict[str, Any]]) -> None:
         message = self.scrubber.scrub(message)

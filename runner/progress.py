@@ -123,6 +123,16 @@ class ProgressTracker:
             self._progress = 100
             self._dirty = True
 
+    def continue_log(self, previous: str) -> None:
+        """A job's later build (stage apply) goes on with the log its earlier build left: one job,
+        one log. The earlier lines were scrubbed by the build that wrote them."""
+        earlier = previous.rstrip("\n").splitlines()
+        if not earlier:
+            return
+        with self._lock:
+            self._lines[:0] = earlier
+            self._dirty = True
+
     def set_planned_operations(self, count: int) -> None:
         with self._lock:
             self._planned_operations = count

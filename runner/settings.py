@@ -6,9 +6,9 @@ import os
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.records import JOB_ID_PATTERN, PROJECT_ID_PATTERN, JobAction
+from core.records import JOB_ID_PATTERN, PROJECT_ID_PATTERN, JobAction, JobStage
 
 Target = Literal["sandbox", "aws"]
 # Host-reaching providers (external, local, http, archive) are left out unless the install adds them.
@@ -23,6 +23,11 @@ class RunnerSettings(BaseModel):
     job_id: Annotated[str, Field(alias="JOB_ID", pattern=JOB_ID_PATTERN)]
     project_id: Annotated[str, Field(alias="PROJECT_ID", pattern=PROJECT_ID_PATTERN)]
     action: Annotated[JobAction, Field(alias="JOB_ACTION")]
+    # What this build does of the job: all of it (run), its plan only, kept for a later apply
+    # (plan), or the apply of a plan an earlier build saved (apply).
+    stage: Annotated[JobStage, Field(alias="JOB_STAGE")] = JobStage.RUN
+    # Stage apply: the job whose saved plan is applied (a speculative plan's); the job itself if unset.
+    plan_job_id: Annotated[str | None, Field(alias="PLAN_JOB_ID", pattern=JOB_ID_PATTERN)] = None
     jobs_table: Annotated[str, Field(alias="JOBS_TABLE", min_length=3)]
     projects_table: Annotated[str, Field(alias="PROJECTS_TABLE", min_length=3)]
     lock_table: Annotated[str, Field(alias="LOCK_TABLE", min_length=3)]
@@ -62,6 +67,25 @@ class RunnerSettings(BaseModel):
     lock_timeout_seconds: Annotated[int, Field(alias="STATE_LOCK_TIMEOUT_SECONDS", ge=0, le=3600)] = 60
     # How long a cancelled terraform may take to write its state and release the lock.
     cancel_grace_seconds: Annotated[float, Field(alias="CANCEL_GRACE_SECONDS", gt=0)] = 300.0
+
+    @model_validator(mode="after")
+    def _stage_fits_action(self) -> RunnerSettings:
+        if self.stage is JobStage.APPLY and self.action not in (JobAction.DEPLOY, JobAction.DESTROY):
+            raise ValueError(f"stage apply is for a deploy or a destroy, not a {self.action.value}")
+        if self.stage is JobStage.PLAN and self.action is JobAction.VALIDATE:
+            raise ValueError("stage plan is for a plan, a deploy or a destroy, not a validate")
+        return self
+
+    @property
+    def source_plan_job_id(self) -> str:
+        """The job whose saved plan stage apply applies: the job itself unless PLAN_JOB_ID says."""
+        return self.plan_job_id or self.job_id
+
+    @property
+    def speculative(self) -> bool:
+        """A plan nobody will apply in this job: it takes no state lock and writes nothing on the
+        project (stage plan of action plan; the project's lock is not this job's)."""
+        return self.stage is JobStage.PLAN and self.action is JobAction.PLAN
 
     @property
     def isolated_network(self) -> bool:

@@ -28,6 +28,7 @@ from core.records import (
     iso_now,
     log_key,
     plan_key,
+    saved_plan_prefix,
     state_key,
     state_lock_id,
     workspace_prefix,
@@ -37,6 +38,7 @@ from core.transitions import (
     Update,
     job_completed,
     job_failed,
+    job_plan_saved,
     job_planned,
     job_progressed,
     job_started,
@@ -64,8 +66,17 @@ AWS_CONFIG = Config(
 )
 
 
+SAVED_PLAN_FILE = "tfplan"
+SAVED_LOCK_FILE = "terraform.lock.hcl"
+LOCK_FILE = ".terraform.lock.hcl"
+
+
 class WorkspaceError(Exception):
     """The job's workspace is missing, too large or holds a path it may not."""
+
+
+class SavedPlanError(Exception):
+    """The plan a stage apply is to apply is not there, or is not this project's."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,72 @@ class RunStore:
         document = json.loads(body["Body"].read())
         return document if isinstance(document, dict) else None
 
+    def read_log(self) -> str:
+        """The job's log as an earlier build of it left it ("" when there is none)."""
+        try:
+            body = self.s3.get_object(
+                Bucket=self.settings.logs_bucket, Key=log_key(self.settings.project_id, self.settings.job_id)
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return ""
+            raise
+        return bytes(body["Body"].read()).decode("utf-8", "replace")
+
+    # --- saved plans --------------------------------------------------------------------------
+
+    def save_plan(self, plan_file: Path, lock_file: Path | None) -> str:
+        """The binary plan and the lock file it was made with, kept in the state bucket as the
+        state is (the plan holds the variables' values and the prior state); returns the prefix."""
+        prefix = saved_plan_prefix(self.settings.project_id, self.settings.job_id)
+        encryption: dict[str, str] = {}
+        if self.settings.state_kms_key_id:
+            encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.settings.state_kms_key_id}
+        uploads = [(plan_file, SAVED_PLAN_FILE)]
+        if lock_file is not None and lock_file.is_file():
+            uploads.append((lock_file, SAVED_LOCK_FILE))
+        for path, name in uploads:
+            self.s3.put_object(
+                Bucket=self.settings.state_bucket,
+                Key=prefix + name,
+                Body=path.read_bytes(),
+                ContentType="application/octet-stream",
+                **encryption,  # type: ignore[arg-type]
+            )
+        return prefix
+
+    def load_saved_plan(self, job_id: str) -> tuple[dict[str, Any], str]:
+        """(``savedPlan``, action) of the job whose plan is to be applied."""
+        item = self.jobs.get_item(Key={"jobId": job_id}, ConsistentRead=True).get("Item")
+        if item is None:
+            raise SavedPlanError(f"no saved plan: job {job_id} has no record")
+        if item.get("projectId") != self.settings.project_id:
+            raise SavedPlanError(f"no saved plan: job {job_id} belongs to another project")
+        saved = item.get("savedPlan")
+        if not isinstance(saved, dict) or not saved.get("key"):
+            raise SavedPlanError(f"no saved plan for job {job_id}")
+        return dict(saved), str(item.get("action", ""))
+
+    def download_saved_plan(self, saved_plan: Mapping[str, Any], destination: Path) -> None:
+        """``tfplan`` and the lock file it was planned with into the working directory."""
+        prefix = str(saved_plan["key"])
+        source = self.settings.source_plan_job_id
+        if prefix != saved_plan_prefix(self.settings.project_id, source):
+            raise SavedPlanError(f"no saved plan: {prefix} is not where job {source}'s plan is kept")
+        try:
+            plan = self.s3.get_object(Bucket=self.settings.state_bucket, Key=prefix + SAVED_PLAN_FILE)
+        except ClientError as exc:
+            where = f"s3://{self.settings.state_bucket}/{prefix}{SAVED_PLAN_FILE}"
+            raise SavedPlanError(f"no saved plan at {where}: {exc}") from exc
+        (destination / SAVED_PLAN_FILE).write_bytes(plan["Body"].read())
+        try:
+            lock = self.s3.get_object(Bucket=self.settings.state_bucket, Key=prefix + SAVED_LOCK_FILE)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+                raise
+            return
+        (destination / LOCK_FILE).write_bytes(lock["Body"].read())
+
     # --- the state lock -----------------------------------------------------------------------
 
     def state_lock(self) -> StateLock | None:
@@ -201,13 +278,24 @@ class RunStore:
     # --- results ------------------------------------------------------------------------------
 
     def record_validation(self, validation: Mapping[str, Any]) -> None:
+        if self.settings.speculative:
+            return
         fields = {"validationJson": json.dumps(validation), "lastUpdated": iso_now()}
         self._apply(self.projects, project_updated(self.settings.project_id, fields))
 
     def record_plan(self, summary: Mapping[str, int], key: str) -> None:
         self._apply_job(job_planned(self.settings.job_id, iso_now(), summary, key))
+        if self.settings.speculative:
+            return  # a speculative plan is the job's alone: the project does not change
         fields = {"planSummary": dict(summary), "planKey": key, "planJobId": self.settings.job_id}
         self._apply(self.projects, project_updated(self.settings.project_id, fields))
+
+    def record_saved_plan(self, saved_plan: Mapping[str, Any]) -> None:
+        self._apply_job(job_plan_saved(self.settings.job_id, iso_now(), saved_plan))
+
+    def planned(self, phase: Phase, progress: int, log_tail: str) -> None:
+        """Stage plan's end: the job stays active (the workflow goes on), the project as it is."""
+        self._apply_job(job_progressed(self.settings.job_id, iso_now(), phase, progress, log_tail))
 
     def complete(
         self,
@@ -253,7 +341,8 @@ class RunStore:
                 self.settings.project_id, self.settings.job_id, now, deployment_status
             )
             self._apply(self.projects, recorded)
-        self.release_project_lock()
+        if not self.settings.speculative:
+            self.release_project_lock()
 
     def release_project_lock(self) -> None:
         """Free the project for its next job, if this job still holds it."""
