@@ -60,9 +60,9 @@ def stale_reason(planned: StateIdentity, current: StateIdentity) -> str | None:
     if planned == current:
         return None
     if planned.lineage is None:
-        return f"the project has a state since the plan (serial {current.serial}); the plan expected none"
+        return f"the state was made since the plan (serial {current.serial}); the plan expected none"
     if current.lineage is None:
-        return f"the project's state is gone since the plan (the plan expected serial {planned.serial})"
+        return f"the state is gone since the plan (the plan expected serial {planned.serial})"
     if planned.lineage != current.lineage:
         return f"the state's lineage changed since the plan: {planned.lineage} → {current.lineage}"
     return f"the state moved since the plan: serial {planned.serial} → {current.serial}"
