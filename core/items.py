@@ -18,6 +18,7 @@ from core.records import (
     PROJECT_ID_PATTERN,
     DeploymentStatus,
     JobAction,
+    JobMode,
     JobStatus,
     Phase,
     stored_json,
@@ -85,6 +86,27 @@ class JobRecord(Record):
     previousProject: dict[str, Any] | None = None
     cancelRequestedAt: str | None = None
     cancelRequestedBy: str | None = None
+    # How the workflow runs it (core.records.JobMode) and whether a person must approve its plan.
+    mode: JobMode | None = None
+    approvalRequired: bool | None = None
+    # The gate: who decided what and when; the task token lets the workflow go on, and never
+    # leaves the service (see VIEW_FIELDS).
+    approval: dict[str, Any] | None = None
+    approvalToken: str | None = None
+    # Waiting for its turn on a busy project: what the project gets when the job takes its lock.
+    queued: bool | None = None
+    projectFields: dict[str, Any] | None = None
+    supersededBy: str | None = None
+    # Plans: what the runner saved (file, state serial and lineage, terraform version, code hash),
+    # what the project looked like when it was asked for, and the review the workflow made of it.
+    savedPlan: dict[str, Any] | None = None
+    planBasis: dict[str, Any] | None = None
+    planCost: dict[str, Any] | None = None
+    reviewKey: str | None = None
+    planJobId: str | None = None
+    codeFiles: list[str] | None = None
+    codeHash: str | None = None
+    staticFindings: dict[str, Any] | None = None
 
     @property
     def active(self) -> bool:
@@ -113,6 +135,10 @@ class ProjectRecord(Record):
     planJobId: str | None = None
     lastUnlock: dict[str, Any] | None = None
     lastProjectUnlock: dict[str, Any] | None = None
+    # Jobs waiting for the lock, oldest first: each takes it only at the head of this list.
+    queue: list[str] | None = None
+    # The project's own default for deploys and destroys that do not say ("required" or "auto").
+    approvalDefault: Literal["required", "auto"] | None = None
 
 
 class WorkflowInput(BaseModel):
@@ -124,6 +150,13 @@ class WorkflowInput(BaseModel):
     projectId: ProjectId
     action: JobAction
     runTimeoutSeconds: Annotated[int, Field(gt=0)]
+    mode: JobMode = JobMode.DIRECT
+    # The job does not hold the project's lock yet: it waits for its turn first.
+    queued: bool = False
+    queuePollSeconds: Annotated[int, Field(ge=1, le=3600)] = 5
+    approvalTimeoutSeconds: Annotated[int, Field(ge=1, le=31_536_000)] = 7 * 24 * 3600
+    # The job whose saved plan the apply build applies: the job itself when gated.
+    planJobId: JobId
 
 
 @dataclass(frozen=True)

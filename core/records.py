@@ -47,6 +47,28 @@ class Phase(StrEnum):
     APPLY = "apply"
     DESTROY = "destroy"
     DONE = "done"
+    # A gated job whose plan waits for a person: no build runs meanwhile.
+    AWAITING_APPROVAL = "awaiting_approval"
+    # A gated job whose plan was discarded (by a person, or by its approval expiring).
+    DISCARDED = "discarded"
+
+
+class JobStage(StrEnum):
+    """What one runner build does: the whole job, only its plan (kept for a later apply), or the
+    apply of a plan saved by an earlier build."""
+
+    RUN = "run"
+    PLAN = "plan"
+    APPLY = "apply"
+
+
+class JobMode(StrEnum):
+    """How the workflow runs a job: one build (direct), plan then wait for a person then apply
+    (gated), or apply a speculative plan's saved file (saved)."""
+
+    DIRECT = "direct"
+    GATED = "gated"
+    SAVED = "saved"
 
 
 PROJECT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
@@ -110,6 +132,17 @@ def log_key(project_id: str, job_id: str) -> str:
 def plan_key(project_id: str, job_id: str) -> str:
     """The redacted ``show -json`` of a job's plan, in the logs bucket."""
     return f"{PLANS_PREFIX}{project_id}/{job_id}.json"
+
+
+def saved_plan_prefix(project_id: str, job_id: str) -> str:
+    """A job's saved plan file and the lock file it was planned with, in the state bucket: the plan
+    file holds the variables' values and state, so it is kept as the state is."""
+    return f"{PLANS_PREFIX}{project_id}/{job_id}/"
+
+
+def review_key(project_id: str, job_id: str) -> str:
+    """A plan's review (resource changes, cost, markdown), in the logs bucket."""
+    return f"{PLANS_PREFIX}{project_id}/{job_id}.review.json"
 
 
 def state_lock_id(state_bucket: str, project_id: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -118,7 +118,7 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
-class DeployRequest(BaseModel):
+class CodeRequest(BaseModel):
     """The seed's body (``projectId`` + ``iacCode``), plus multi-file configs and variables."""
 
     # The schema says what JSON Schema can: code as iacCode or files (or both), not blank.
@@ -167,7 +167,7 @@ class DeployRequest(BaseModel):
         return variables
 
     @model_validator(mode="after")
-    def _check_code(self) -> DeployRequest:
+    def _check_code(self) -> Self:
         if self.iacCode is not None and _BINARY.search(self.iacCode):
             raise ValueError("iacCode is not text: binary content is not accepted")
         files = self.workspace_files()
@@ -196,10 +196,52 @@ class DeployRequest(BaseModel):
         return files
 
 
+ApprovalChoice = Annotated[
+    Literal["required", "auto"] | SkipJsonSchema[None],
+    Field(
+        description='"required": plan, wait for approval, apply exactly that plan. '
+        "Default: the project's setting, else auto."
+    ),
+]
+WhenBusy = Annotated[
+    Literal["queue", "reject"],
+    Field(description="A busy project: wait in its queue (default) or refuse with 409."),
+]
+Supersede = Annotated[
+    bool, Field(description="Queued: older queued deploys of the project give way to this one.")
+]
+
+
+class DeployRequest(CodeRequest):
+    approval: ApprovalChoice = None
+    whenBusy: WhenBusy = "queue"
+    supersede: Supersede = False
+
+
+class PlanRequest(CodeRequest):
+    """A speculative plan: the same code and variables a deploy takes, and nothing else."""
+
+
 class DestroyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     projectId: ProjectId
+    approval: ApprovalChoice = None
+    whenBusy: WhenBusy = "queue"
+    supersede: Supersede = False
+
+
+class ApplyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    whenBusy: WhenBusy = "queue"
+    supersede: Supersede = False
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: Annotated[str, Field(max_length=2000, description="Why, for the record.")] = ""
 
 
 LockKind = Literal["state", "project", "all"]

@@ -15,12 +15,19 @@ class ErrorOut(BaseModel):
     field: Annotated[str | None, Field(description="The request field at fault, where one is.")] = None
     activeJobId: Annotated[str | None, Field(description="The job holding the project, on a 409.")] = None
     errors: Annotated[list[dict[str, Any]] | None, Field(description="Every problem found, on a 400.")] = None
+    reasons: Annotated[
+        list[str] | None, Field(description="Why a saved plan is stale, on a 409 stale_plan.")
+    ] = None
 
 
 class DeployAccepted(BaseModel):
     jobId: str
     status: Literal["accepted"] = "accepted"
     message: str
+    queuePosition: Annotated[
+        int | None, Field(description="Queued behind other jobs of the project: its place (1 = next).")
+    ] = None
+    waitingFor: Annotated[str | None, Field(description="Queued: the job it waits for.")] = None
 
 
 class JobResult(BaseModel):
@@ -37,6 +44,44 @@ class PlanSummary(BaseModel):
     add: int
     change: int
     destroy: int
+    replace: int | None = None
+    outputs: int | None = None
+
+
+class PlanCost(BaseModel):
+    prior: float | None = None
+    proposed: float | None = None
+    delta: float | None = None
+    currency: str = "USD"
+    priced: int = 0
+    free: int = 0
+    unpriced: int = 0
+    total: int = 0
+    lowerBound: Annotated[
+        bool, Field(description="Some resources are unpriced: the totals are at least this.")
+    ] = False
+
+
+class JobPlan(BaseModel):
+    summary: PlanSummary
+    cost: PlanCost | None = None
+    hasChanges: bool
+
+
+class Approval(BaseModel):
+    required: bool = True
+    state: Literal["waiting", "approved", "discarded", "expired", "not_needed"]
+    requestedAt: str | None = None
+    expiresAt: str | None = None
+    decidedBy: str | None = None
+    decidedAt: str | None = None
+    comment: str | None = None
+
+
+class JobActions(BaseModel):
+    canApprove: bool
+    canDiscard: bool
+    canCancel: bool
 
 
 class JobOut(BaseModel):
@@ -52,6 +97,11 @@ class JobOut(BaseModel):
     endTime: str | None = None
     updatedAt: str | None = None
     planSummary: PlanSummary | None = None
+    queuePosition: Annotated[int | None, Field(description="Pending behind other jobs: its place.")] = None
+    waitingFor: Annotated[str | None, Field(description="Pending: the job it waits for.")] = None
+    approval: Approval | None = None
+    actions: JobActions | None = None
+    plan: JobPlan | None = None
 
 
 class JobSummary(BaseModel):
@@ -83,6 +133,29 @@ class CancelOut(BaseModel):
     jobId: str
     status: JobStatus
     message: str
+
+
+class DecisionOut(BaseModel):
+    """The answer to an approve or a discard."""
+
+    jobId: str
+    status: JobStatus
+    message: str
+
+
+class PlanOut(BaseModel):
+    """A plan as a reviewer reads it: every change, redacted; its cost; a pull-request comment."""
+
+    jobId: str
+    projectId: str
+    action: str
+    status: JobStatus
+    summary: PlanSummary
+    resourceChanges: list[dict[str, Any]]
+    outputChanges: list[dict[str, Any]]
+    cost: PlanCost | None = None
+    markdown: str
+    basis: dict[str, Any]
 
 
 class StateSummary(BaseModel):

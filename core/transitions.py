@@ -18,11 +18,13 @@ ACTIVE = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
 
 @dataclass(frozen=True)
 class Condition:
-    """``field IN values``, ``field = value`` (one value), or the field's absence or presence."""
+    """``field IN values``, ``field = value`` (one value), the field's absence or presence, a list
+    field that is empty or absent (``empty``), or a list whose first element is the value (``first``)."""
 
     field: str
     values: tuple[Any, ...] = ()
     exists: bool | None = None
+    test: str | None = None  # "empty" | "first"
 
 
 def equals(name: str, value: Any) -> Condition:
@@ -41,6 +43,14 @@ def present(name: str) -> Condition:
     return Condition(name, exists=True)
 
 
+def empty(name: str) -> Condition:
+    return Condition(name, test="empty")
+
+
+def first_is(name: str, value: Any) -> Condition:
+    return Condition(name, (value,), test="first")
+
+
 @dataclass(frozen=True)
 class Update:
     """One UpdateItem: ``set`` fields (a None value leaves the field as it is), ``remove`` fields,
@@ -52,6 +62,10 @@ class Update:
     remove: tuple[str, ...] = ()
     conditions: tuple[Condition, ...] = ()
     if_not_exists: Mapping[str, Any] = field(default_factory=dict)
+    # List fields: items appended at the end (the list is made if absent), and lists whose
+    # first item is removed.
+    append: Mapping[str, list[Any]] = field(default_factory=dict)
+    pop_first: tuple[str, ...] = ()
 
     def arguments(self) -> dict[str, Any]:
         """The keyword arguments of boto3's ``Table.update_item`` for this change."""
@@ -75,7 +89,11 @@ class Update:
         assignments += [
             f"{(n := name(k))} = if_not_exists({n}, {value(v)})" for k, v in self.if_not_exists.items()
         ]
-        removals = [name(k) for k in self.remove]
+        assignments += [
+            f"{(n := name(k))} = list_append(if_not_exists({n}, {value([])}), {value(list(v))})"
+            for k, v in self.append.items()
+        ]
+        removals = [name(k) for k in self.remove] + [f"{name(k)}[0]" for k in self.pop_first]
         expression = " ".join(
             part
             for part in (
@@ -86,7 +104,12 @@ class Update:
         )
         clauses: list[str] = []
         for condition in self.conditions:
-            if condition.exists is not None:
+            if condition.test == "empty":
+                n = name(condition.field)
+                clauses.append(f"(attribute_not_exists({n}) OR size({n}) = {value(0)})")
+            elif condition.test == "first":
+                clauses.append(f"{name(condition.field)}[0] = {value(condition.values[0])}")
+            elif condition.exists is not None:
                 test = "attribute_exists" if condition.exists else "attribute_not_exists"
                 clauses.append(f"{test}({name(condition.field)})")
             elif len(condition.values) == 1:
@@ -110,7 +133,13 @@ class Update:
     def fields(self) -> frozenset[str]:
         """Every field the update writes or removes."""
         return frozenset(
-            {*(k for k, v in self.set.items() if v is not None), *self.remove, *self.if_not_exists}
+            {
+                *(k for k, v in self.set.items() if v is not None),
+                *self.remove,
+                *self.if_not_exists,
+                *self.append,
+                *self.pop_first,
+            }
         )
 
 
@@ -221,6 +250,109 @@ def cancel_requested(job_id: str, now: str, requested_by: str) -> Update:
     )
 
 
+def job_reviewed(
+    job_id: str,
+    now: str,
+    summary: Mapping[str, int],
+    cost: Mapping[str, Any] | None,
+    review_key: str,
+    *,
+    completed_message: str | None = None,
+) -> Update:
+    """The workflow's review of a plan is stored; a speculative plan's job ends with it."""
+    fields: dict[str, Any] = {
+        "planSummary": dict(summary),
+        "planCost": None if cost is None else dict(cost),
+        "reviewKey": review_key,
+        "updatedAt": now,
+    }
+    if completed_message is not None:
+        fields |= {
+            "status": JobStatus.COMPLETED.value,
+            "progress": 100,
+            "phase": Phase.DONE.value,
+            "endTime": now,
+            "resultMessage": completed_message,
+        }
+    return Update(_job(job_id), fields, conditions=_WHILE_ACTIVE)
+
+
+_WAITING = (equals("status", JobStatus.PROCESSING.value), equals("phase", Phase.AWAITING_APPROVAL.value))
+
+
+def job_awaiting_approval(job_id: str, now: str, token: str, approval: Mapping[str, Any]) -> Update:
+    """The plan waits for a person; the token is what lets the workflow go on."""
+    return Update(
+        _job(job_id),
+        {
+            "phase": Phase.AWAITING_APPROVAL.value,
+            "approvalToken": token,
+            "approval": dict(approval),
+            "updatedAt": now,
+        },
+        conditions=(present("jobId"), equals("status", JobStatus.PROCESSING.value)),
+    )
+
+
+def job_approved(job_id: str, now: str, approval: Mapping[str, Any]) -> Update:
+    """Only a job still waiting: of an approve and a discard racing, one wins."""
+    return Update(
+        _job(job_id),
+        {"approval": dict(approval), "phase": Phase.INIT.value, "updatedAt": now},
+        remove=("approvalToken",),
+        conditions=_WAITING,
+    )
+
+
+def job_discarded(
+    job_id: str, now: str, approval: Mapping[str, Any], error: str, *, while_waiting: bool
+) -> Update:
+    """The plan is not applied: the job ends failed, phase discarded. ``while_waiting``: only if
+    the job still waits (a person's discard); else any active job (the workflow's own path)."""
+    return Update(
+        _job(job_id),
+        {
+            "status": JobStatus.FAILED.value,
+            "phase": Phase.DISCARDED.value,
+            "approval": dict(approval),
+            "error": error,
+            "resultMessage": error,
+            "endTime": now,
+            "updatedAt": now,
+        },
+        remove=("approvalToken",),
+        conditions=_WAITING if while_waiting else _WHILE_ACTIVE,
+    )
+
+
+def job_took_turn(
+    job_id: str, now: str, previous_project: Mapping[str, Any], fields: Mapping[str, Any]
+) -> Update:
+    """A queued job got the project's lock: what the lock replaced is kept for an undo."""
+    return Update(
+        _job(job_id),
+        {**fields, "previousProject": dict(previous_project), "queued": False, "updatedAt": now},
+        conditions=(present("jobId"), equals("status", JobStatus.PENDING.value)),
+    )
+
+
+def job_superseded(job_id: str, now: str, by_job: str) -> Update:
+    """A queued job a newer one replaces: only while it still waits for its turn."""
+    error = f"superseded by {by_job}"
+    return Update(
+        _job(job_id),
+        {
+            "status": JobStatus.FAILED.value,
+            "error": error,
+            "resultMessage": error,
+            "supersededBy": by_job,
+            "endTime": now,
+            "updatedAt": now,
+        },
+        conditions=(present("jobId"), equals("status", JobStatus.PENDING.value), equals("queued", True)),
+    )
+
+
 # --- projects -----------------------------------------------------------------------------------
 
 LOCK_FIELDS = ("activeJobId", "activeAction")
@@ -230,13 +362,42 @@ def _project(project_id: str) -> dict[str, str]:
     return {"projectId": project_id}
 
 
-def project_locked(project_id: str, job_id: str, now: str, fields: Mapping[str, Any]) -> Update:
-    """The project's lock, taken for a job where no job holds it: of N racing submits one wins."""
+def project_locked(
+    project_id: str, job_id: str, now: str, fields: Mapping[str, Any], *, from_queue: bool = False
+) -> Update:
+    """The project's lock, taken for a job where no job holds it: of N racing submits one wins.
+
+    A job arriving takes it only when no job is queued; a queued job only at the queue's head,
+    leaving the queue as it does: jobs run one at a time in arrival order.
+    """
     return Update(
         _project(project_id),
         {"activeJobId": job_id, **fields},
-        conditions=(absent("activeJobId"),),
+        # A field the job has no value for (None) is removed: the project is the job's now.
+        remove=tuple(k for k, v in fields.items() if v is None),
+        conditions=(absent("activeJobId"), first_is("queue", job_id) if from_queue else empty("queue")),
         if_not_exists={"createdAt": now},
+        pop_first=("queue",) if from_queue else (),
+    )
+
+
+def project_enqueued(project_id: str, job_id: str, now: str) -> Update:
+    """A job joins the end of the project's queue."""
+    return Update(
+        _project(project_id),
+        {"lastUpdated": now},
+        append={"queue": [job_id]},
+        if_not_exists={"createdAt": now},
+    )
+
+
+def project_queue_replaced(project_id: str, before: Sequence[str], after: Sequence[str]) -> Update:
+    """Jobs leave the queue (cancelled, superseded, gone): only if no one changed it meanwhile."""
+    return Update(
+        _project(project_id),
+        {"queue": list(after)} if after else {},
+        remove=() if after else ("queue",),
+        conditions=(equals("queue", list(before)),),
     )
 
 

@@ -6,23 +6,31 @@
    ``States.TaskFailed`` and the build as the cause; a stopped or timed-out task stops the build.
 2. Its CodeBuild records builds but runs nothing: start, describe and stop of the projects
    registered with :class:`~localmode.codebuild.LocalBuilds` go to the local runner.
+3. Its Lambda runs functions only in Docker: an invoke of a function registered here
+   (:func:`register_function`, the workflow's own steps) runs its handler in this process, and
+   a handler's exception is a function error (``errorType`` = the exception's class), as Lambda
+   reports it, so the ASL's Retry and Catch see the same names as in AWS.
+4. Its ``SendTaskFailure`` drops the ``cause``: it is passed on.
 
 Nothing else of the workflow is re-implemented: the ASL runs in moto's own interpreter.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import cache
 from typing import Any, Final
+from urllib.parse import unquote
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.model import OperationModel, StructureShape
+from moto.awslambda.responses import LambdaResponse
 from moto.codebuild.responses import CodeBuildResponse
 from moto.core.config import default_user_config
 from moto.core.exceptions import JsonRESTError
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -48,6 +56,7 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from localmode.codebuild import LocalBuilds
 
@@ -283,9 +292,59 @@ def _route_codebuild(builds: LocalBuilds) -> None:
     CodeBuildResponse.stop_build = stop_build  # type: ignore[method-assign]
 
 
+LambdaFunction = Callable[[dict[str, Any]], Any]
+_FUNCTIONS: dict[str, LambdaFunction] = {}
+
+
+def register_function(name: str, handler: LambdaFunction) -> None:
+    """Invokes of the Lambda ``name`` (or its ARN) run ``handler(event)`` here."""
+    _FUNCTIONS[name] = handler
+
+
+def invoke_registered(name: str, body: str | bytes | None) -> tuple[int, dict[str, str], str] | None:
+    """Lambda's answer to an invoke of a registered function: its JSON result, or a function error."""
+    handler = _FUNCTIONS.get(name.rsplit(":function:", 1)[-1].split(":", maxsplit=1)[0])
+    if handler is None:
+        return None
+    event = json.loads(body or "{}")
+    headers = {"content-type": "application/json"}
+    try:
+        return 200, headers, json.dumps(handler(event))
+    except Exception as exc:  # a function error, as Lambda reports an unhandled one
+        error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+        return 200, {**headers, "x-amz-function-error": "Unhandled"}, json.dumps(error)
+
+
+def _route_lambda() -> None:
+    original_invoke = LambdaResponse.invoke
+
+    def invoke(self: LambdaResponse) -> tuple[int, dict[str, str], str | bytes]:
+        answer = invoke_registered(unquote(self.path.rsplit("/", 2)[-2]), self.body)
+        return answer if answer is not None else original_invoke(self)
+
+    LambdaResponse.invoke = invoke  # type: ignore[method-assign]
+
+
+def _forward_failure_cause() -> None:
+    def send_task_failure(self: StepFunctionResponse) -> ActionResult:
+        # With execution on, the backend is the interpreter's, whose send_task_failure takes a cause.
+        backend: Any = self.stepfunction_backend
+        backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
 def install(builds: LocalBuilds) -> None:
-    """Turn on moto's Step Functions interpreter with CodeBuild ``.sync`` and the local builds."""
+    """Turn on moto's Step Functions interpreter with CodeBuild ``.sync``, the local builds and
+    the registered Lambda functions."""
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     # The task-state factory imported the function by name: replace it where it is called.
     state_task_factory.state_task_service_for = _state_task_service_for  # type: ignore[attr-defined]
     _route_codebuild(builds)
+    if not getattr(LambdaResponse.invoke, "_provisioner", False):
+        _route_lambda()
+        LambdaResponse.invoke._provisioner = True  # type: ignore[attr-defined]
+        _forward_failure_cause()

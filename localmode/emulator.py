@@ -30,6 +30,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_DEFINITION = REPO_ROOT / "statemachine" / "provisioning.asl.json"
 STATE_MACHINE_NAME = "provisioner-jobs"
 RUNNER_PROJECT_NAME = "provisioner-runner"
+# The Lambda of the workflow's own steps; locally compat runs its handler in this process.
+WORKFLOW_STEPS_FUNCTION = "provisioner-workflow-steps"
 EMULATOR_ACCOUNT = "123456789012"
 EMULATOR_ACCESS_KEY = "test"
 EMULATOR_SECRET_KEY = "test"  # noqa: S105 - the emulator accepts any key; this one is public
@@ -118,6 +120,7 @@ def workflow_definition(resources: ServiceResources, runner_project: str = RUNNE
         "JobsTable": resources.jobs_table,
         "ProjectsTable": resources.projects_table,
         "RunnerProject": runner_project,
+        "WorkflowStepsFunction": WORKFLOW_STEPS_FUNCTION,
     }
     definition = WORKFLOW_DEFINITION.read_text()
     for name, value in substitutions.items():

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from localmode import compat
 from localmode.codebuild import LocalBuilds
@@ -16,11 +16,13 @@ from localmode.emulator import (
     EMULATOR_ACCOUNT,
     EMULATOR_SECRET_KEY,
     RUNNER_PROJECT_NAME,
+    WORKFLOW_STEPS_FUNCTION,
     ServiceResources,
     create_service_resources,
     create_state_machine,
     emulator_session,
 )
+from localmode.gateway import LocalContext
 
 # Target "aws": the keys make local was started with become the providers' (the user's own).
 TARGET_CREDENTIAL_VARIABLES = {
@@ -30,6 +32,14 @@ TARGET_CREDENTIAL_VARIABLES = {
     "DEPLOY_ROLE_ARN": "DEPLOY_ROLE_ARN",
 }
 RUNNER_TIMEOUT_MINUTES = 120
+REVIEW_OPTIONS = ("APPROVAL_TIMEOUT_SECONDS", "PLAN_EXPIRY_SECONDS")
+
+
+def _workflow_steps(event: dict[str, Any]) -> Any:
+    """The workflow's steps Lambda, run by compat in this process with the handlers' environment."""
+    from functions.handlers.workflow_handler import lambda_handler  # noqa: PLC0415 - needs the environment set
+
+    return lambda_handler(event, LocalContext(WORKFLOW_STEPS_FUNCTION))
 
 
 @dataclass
@@ -54,6 +64,10 @@ class LocalServices:
             # CloudWatch reads metrics from Lambda's stdout; locally they would only clutter the terminal.
             "POWERTOOLS_METRICS_DISABLED": "true",
             "ALLOW_EXEC_CONSTRUCTS": self.runner_environment.get("ALLOW_EXEC_CONSTRUCTS", "false"),
+            # A queued job looks for its turn every second here (every few in AWS, where each
+            # look is a Lambda invocation); the review options pass through as they are set.
+            "QUEUE_POLL_SECONDS": os.environ.get("QUEUE_POLL_SECONDS", "1"),
+            **{name: os.environ[name] for name in REVIEW_OPTIONS if name in os.environ},
         }
 
 
@@ -73,6 +87,7 @@ def start_local_services(
     os.environ["MOTO_PORT"] = str(port)
     builds = LocalBuilds(log_dir, resources.region, EMULATOR_ACCOUNT)
     compat.install(builds)
+    compat.register_function(WORKFLOW_STEPS_FUNCTION, _workflow_steps)
     create_service_resources(endpoint_url, resources)
     runner_environment = {
         **resources.environment(),

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from core.items import JobRecord, plain
 from core.records import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX, iso_now
-from core.transitions import ACTIVE, cancel_requested, job_failed
+from core.transitions import ACTIVE, Update, cancel_requested, job_failed
 from functions.dal import aws
 from functions.models.exceptions import InvalidRequest
 
@@ -35,6 +35,13 @@ VIEW_FIELDS = (
     "endTime",
     "updatedAt",
     "planSummary",
+    "mode",
+    "approvalRequired",
+    "approval",
+    "queued",
+    "planCost",
+    "reviewKey",
+    "cancelRequestedAt",
 )
 
 
@@ -64,6 +71,10 @@ class JobStore(ABC):
 
     @abstractmethod
     def request_cancel(self, job_id: str, requested_by: str) -> None: ...
+
+    @abstractmethod
+    def apply(self, change: Update) -> bool:
+        """Execute a transition of core.transitions; False when its condition did not hold."""
 
 
 class DynamoJobStore(JobStore):
@@ -130,6 +141,9 @@ class DynamoJobStore(JobStore):
 
     def request_cancel(self, job_id: str, requested_by: str) -> None:
         aws.apply(self.table, cancel_requested(job_id, iso_now(), requested_by), WHAT)
+
+    def apply(self, change: Update) -> bool:
+        return aws.apply(self.table, change, WHAT)
 
 
 def encode_token(key: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from core.records import log_key, plan_key, state_key, workspace_prefix
+from core.records import log_key, plan_key, review_key, state_key, workspace_prefix
 from functions.dal import aws
 
 MISSING = ("NoSuchKey", "404", "NotFound", "InvalidRange")
@@ -37,6 +37,14 @@ class StateReader(ABC):
 class ArtifactReader(ABC):
     @abstractmethod
     def plan(self, project_id: str, job_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def review(self, project_id: str, job_id: str) -> dict[str, Any] | None:
+        """A plan's review document (core.plans plus cost and markdown), None before it exists."""
+
+    @abstractmethod
+    def save_review(self, project_id: str, job_id: str, document: dict[str, Any]) -> str:
+        """Store a plan's review; returns its key."""
 
     @abstractmethod
     def log(self, project_id: str, job_id: str, offset: int) -> tuple[bytes, int]:
@@ -124,6 +132,20 @@ class S3ArtifactReader(ArtifactReader):
 
     def plan(self, project_id: str, job_id: str) -> dict[str, Any] | None:
         return _read_json(self.bucket, plan_key(project_id, job_id), "the logs bucket")
+
+    def review(self, project_id: str, job_id: str) -> dict[str, Any] | None:
+        return _read_json(self.bucket, review_key(project_id, job_id), "the logs bucket")
+
+    def save_review(self, project_id: str, job_id: str, document: dict[str, Any]) -> str:
+        key = review_key(project_id, job_id)
+        with aws.translated("the logs bucket"):
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=json.dumps(document).encode(),
+                ContentType="application/json",
+            )
+        return key
 
     def log(self, project_id: str, job_id: str, offset: int) -> tuple[bytes, int]:
         key = log_key(project_id, job_id)

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from core.items import plain
 from core.records import iso_now
-from core.transitions import project_locked, project_released, project_updated
+from core.transitions import Update, project_locked, project_released, project_updated
 from functions.dal import aws
 from functions.models.exceptions import ProjectBusy
 
@@ -33,8 +33,13 @@ class ProjectStore(ABC):
     def get(self, project_id: str) -> ProjectItem | None: ...
 
     @abstractmethod
-    def acquire(self, project_id: str, job_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """Take the project's lock for a job and set fields; returns their previous values."""
+    def acquire(
+        self, project_id: str, job_id: str, fields: dict[str, Any], *, from_queue: bool = False
+    ) -> dict[str, Any]:
+        """Take the project's lock for a job and set fields; returns their previous values.
+
+        A job arriving takes it only if no job is queued; ``from_queue``: only at the queue's head.
+        """
 
     @abstractmethod
     def release(self, project_id: str, job_id: str, restore: dict[str, Any] | None = None) -> bool:
@@ -42,6 +47,10 @@ class ProjectStore(ABC):
 
     @abstractmethod
     def update(self, project_id: str, fields: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def apply(self, change: Update) -> bool:
+        """Execute a transition of core.transitions; False when its condition did not hold."""
 
     @abstractmethod
     def locked(self) -> list[ProjectItem]:
@@ -55,8 +64,11 @@ class DynamoProjectStore(ProjectStore):
     def get(self, project_id: str) -> ProjectItem | None:
         return aws.get_item(self.table, {"projectId": project_id}, WHAT)
 
-    def acquire(self, project_id: str, job_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        change = project_locked(project_id, job_id, str(fields.get("lastUpdated", "")), fields)
+    def acquire(
+        self, project_id: str, job_id: str, fields: dict[str, Any], *, from_queue: bool = False
+    ) -> dict[str, Any]:
+        now = str(fields.get("lastUpdated", ""))
+        change = project_locked(project_id, job_id, now, fields, from_queue=from_queue)
         try:
             response = self.table.update_item(**change.arguments(), ReturnValues="UPDATED_OLD")
         except ClientError as exc:
@@ -67,6 +79,9 @@ class DynamoProjectStore(ProjectStore):
                     # An earlier attempt of this very write took the lock and its answer was lost;
                     # the SDK's retry then met it. The lock is ours; what it replaced is not known.
                     return {}
+                queue = holder.get("queue") or []
+                if not active and queue:
+                    active = queue[-1]  # no holder: the queue's jobs are ahead
                 raise ProjectBusy(
                     f"project {project_id} has a job in progress ({active}); wait for it or cancel it",
                     str(active) if active else None,
@@ -82,6 +97,9 @@ class DynamoProjectStore(ProjectStore):
 
     def update(self, project_id: str, fields: dict[str, Any]) -> None:
         aws.apply(self.table, project_updated(project_id, fields), WHAT)
+
+    def apply(self, change: Update) -> bool:
+        return aws.apply(self.table, change, WHAT)
 
     def locked(self) -> list[ProjectItem]:
         # A scan: the reaper runs every few minutes and the table has one item per project.

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.dal import aws
-from functions.models.exceptions import WorkflowUnavailable
+from functions.models.exceptions import ApprovalWaitEnded, WorkflowUnavailable
 from functions.utils.observability import logger
 
 
@@ -25,6 +27,14 @@ class Workflow(ABC):
     @abstractmethod
     def status(self, job_id: str) -> str | None:
         """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, or None if there is no such execution."""
+
+    @abstractmethod
+    def resume(self, task_token: str, output: dict[str, Any]) -> None:
+        """The task waiting on this token succeeds with ``output``; ApprovalWaitEnded if none waits."""
+
+    @abstractmethod
+    def reject(self, task_token: str, error: str, cause: str) -> None:
+        """The task waiting on this token fails with ``error``; ApprovalWaitEnded if none waits."""
 
 
 class StepFunctionsWorkflow(Workflow):
@@ -71,6 +81,32 @@ class StepFunctionsWorkflow(Workflow):
             raise WorkflowUnavailable(f"the workflow could not be read ({aws.error_code(exc)})") from exc
         except BotoCoreError as exc:
             raise WorkflowUnavailable(f"the workflow could not be read ({type(exc).__name__})") from exc
+
+    def resume(self, task_token: str, output: dict[str, Any]) -> None:
+        with _callback("resume"):
+            self.client.send_task_success(taskToken=task_token, output=json.dumps(output))
+
+    def reject(self, task_token: str, error: str, cause: str) -> None:
+        with _callback("signal"):
+            self.client.send_task_failure(taskToken=task_token, error=error, cause=cause[:32768])
+
+
+# The token names a wait that is over: expired, stopped, or already answered.
+_WAIT_ENDED = ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken")
+
+
+@contextlib.contextmanager
+def _callback(what: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        if aws.error_code(exc) in _WAIT_ENDED:
+            raise ApprovalWaitEnded(
+                "the workflow no longer waits for this approval (it expired or ended)"
+            ) from exc
+        raise WorkflowUnavailable(f"the workflow could not {what} ({aws.error_code(exc)})") from exc
+    except BotoCoreError as exc:
+        raise WorkflowUnavailable(f"the workflow could not {what} ({type(exc).__name__})") from exc
 
 
 @cache

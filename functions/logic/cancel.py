@@ -5,11 +5,12 @@ A job that has not reached its build yet is closed here, since no runner will re
 
 from __future__ import annotations
 
-from core.records import CANCELLED_MESSAGE, TERMINAL_JOB_STATUSES, JobStatus
+from core.records import CANCELLED_MESSAGE, TERMINAL_JOB_STATUSES, JobStatus, Phase
 from core.responses import CancelOut
 from functions.dal.jobs import JobStore
 from functions.dal.projects import ProjectStore
 from functions.dal.workflow import Workflow
+from functions.logic.queue import leave_queue
 from functions.models.exceptions import JobAlreadyFinished, JobNotFound
 
 RUNNING = "RUNNING"
@@ -27,11 +28,20 @@ def cancel_job(
     jobs.request_cancel(job_id, requested_by)
     execution = workflow.status(job_id)
     workflow.stop(job_id, f"{CANCELLED_MESSAGE} by {requested_by}")
-    if status is JobStatus.PENDING or execution != RUNNING:
-        # No build is running for this job (or none ever will): close the records here.
+    waiting = item.get("phase") == Phase.AWAITING_APPROVAL.value
+    if status is JobStatus.PENDING or execution != RUNNING or waiting:
+        # No build is running for this job (queued, waiting for approval, or none ever will):
+        # close the records here.
         if jobs.fail_if_active(job_id, CANCELLED_MESSAGE):
             projects.release(item["projectId"], job_id, restore=item.get("previousProject") or None)
-        return CancelOut(jobId=job_id, status=JobStatus.FAILED, message="The job was cancelled before it ran")
+        if item.get("queued"):
+            leave_queue(projects, str(item["projectId"]), [job_id])
+        message = (
+            "The plan waiting for approval was cancelled"
+            if waiting
+            else "The job was cancelled before it ran"
+        )
+        return CancelOut(jobId=job_id, status=JobStatus.FAILED, message=message)
     return CancelOut(
         jobId=job_id,
         status=status,

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import codecs
 
-from core.records import TERMINAL_JOB_STATUSES, JobStatus, stored_json
-from core.responses import JobListOut, JobOut, JobResult, JobSummary, LogOut, PlanSummary
+from core.records import TERMINAL_JOB_STATUSES, JobStatus, Phase, stored_json
+from core.responses import (
+    Approval,
+    JobActions,
+    JobListOut,
+    JobOut,
+    JobPlan,
+    JobResult,
+    JobSummary,
+    LogOut,
+    PlanCost,
+    PlanOut,
+    PlanSummary,
+)
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.objects import ArtifactReader
+from functions.dal.projects import ProjectItem, ProjectStore
+from functions.logic.queue import position
+from functions.logic.review import read_review
 from functions.models.exceptions import JobNotFound
 
 DEFAULT_MESSAGES = {
@@ -17,12 +32,24 @@ DEFAULT_MESSAGES = {
 MAX_LOG_CHUNK = 1024 * 1024
 
 
-def job_view(item: JobItem) -> JobOut:
+def job_view(item: JobItem, project: ProjectItem | None = None) -> JobOut:
+    """The seed's status shape, plus the queue, the approval gate and the plan where they apply.
+
+    ``project``: the job's project, read only for a queued job (its place in the queue)."""
     status = JobStatus(item["status"])
     message = item.get("resultMessage") or DEFAULT_MESSAGES.get(status) or status.value
-    if status is JobStatus.PROCESSING and item.get("phase"):
-        message = f"Job is running: {item['phase']}"
+    phase = item.get("phase")
+    place, waiting_for = position(project, str(item["jobId"])) if item.get("queued") else (None, None)
+    if status is JobStatus.PROCESSING and phase == Phase.AWAITING_APPROVAL.value:
+        message = "Job is waiting for approval of its plan"
+    elif status is JobStatus.PROCESSING and phase:
+        message = f"Job is running: {phase}"
+    elif status is JobStatus.PENDING and place is not None:
+        message = f"Job is queued: position {place}, waiting for {waiting_for or 'the job in progress'}"
     plan = item.get("planSummary")
+    waiting = status is JobStatus.PROCESSING and phase == Phase.AWAITING_APPROVAL.value
+    approval = item.get("approval")
+    cost = item.get("planCost")
     return JobOut(
         jobId=item["jobId"],
         projectId=item["projectId"],
@@ -40,14 +67,48 @@ def job_view(item: JobItem) -> JobOut:
         endTime=item.get("endTime"),
         updatedAt=item.get("updatedAt"),
         planSummary=PlanSummary(**plan) if isinstance(plan, dict) else None,
+        queuePosition=place,
+        waitingFor=waiting_for,
+        approval=Approval(**approval) if isinstance(approval, dict) else None,
+        actions=JobActions(
+            canApprove=waiting,
+            canDiscard=waiting,
+            canCancel=status in (JobStatus.PENDING, JobStatus.PROCESSING),
+        ),
+        plan=JobPlan(
+            summary=PlanSummary(**plan),
+            cost=PlanCost(**cost) if isinstance(cost, dict) else None,
+            hasChanges=any(plan.get(k) for k in ("add", "change", "destroy", "outputs")),
+        )
+        if isinstance(plan, dict) and item.get("reviewKey")
+        else None,
     )
 
 
-def get_job(jobs: JobStore, job_id: str) -> JobOut:
+def get_job(jobs: JobStore, projects: ProjectStore, job_id: str) -> JobOut:
     item = jobs.view(job_id)
     if item is None:
         raise JobNotFound(f"no job {job_id}")
-    return job_view(item)
+    project = (
+        projects.get(str(item["projectId"])) if item.get("queued") and item["status"] == "pending" else None
+    )
+    return job_view(item, project)
+
+
+def get_plan(jobs: JobStore, artifacts: ArtifactReader, job_id: str) -> PlanOut:
+    job, document = read_review(jobs, artifacts, job_id)
+    return PlanOut(
+        jobId=job_id,
+        projectId=str(job["projectId"]),
+        action=str(job.get("action", "plan")),
+        status=JobStatus(job["status"]),
+        summary=PlanSummary(**document["summary"]),
+        resourceChanges=document.get("resourceChanges", []),
+        outputChanges=document.get("outputChanges", []),
+        cost=PlanCost(**document["cost"]) if isinstance(document.get("cost"), dict) else None,
+        markdown=str(document.get("markdown", "")),
+        basis=document.get("basis") or {},
+    )
 
 
 def list_jobs(jobs: JobStore, project_id: str | None, limit: int, token: str | None) -> JobListOut:

@@ -1,36 +1,54 @@
-"""Submitting a deploy or a destroy: take the project's lock, store the code, start the workflow.
+"""Submitting jobs: a deploy or destroy (direct or gated), a speculative plan, the apply of a
+saved plan. Each stores what its runner needs, takes the project's lock or joins its queue, and
+starts the workflow.
 
 Every step after the lock is undone if a later one fails: the job is marked failed, the project
-gets its previous status back and its lock is released, and the caller learns why. A lock held
-by a job that is gone or over never blocks a submit: it is released and taken for the new job.
+gets its previous status back and its lock is released (or the job leaves the queue), and the
+caller learns why. A lock held by a job that is gone or over never blocks a submit: it is
+released and taken for the new job.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from core.hcl.preflight import PreflightPolicy
 from core.hcl.tfvars import VariableFileError, split_variable_files
 from core.hcl.validation import static_findings
 from core.items import WorkflowInput
-from core.records import DeploymentStatus, JobAction, JobStatus, Phase, epoch_ms, iso_now, new_job_id
-from core.requests import DeployRequest, DestroyRequest
+from core.records import (
+    JobAction,
+    JobMode,
+    JobStatus,
+    Phase,
+    epoch_ms,
+    iso_now,
+    new_job_id,
+)
+from core.requests import ApplyRequest, CodeRequest, DeployRequest, DestroyRequest, PlanRequest
 from core.responses import DeployAccepted
-from functions.dal.jobs import JobStore
-from functions.dal.objects import CodeStore
-from functions.dal.projects import ProjectStore
+from functions.dal.jobs import JobItem, JobStore
+from functions.dal.objects import CodeStore, StateReader
+from functions.dal.projects import ProjectItem, ProjectStore
 from functions.dal.variables import VariableStore
 from functions.dal.workflow import Workflow
 from functions.logic.locks import LockServices, reap_state_lock, release_stale_holder
+from functions.logic.queue import enqueue, leave_queue, lock_fields, supersede_queued
+from functions.logic.queue import position as queue_position
 from functions.logic.validation import REFUSING_CHECKS, stored_findings
 from functions.models.exceptions import (
     InvalidConfiguration,
     InvalidRequest,
+    JobNotFound,
+    PlanNotReady,
     ProjectBusy,
     ProjectNotFound,
+    StalePlan,
     StoreUnavailable,
     WorkflowUnavailable,
 )
@@ -38,7 +56,13 @@ from functions.models.exceptions import (
 ACCEPTED_MESSAGES = {
     JobAction.DEPLOY: "Infrastructure deployment started",
     JobAction.DESTROY: "Infrastructure destruction started",
+    JobAction.PLAN: "Plan started",
 }
+GATED_MESSAGES = {
+    JobAction.DEPLOY: "Infrastructure deployment started: its plan will wait for approval",
+    JobAction.DESTROY: "Infrastructure destruction started: its plan will wait for approval",
+}
+WhenBusy = Literal["queue", "reject"]
 
 
 @dataclass(frozen=True)
@@ -51,18 +75,39 @@ class SubmitStores:
     run_timeout_seconds: int
     policy: PreflightPolicy
     locks: LockServices
+    states: StateReader
+    approval_timeout_seconds: int = 7 * 24 * 3600
+    plan_expiry_seconds: int = 7 * 24 * 3600
+    queue_poll_seconds: int = 5
 
 
-def _clear_stale_lock(stores: SubmitStores, project_id: str) -> None:
-    """A state lock left by a runner that died would fail this job at once: clear it first.
+@dataclass(frozen=True)
+class Submission:
+    """One job about to start: what it is, what the project gets with its lock, and how it runs."""
 
-    Best effort: if CodeBuild or the lock table cannot tell, the job's runner waits for the lock.
-    """
-    with contextlib.suppress(StoreUnavailable, WorkflowUnavailable):
-        reap_state_lock(stores.locks, project_id)
+    action: JobAction
+    project_id: str
+    job_id: str
+    mode: JobMode = JobMode.DIRECT
+    when_busy: WhenBusy = "queue"
+    supersede: bool = False
+    project_fields: Mapping[str, Any] | None = None  # None: the job takes no lock (a plan)
+    job_fields: Mapping[str, Any] | None = None
+    plan_job_id: str | None = None
 
 
-def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepted:
+def code_hash(files: Mapping[str, str]) -> str:
+    """The code's identity: its paths and contents, in path order."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _checked_code(
+    request: CodeRequest, stores: SubmitStores, job_id: str
+) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+    """(files, variables, project fields of the code) or the 400 that refuses the code."""
     try:
         files, file_variables = split_variable_files(request.workspace_files())
     except VariableFileError as exc:
@@ -79,24 +124,39 @@ def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepte
             + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""),
             [finding.as_dict() for finding in refused],
         )
+    fields = {
+        "codeFiles": sorted(files),
+        "staticFindings": stored_findings(findings, job_id, stores.policy),
+        "codeJobId": job_id,
+    }
+    return files, variables, fields
+
+
+def _mode(approval: str | None, project: ProjectItem | None) -> JobMode:
+    choice = approval or (project or {}).get("approvalDefault") or "auto"
+    return JobMode.GATED if choice == "required" else JobMode.DIRECT
+
+
+def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepted:
     job_id = new_job_id(JobAction.DEPLOY)
-    # Set with the lock, so a job undone (or cancelled before it ran) puts the previous ones back.
-    fields = {"codeFiles": sorted(files), "staticFindings": stored_findings(findings, job_id, stores.policy)}
-    now, previous = _take_project(
-        stores, JobAction.DEPLOY, request.projectId, job_id, fields, code_is_new=True
+    files, variables, fields = _checked_code(request, stores, job_id)
+    project = stores.projects.get(request.projectId)
+    stores.code.put(request.projectId, job_id, files)
+    reference = stores.variables.save(request.projectId, variables) if variables else None
+    # Set with the lock, so a job undone (or cancelled unrun) puts the previous ones back; a
+    # deploy without variables clears them (None removes the field).
+    project_fields = {**fields, "variablesRef": reference}
+    submission = Submission(
+        JobAction.DEPLOY,
+        request.projectId,
+        job_id,
+        mode=_mode(request.approval, project),
+        when_busy=request.whenBusy,
+        supersede=request.supersede,
+        project_fields=project_fields,
+        job_fields={"variablesRef": reference, "codeJobId": job_id, "codeHash": code_hash(files)},
     )
-
-    def prepare() -> dict[str, Any]:
-        stores.code.put(request.projectId, job_id, files)
-        reference = stores.variables.save(request.projectId, variables) if variables else None
-        # Undone, the project keeps the variables its deployed code was applied with.
-        previous["variablesRef"] = (stores.projects.get(request.projectId) or {}).get("variablesRef")
-        stores.projects.update(request.projectId, {"variablesRef": reference})
-        return {"variablesRef": reference, "codeJobId": job_id}
-
-    return _start(
-        stores, JobAction.DEPLOY, request.projectId, job_id, now=now, previous=previous, prepare=prepare
-    )
+    return _submit(stores, submission, undo_storage=lambda: stores.code.delete(request.projectId, job_id))
 
 
 def submit_destroy(request: DestroyRequest, stores: SubmitStores) -> DeployAccepted:
@@ -105,96 +165,249 @@ def submit_destroy(request: DestroyRequest, stores: SubmitStores) -> DeployAccep
     if not project or not source_job:
         raise ProjectNotFound(f"project {request.projectId} has no deployed code to destroy")
     job_id = new_job_id(JobAction.DESTROY)
-    now, previous = _take_project(stores, JobAction.DESTROY, request.projectId, job_id, {}, code_is_new=False)
-
-    def prepare() -> dict[str, Any]:
-        # The runner reads the job's own workspace; a destroy runs the project's latest code.
-        if not stores.code.copy(request.projectId, str(source_job), job_id):
-            raise StoreUnavailable(f"the code of job {source_job} is no longer stored")
-        return {"variablesRef": project.get("variablesRef"), "codeJobId": source_job}
-
-    return _start(
-        stores, JobAction.DESTROY, request.projectId, job_id, now=now, previous=previous, prepare=prepare
+    # The runner reads the job's own workspace; a destroy runs the project's latest code (a
+    # queued one copies it again when its turn comes, in case a deploy ahead changed it).
+    if not stores.code.copy(request.projectId, str(source_job), job_id):
+        raise StoreUnavailable(f"the code of job {source_job} is no longer stored")
+    submission = Submission(
+        JobAction.DESTROY,
+        request.projectId,
+        job_id,
+        mode=_mode(request.approval, project),
+        when_busy=request.whenBusy,
+        supersede=request.supersede,
+        project_fields={},
+        job_fields={"variablesRef": project.get("variablesRef"), "codeJobId": source_job},
     )
+    return _submit(stores, submission, undo_storage=lambda: stores.code.delete(request.projectId, job_id))
 
 
-def _take_project(
-    stores: SubmitStores,
-    action: JobAction,
-    project_id: str,
-    job_id: str,
-    fields: dict[str, Any],
-    *,
-    code_is_new: bool,
-) -> tuple[str, dict[str, Any]]:
-    """The project's lock, taken for the job: (now, the fields it replaced)."""
-    now = iso_now()
-    _clear_stale_lock(stores, project_id)
-    taken = {
-        "activeAction": action.value,
-        "deploymentStatus": DeploymentStatus.PENDING.value,
-        "deploymentJobId": job_id,
-        "lastUpdated": now,
-        **({"codeJobId": job_id} if code_is_new else {}),
-        **fields,
+def submit_plan(request: PlanRequest, stores: SubmitStores) -> DeployAccepted:
+    """A speculative plan: no lock, no queue, no change to the project; its saved plan can be
+    applied later (``submit_apply``) while the project is still as it was planned against."""
+    job_id = new_job_id(JobAction.PLAN)
+    files, variables, fields = _checked_code(request, stores, job_id)
+    project = stores.projects.get(request.projectId) or {}
+    stores.code.put(request.projectId, job_id, files)
+    reference = stores.variables.save(request.projectId, variables) if variables else None
+    deployed_variables = project.get("variablesRef") or {}
+    basis = {
+        "projectCodeJobId": project.get("codeJobId"),
+        "projectVariablesVersion": deployed_variables.get("versionId"),
+        "deploymentJobId": project.get("deploymentJobId"),
     }
+    submission = Submission(
+        JobAction.PLAN,
+        request.projectId,
+        job_id,
+        job_fields={
+            **fields,
+            "variablesRef": reference,
+            "codeHash": code_hash(files),
+            "planBasis": basis,
+        },
+    )
+    return _submit(stores, submission, undo_storage=lambda: stores.code.delete(request.projectId, job_id))
+
+
+def stale_reasons(
+    plan_job: JobItem, project: ProjectItem, state: Mapping[str, Any] | None, now_ms: int, expiry_seconds: int
+) -> list[str]:
+    """Why a saved plan can no longer be applied as reviewed; empty when it still can."""
+    saved = plan_job.get("savedPlan") or {}
+    basis = plan_job.get("planBasis") or {}
+    reasons: list[str] = []
+    created = str(saved.get("createdAt") or plan_job.get("startTime") or "")
     try:
-        return now, stores.projects.acquire(project_id, job_id, taken)
-    except ProjectBusy as busy:
-        if not busy.active_job_id or not _freed_stale_holder(stores, project_id, busy.active_job_id):
-            raise
-    # Once more, and only once: a submit racing this one may have taken the freed project first.
-    return now, stores.projects.acquire(project_id, job_id, taken)
+        age = (
+            now_ms / 1000 - datetime.fromisoformat(created.replace("Z", "+00:00")).astimezone(UTC).timestamp()
+        )
+    except ValueError:
+        age = float("inf")
+    if age > expiry_seconds:
+        reasons.append(f"the plan is older than its expiry ({expiry_seconds // 3600} h): plan again")
+    serial = state.get("serial") if state else None
+    lineage = state.get("lineage") if state else None
+    if lineage != saved.get("stateLineage"):
+        planned = saved.get("stateLineage") or "no state"
+        reasons.append(f"the state's lineage changed since the plan ({planned} → {lineage or 'no state'})")
+    elif serial != saved.get("stateSerial"):
+        reasons.append(f"the state moved since the plan (serial {saved.get('stateSerial')} → {serial})")
+    if project.get("codeJobId") != basis.get("projectCodeJobId"):
+        now_code = project.get("codeJobId") or "no job"
+        reasons.append(f"the project's code changed since the plan (now the code of {now_code})")
+    deployed_variables = (project.get("variablesRef") or {}).get("versionId")
+    if deployed_variables != basis.get("projectVariablesVersion"):
+        reasons.append("the project's variables changed since the plan")
+    return reasons
 
 
-def _freed_stale_holder(stores: SubmitStores, project_id: str, holder: str) -> bool:
-    """Best effort: if the job table or the workflow cannot tell, the caller gets the 409."""
+def submit_apply(plan_job_id: str, request: ApplyRequest, stores: SubmitStores) -> DeployAccepted:
+    """Apply a speculative plan's saved file, unchanged: refused with the reasons when it is stale."""
+    plan_job = stores.jobs.get(plan_job_id)
+    if plan_job is None:
+        raise JobNotFound(f"no job {plan_job_id}")
+    if plan_job.get("action") != JobAction.PLAN.value:
+        raise PlanNotReady(f"job {plan_job_id} is a {plan_job.get('action')} job, not a plan")
+    if plan_job.get("status") != JobStatus.COMPLETED.value or not plan_job.get("savedPlan"):
+        raise PlanNotReady(f"plan {plan_job_id} has not completed (status {plan_job.get('status')})")
+    project_id = str(plan_job["projectId"])
+    project = stores.projects.get(project_id) or {}
+    reasons = stale_reasons(
+        plan_job, project, stores.states.read(project_id), epoch_ms(), stores.plan_expiry_seconds
+    )
+    if reasons:
+        raise StalePlan(f"plan {plan_job_id} cannot be applied: {reasons[0]}", reasons)
+    job_id = new_job_id(JobAction.DEPLOY)
+    if not stores.code.copy(project_id, plan_job_id, job_id):
+        raise StoreUnavailable(f"the code of plan {plan_job_id} is no longer stored")
+    fields = {
+        "codeFiles": plan_job.get("codeFiles"),
+        "staticFindings": plan_job.get("staticFindings"),
+        "codeJobId": job_id,
+        "variablesRef": plan_job.get("variablesRef"),
+    }
+    submission = Submission(
+        JobAction.DEPLOY,
+        project_id,
+        job_id,
+        mode=JobMode.SAVED,
+        when_busy=request.whenBusy,
+        supersede=request.supersede,
+        project_fields=fields,
+        job_fields={
+            "variablesRef": plan_job.get("variablesRef"),
+            "codeJobId": job_id,
+            "codeHash": plan_job.get("codeHash"),
+            "planJobId": plan_job_id,
+        },
+        plan_job_id=plan_job_id,
+    )
+    accepted = _submit(stores, submission, undo_storage=lambda: stores.code.delete(project_id, job_id))
+    return accepted.model_copy(update={"message": f"Applying saved plan {plan_job_id}"})
+
+
+# --- the common path ----------------------------------------------------------------------------
+
+
+def _clear_stale_lock(stores: SubmitStores, project_id: str) -> None:
+    """A state lock left by a runner that died would fail this job at once: clear it first.
+
+    Best effort: if CodeBuild or the lock table cannot tell, the job's runner waits for the lock.
+    """
     with contextlib.suppress(StoreUnavailable, WorkflowUnavailable):
-        return release_stale_holder(stores.locks, project_id, holder, epoch_ms())
+        reap_state_lock(stores.locks, project_id)
+
+
+def _take_project(stores: SubmitStores, submission: Submission, now: str) -> dict[str, Any] | None:
+    """The project's lock, taken for the job: the fields it replaced; None if the project is busy."""
+    _clear_stale_lock(stores, submission.project_id)
+    taken = lock_fields(submission.action, submission.job_id, now, submission.project_fields or {})
+    for attempt in range(2):
+        try:
+            return stores.projects.acquire(submission.project_id, submission.job_id, taken)
+        except ProjectBusy as busy:
+            # Once more, and only once: a submit racing this one may take the freed project first.
+            if (
+                attempt
+                or not busy.active_job_id
+                or not _freed_stale_holder(stores, submission, busy.active_job_id)
+            ):
+                if submission.when_busy == "reject":
+                    raise
+                return None
+    return None
+
+
+def _freed_stale_holder(stores: SubmitStores, submission: Submission, holder: str) -> bool:
+    """Best effort: if the job table or the workflow cannot tell, the job queues (or gets its 409)."""
+    with contextlib.suppress(StoreUnavailable, WorkflowUnavailable):
+        return release_stale_holder(stores.locks, submission.project_id, holder, epoch_ms())
     return False
 
 
-def _start(
-    stores: SubmitStores,
-    action: JobAction,
-    project_id: str,
-    job_id: str,
-    *,
-    now: str,
-    previous: dict[str, Any],
-    prepare: Callable[[], dict[str, Any]],
+def _submit(
+    stores: SubmitStores, submission: Submission, *, undo_storage: Callable[[], None]
 ) -> DeployAccepted:
+    now = iso_now()
+    locks = submission.project_fields is not None
     try:
-        extra = prepare()
-        stores.jobs.create(
-            {
-                "jobId": job_id,
-                "projectId": project_id,
-                "action": action.value,
-                "status": JobStatus.PENDING.value,
-                "progress": 0,
-                "phase": Phase.QUEUED.value,
-                "kind": "job",
-                "createdAt": epoch_ms(),
-                "startTime": now,
-                "updatedAt": now,
-                "previousProject": previous,
-                **{k: v for k, v in extra.items() if v is not None},
-            }
-        )
-        workflow_input = WorkflowInput(
-            jobId=job_id, projectId=project_id, action=action, runTimeoutSeconds=stores.run_timeout_seconds
-        )
-        stores.workflow.start(job_id, workflow_input.model_dump())
-    except (StoreUnavailable, WorkflowUnavailable) as exc:
-        _undo(stores, project_id, job_id, previous, f"the job could not start: {exc.message}")
+        previous = _take_project(stores, submission, now) if locks else {}
+    except ProjectBusy:
+        with contextlib.suppress(StoreUnavailable):
+            undo_storage()
         raise
-    return DeployAccepted(jobId=job_id, message=ACCEPTED_MESSAGES[action])
+    queued = previous is None
+    position: tuple[int | None, str | None] = (None, None)
+    try:
+        stores.jobs.create(_job_item(submission, now, previous, queued=queued))
+        if queued:
+            position = enqueue(stores.projects, submission.project_id, submission.job_id)
+            if submission.supersede:
+                supersede_queued(
+                    stores.jobs,
+                    stores.projects,
+                    stores.workflow.stop,
+                    submission.project_id,
+                    submission.job_id,
+                )
+                position = queue_position(stores.projects.get(submission.project_id), submission.job_id)
+        workflow_input = WorkflowInput(
+            jobId=submission.job_id,
+            projectId=submission.project_id,
+            action=submission.action,
+            runTimeoutSeconds=stores.run_timeout_seconds,
+            mode=submission.mode,
+            queued=queued,
+            queuePollSeconds=stores.queue_poll_seconds,
+            approvalTimeoutSeconds=stores.approval_timeout_seconds,
+            planJobId=submission.plan_job_id or submission.job_id,
+        )
+        stores.workflow.start(submission.job_id, workflow_input.model_dump())
+    except (StoreUnavailable, WorkflowUnavailable) as exc:
+        _undo(stores, submission, previous, f"the job could not start: {exc.message}")
+        raise
+    message = (GATED_MESSAGES if submission.mode is JobMode.GATED else ACCEPTED_MESSAGES)[submission.action]
+    if queued:
+        message += f": queued behind {position[1] or 'the job in progress'} (position {position[0]})"
+    return DeployAccepted(
+        jobId=submission.job_id, message=message, queuePosition=position[0], waitingFor=position[1]
+    )
 
 
-def _undo(stores: SubmitStores, project_id: str, job_id: str, previous: dict[str, Any], reason: str) -> None:
-    """Best effort: the lock is released even if marking the job failed did not work."""
+def _job_item(submission: Submission, now: str, previous: dict[str, Any] | None, *, queued: bool) -> JobItem:
+    item: JobItem = {
+        "jobId": submission.job_id,
+        "projectId": submission.project_id,
+        "action": submission.action.value,
+        "status": JobStatus.PENDING.value,
+        "progress": 0,
+        "phase": Phase.QUEUED.value,
+        "kind": "job",
+        "createdAt": epoch_ms(),
+        "startTime": now,
+        "updatedAt": now,
+        "mode": submission.mode.value,
+        "approvalRequired": submission.mode is JobMode.GATED,
+        **{k: v for k, v in (submission.job_fields or {}).items() if v is not None},
+    }
+    if previous is not None and submission.project_fields is not None:
+        item["previousProject"] = previous
+    if queued:
+        # What the project gets when the job's turn comes (the lock's own fields are added then).
+        item["queued"] = True
+        item["projectFields"] = dict(submission.project_fields or {})
+    return item
+
+
+def _undo(stores: SubmitStores, submission: Submission, previous: dict[str, Any] | None, reason: str) -> None:
+    """Best effort: the lock is released (or the queue left) even if marking the job failed did not work."""
     with contextlib.suppress(StoreUnavailable):
-        stores.jobs.fail_if_active(job_id, reason)
+        stores.jobs.fail_if_active(submission.job_id, reason)
+    if submission.project_fields is None:
+        return
     with contextlib.suppress(StoreUnavailable):
-        stores.projects.release(project_id, job_id, restore=previous)
+        if previous is None:
+            leave_queue(stores.projects, submission.project_id, [submission.job_id])
+        else:
+            stores.projects.release(submission.project_id, submission.job_id, restore=previous)

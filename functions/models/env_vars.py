@@ -58,6 +58,17 @@ class Policy(BaseModel):
     ALLOW_EXEC_CONSTRUCTS: bool = False
 
 
+class Review(BaseModel):
+    """Install options of plan → review → apply."""
+
+    # A plan waiting for approval discards itself after this long.
+    APPROVAL_TIMEOUT_SECONDS: Annotated[int, Field(ge=1, le=365 * 24 * 3600)] = 7 * 24 * 3600
+    # A saved plan older than this is stale: it is planned again rather than applied.
+    PLAN_EXPIRY_SECONDS: Annotated[int, Field(ge=60, le=365 * 24 * 3600)] = 7 * 24 * 3600
+    # How often a queued job's workflow looks whether its turn has come.
+    QUEUE_POLL_SECONDS: Annotated[int, Field(ge=1, le=300)] = 5
+
+
 class Region(BaseModel):
     DEFAULT_REGION: Annotated[str, Field(min_length=1)] = "us-east-1"
 
@@ -73,16 +84,32 @@ class DeployEnv(
     Workflow,
     Secrets,
     Policy,
+    Review,
 ):
-    """POST /api/deploy and /api/deploy/destroy."""
+    """POST /api/deploy, /api/deploy/destroy, /api/deploy/plan and /api/deploy/apply/{planJobId}."""
 
 
 class CancelEnv(Observability, JobsTable, ProjectsTable, IdempotencyTable, LockTable, StateBucket, Workflow):
-    """POST /api/deploy/cancel/{jobId} and the admin unlock."""
+    """POST /api/deploy/cancel/{jobId}, approve and discard of a plan, and the admin unlock."""
 
 
-class JobsEnv(Observability, JobsTable, LogsBucket):
-    """Job status, history and logs."""
+class JobsEnv(Observability, JobsTable, ProjectsTable, LogsBucket):
+    """Job status (with its place in its project's queue), history, logs and plans."""
+
+
+class WorkflowStepsEnv(
+    Observability,
+    JobsTable,
+    ProjectsTable,
+    LockTable,
+    WorkspacesBucket,
+    StateBucket,
+    LogsBucket,
+    Workflow,
+    Region,
+    Review,
+):
+    """The workflow's own steps: a queued job's turn, a plan's review, the approval wait."""
 
 
 class ProjectsEnv(
@@ -116,5 +143,6 @@ class LocalEnv(
     Secrets,
     Region,
     Policy,
+    Review,
 ):
     """Local mode serves every route from one process."""

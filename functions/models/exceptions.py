@@ -75,3 +75,26 @@ class WorkflowUnavailable(ProvisionerError):
 
 class StoreUnavailable(ProvisionerError):
     """DynamoDB, S3 or Secrets Manager failed after retries."""
+
+
+class NotAwaitingApproval(ProvisionerError):
+    """An approve or discard of a job that is not (or no longer) waiting for one."""
+
+
+class PlanNotReady(ProvisionerError):
+    """A plan asked for (or applied) before it exists: still running, failed, or not a plan."""
+
+
+class StalePlan(ProvisionerError):
+    """A saved plan that can no longer be applied as it was reviewed."""
+
+    def __init__(self, message: str, reasons: Sequence[str]) -> None:
+        super().__init__(message)
+        self.reasons = list(reasons)
+
+    def details(self) -> dict[str, Any]:
+        return {"reasons": self.reasons}
+
+
+class ApprovalWaitEnded(ProvisionerError):
+    """The workflow no longer waits on the task token (expired, stopped)."""

@@ -11,10 +11,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.metrics import MetricUnit
 
 from core.records import JOB_ID_PATTERN
-from core.responses import CancelOut
+from core.requests import DecisionRequest
+from core.responses import CancelOut, DecisionOut
 from functions.dal.jobs import job_store
 from functions.dal.projects import project_store
 from functions.dal.workflow import workflow
+from functions.logic.approvals import approve, discard
 from functions.logic.cancel import cancel_job
 from functions.models.env_vars import CancelEnv
 from functions.utils.env import environment
@@ -62,5 +64,57 @@ def build_router() -> Router:
         return Response(
             status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=result
         )
+
+    def identity() -> str:
+        return caller((router.current_event.raw_event.get("requestContext") or {}).get("identity"))
+
+    @router.post(
+        "/api/deploy/approve/<jobId>",
+        summary="Approve the plan a gated job waits with",
+        description="The workflow applies exactly the reviewed plan. Who, when and the comment are recorded.",
+        responses={
+            **success_response(202, DecisionOut, "Approved: the plan is being applied"),
+            **error_responses(400, 404, 409, 503),
+        },
+        tags=["plans"],
+    )
+    def approve_plan(
+        jobId: Annotated[str, Path(pattern=JOB_ID_PATTERN)], body: DecisionRequest | None = None
+    ) -> Response[DecisionOut]:
+        env = environment(CancelEnv)
+        comment = (body or DecisionRequest()).comment
+        result = approve(
+            job_store(env.JOBS_TABLE), workflow(env.STATE_MACHINE_ARN), jobId, by=identity(), comment=comment
+        )
+        metrics.add_metric(name="PlanApproved", unit=MetricUnit.Count, value=1)
+        return Response(
+            status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=result
+        )
+
+    @router.post(
+        "/api/deploy/discard/<jobId>",
+        summary="Discard the plan a gated job waits with",
+        description="Nothing is applied: the job ends failed (phase discarded), the project as it was.",
+        responses={
+            **success_response(200, DecisionOut, "Discarded"),
+            **error_responses(400, 404, 409, 503),
+        },
+        tags=["plans"],
+    )
+    def discard_plan(
+        jobId: Annotated[str, Path(pattern=JOB_ID_PATTERN)], body: DecisionRequest | None = None
+    ) -> DecisionOut:
+        env = environment(CancelEnv)
+        comment = (body or DecisionRequest()).comment
+        result = discard(
+            job_store(env.JOBS_TABLE),
+            project_store(env.PROJECTS_TABLE),
+            workflow(env.STATE_MACHINE_ARN),
+            jobId,
+            by=identity(),
+            comment=comment,
+        )
+        metrics.add_metric(name="PlanDiscarded", unit=MetricUnit.Count, value=1)
+        return result
 
     return router

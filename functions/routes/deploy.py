@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -20,14 +20,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from core.hcl.preflight import PreflightPolicy
-from core.requests import DeployRequest, DestroyRequest
+from core.records import JOB_ID_PATTERN
+from core.requests import ApplyRequest, DeployRequest, DestroyRequest, PlanRequest
 from core.responses import DeployAccepted
 from functions.dal.jobs import job_store
-from functions.dal.objects import code_store
+from functions.dal.objects import code_store, state_reader
 from functions.dal.projects import project_store
 from functions.dal.variables import variable_store
 from functions.dal.workflow import workflow
-from functions.logic.submit import SubmitStores, submit_deploy, submit_destroy
+from functions.logic.submit import SubmitStores, submit_apply, submit_deploy, submit_destroy, submit_plan
 from functions.logic.wiring import lock_services
 from functions.models.env_vars import DeployEnv
 from functions.utils.env import environment
@@ -59,13 +60,25 @@ def _stores() -> SubmitStores:
         run_timeout_seconds=env.RUN_TIMEOUT_SECONDS,
         policy=PreflightPolicy(allow_exec=env.ALLOW_EXEC_CONSTRUCTS),
         locks=lock_services(env),
+        states=state_reader(env.STATE_BUCKET),
+        approval_timeout_seconds=env.APPROVAL_TIMEOUT_SECONDS,
+        plan_expiry_seconds=env.PLAN_EXPIRY_SECONDS,
+        queue_poll_seconds=env.QUEUE_POLL_SECONDS,
     )
 
 
 def _submit(route: str, body: dict[str, Any]) -> dict[str, Any]:
+    stores = _stores()
     if route == "deploy":
-        return submit_deploy(DeployRequest.model_validate(body), _stores()).model_dump()
-    return submit_destroy(DestroyRequest.model_validate(body), _stores()).model_dump()
+        accepted = submit_deploy(DeployRequest.model_validate(body), stores)
+    elif route == "destroy":
+        accepted = submit_destroy(DestroyRequest.model_validate(body), stores)
+    elif route == "plan":
+        accepted = submit_plan(PlanRequest.model_validate(body), stores)
+    else:
+        plan_job_id = route.removeprefix("apply/")
+        accepted = submit_apply(plan_job_id, ApplyRequest.model_validate(body), stores)
+    return accepted.model_dump(exclude_none=True)
 
 
 @cache
@@ -85,7 +98,7 @@ def _idempotent_submit(table_name: str) -> tuple[IdempotencyConfig, Callable[...
     return config, submit
 
 
-def _accept(route: str, body: BaseModel, key: str | None, context: LambdaContext) -> Response[DeployAccepted]:
+def _accept(route: str, body: BaseModel, key: str | None, context: LambdaContext) -> Response[dict[str, Any]]:
     payload = body.model_dump(mode="json")
     if key:
         config, submit = _idempotent_submit(environment(DeployEnv).IDEMPOTENCY_TABLE)
@@ -94,12 +107,15 @@ def _accept(route: str, body: BaseModel, key: str | None, context: LambdaContext
         result = submit(request={"key": key, "route": route, "body": payload})
     else:
         result = _submit(route, payload)
-    metrics.add_metric(name=f"{route.capitalize()}Accepted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name=f"{route.split('/', maxsplit=1)[0].capitalize()}Accepted", unit=MetricUnit.Count, value=1
+    )
     accepted = DeployAccepted.model_validate(result)
     return Response(
         status_code=HTTPStatus.ACCEPTED,
         content_type=content_types.APPLICATION_JSON,
-        body=accepted,
+        # Only what applies: queuePosition and waitingFor appear when the job is queued.
+        body=accepted.model_dump(exclude_none=True),
     )
 
 
@@ -114,7 +130,7 @@ def build_router() -> Router:
         responses={**ACCEPTED, **error_responses(400, 409, 413, 415, 422, 503)},
         tags=["deploy"],
     )
-    def deploy(body: DeployRequest, idempotency_key: IdempotencyKey = None) -> Response[DeployAccepted]:
+    def deploy(body: DeployRequest, idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
         return _accept("deploy", body, idempotency_key, router.lambda_context)
 
     @router.post(
@@ -123,7 +139,39 @@ def build_router() -> Router:
         responses={**ACCEPTED, **error_responses(400, 404, 409, 415, 422, 503)},
         tags=["deploy"],
     )
-    def destroy(body: DestroyRequest, idempotency_key: IdempotencyKey = None) -> Response[DeployAccepted]:
+    def destroy(body: DestroyRequest, idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
         return _accept("destroy", body, idempotency_key, router.lambda_context)
+
+    @router.post(
+        "/api/deploy/plan",
+        summary="Plan a project's Terraform code without applying it",
+        description=(
+            "A speculative plan: no project lock, no change to the project; the result (GET "
+            "/api/deploy/plan/{jobId}) lists every change, redacted, with its monthly cost and a "
+            "markdown rendering. Its saved plan can be applied with POST /api/deploy/apply/{jobId}."
+        ),
+        responses={**ACCEPTED, **error_responses(400, 413, 415, 422, 503)},
+        tags=["plans"],
+    )
+    def plan(body: PlanRequest, idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
+        return _accept("plan", body, idempotency_key, router.lambda_context)
+
+    @router.post(
+        "/api/deploy/apply/<planJobId>",
+        summary="Apply exactly the plan a speculative plan saved",
+        description=(
+            "Starts a deploy job that applies the saved plan file unchanged, never a re-plan. "
+            "Refused with 409 stale_plan (and the reasons) if the state moved, the project's code "
+            "or variables changed, or the plan expired."
+        ),
+        responses={**ACCEPTED, **error_responses(400, 404, 409, 503)},
+        tags=["plans"],
+    )
+    def apply(
+        planJobId: Annotated[str, Path(pattern=JOB_ID_PATTERN)],
+        body: ApplyRequest | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[dict[str, Any]]:
+        return _accept(f"apply/{planJobId}", body or ApplyRequest(), idempotency_key, router.lambda_context)
 
     return router

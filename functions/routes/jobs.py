@@ -8,10 +8,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from core.records import JOB_ID_PATTERN, PROJECT_ID_PATTERN
-from core.responses import JobListOut, JobOut, LogOut
+from core.responses import JobListOut, JobOut, LogOut, PlanOut
 from functions.dal.jobs import job_store
 from functions.dal.objects import artifact_reader
-from functions.logic.jobs import get_job, list_jobs, read_log
+from functions.dal.projects import project_store
+from functions.logic.jobs import get_job, get_plan, list_jobs, read_log
 from functions.models.env_vars import JobsEnv
 from functions.utils.env import environment
 from functions.utils.rest_api_resolver import error_responses, success_response
@@ -30,7 +31,23 @@ def build_router() -> Router:
         tags=["jobs"],
     )
     def status(jobId: JobIdPath) -> JobOut:
-        return get_job(job_store(environment(JobsEnv).JOBS_TABLE), jobId)
+        env = environment(JobsEnv)
+        return get_job(job_store(env.JOBS_TABLE), project_store(env.PROJECTS_TABLE), jobId)
+
+    @router.get(
+        "/api/deploy/plan/<jobId>",
+        summary="A plan as a reviewer reads it",
+        description=(
+            "Every resource change (attributes, sensitive values redacted), output changes, the "
+            "monthly cost before and after, a markdown rendering for a pull-request comment, and what "
+            "it was planned against. For a speculative plan or a gated deploy/destroy once planned."
+        ),
+        responses={**success_response(200, PlanOut, "The plan"), **error_responses(400, 404, 409, 503)},
+        tags=["plans"],
+    )
+    def plan(jobId: JobIdPath) -> PlanOut:
+        env = environment(JobsEnv)
+        return get_plan(job_store(env.JOBS_TABLE), artifact_reader(env.LOGS_BUCKET), jobId)
 
     @router.get(
         "/api/deploy/jobs",

@@ -29,15 +29,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from core.requests import CODE_TOO_LARGE, MAX_CODE_BYTES, MAX_REQUEST_BYTES
 from core.responses import ErrorOut
 from functions.models.exceptions import (
+    ApprovalWaitEnded,
     CodeTooLarge,
     InvalidConfiguration,
     InvalidRequest,
     JobAlreadyFinished,
     JobNotFound,
+    NotAwaitingApproval,
     NothingToShow,
+    PlanNotReady,
     ProjectBusy,
     ProjectNotFound,
     ProvisionerError,
+    StalePlan,
     StoreUnavailable,
     WorkflowUnavailable,
 )
@@ -59,6 +63,10 @@ DOMAIN_ERRORS: Mapping[type[ProvisionerError], tuple[HTTPStatus, str]] = {
     NothingToShow: (HTTPStatus.NOT_FOUND, "not_found"),
     ProjectBusy: (HTTPStatus.CONFLICT, "conflict"),
     JobAlreadyFinished: (HTTPStatus.CONFLICT, "conflict"),
+    NotAwaitingApproval: (HTTPStatus.CONFLICT, "not_awaiting_approval"),
+    ApprovalWaitEnded: (HTTPStatus.CONFLICT, "not_awaiting_approval"),
+    PlanNotReady: (HTTPStatus.CONFLICT, "plan_not_ready"),
+    StalePlan: (HTTPStatus.CONFLICT, "stale_plan"),
     StoreUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable"),
     WorkflowUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable"),
 }

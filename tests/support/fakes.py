@@ -14,6 +14,7 @@ from typing import Any
 
 from core.hcl.preflight import PreflightPolicy
 from core.records import TERMINAL_JOB_STATUSES, JobStatus, iso_now, state_lock_id
+from core.transitions import Condition, Update, project_locked
 from functions.dal.builds import BuildStatus
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.locks import LockStore, StateLock
@@ -24,9 +25,44 @@ from functions.dal.workflow import Workflow
 from functions.logic.locks import LockServices
 from functions.logic.projects import ProjectReaders
 from functions.logic.submit import SubmitStores
-from functions.models.exceptions import ProjectBusy, StoreUnavailable, WorkflowUnavailable
+from functions.models.exceptions import ApprovalWaitEnded, ProjectBusy, StoreUnavailable, WorkflowUnavailable
 
 STATE_BUCKET = "fake-state"
+
+
+def _holds(item: dict[str, Any] | None, condition: Condition) -> bool:
+    """A transition's condition, as DynamoDB evaluates it on the item (None: no item)."""
+    present = item is not None and condition.field in item
+    value = item.get(condition.field) if item is not None else None
+    if condition.test == "empty":
+        return not present or len(value or []) == 0
+    if condition.test == "first":
+        return present and isinstance(value, list) and bool(value) and value[0] == condition.values[0]
+    if condition.exists is not None:
+        return present is condition.exists
+    return present and value in condition.values
+
+
+def apply_update(items: dict[str, dict[str, Any]], change: Update) -> bool:
+    """Execute a transition on an in-memory table: every condition holds, or nothing changes."""
+    [(key_name, key)] = change.key.items()
+    item = items.get(key)
+    if not all(_holds(item, condition) for condition in change.conditions):
+        return False
+    target = items.setdefault(key, {key_name: key}) if item is None else item
+    for name, value in change.set.items():
+        if value is not None:
+            target[name] = copy.deepcopy(value)
+    for name, value in change.if_not_exists.items():
+        target.setdefault(name, copy.deepcopy(value))
+    for name, values in change.append.items():
+        target[name] = [*target.get(name, []), *copy.deepcopy(values)]
+    for name in change.remove:
+        target.pop(name, None)
+    for name in change.pop_first:
+        if target.get(name):
+            target[name] = target[name][1:]
+    return True
 
 
 class FakeProjectStore(ProjectStore):
@@ -37,17 +73,22 @@ class FakeProjectStore(ProjectStore):
         item = self.items.get(project_id)
         return copy.deepcopy(item) if item is not None else None
 
-    def acquire(self, project_id: str, job_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def acquire(
+        self, project_id: str, job_id: str, fields: dict[str, Any], *, from_queue: bool = False
+    ) -> dict[str, Any]:
         item = self.items.setdefault(project_id, {"projectId": project_id})
         active = item.get("activeJobId")
-        if active is not None:
-            if active == job_id:
-                return {}
-            raise ProjectBusy(f"project {project_id} has a job in progress ({active})", str(active))
+        if active == job_id:
+            return {}
         previous = {key: copy.deepcopy(item.get(key)) for key in fields}
-        item.update(copy.deepcopy({"activeJobId": job_id, **fields}))
-        item.setdefault("createdAt", fields.get("lastUpdated", ""))
+        now = str(fields.get("lastUpdated", ""))
+        if not apply_update(self.items, project_locked(project_id, job_id, now, fields, from_queue=from_queue)):
+            holder = active or (item.get("queue") or [None])[-1]
+            raise ProjectBusy(f"project {project_id} has a job in progress ({holder})", holder)
         return previous
+
+    def apply(self, change: Update) -> bool:
+        return apply_update(self.items, change)
 
     def release(self, project_id: str, job_id: str, restore: dict[str, Any] | None = None) -> bool:
         item = self.items.get(project_id)
@@ -117,6 +158,10 @@ class FakeJobStore(JobStore):
     def request_cancel(self, job_id: str, requested_by: str) -> None:
         self.items[job_id].update(cancelRequestedAt=iso_now(), cancelRequestedBy=requested_by)
 
+    def apply(self, change: Update) -> bool:
+        # A job transition never creates a record: each names jobId's presence or a status.
+        return apply_update(self.items, change)
+
 
 class FakeLockStore(LockStore):
     def __init__(self) -> None:
@@ -148,6 +193,8 @@ class FakeWorkflow(Workflow):
         self.executions: dict[str, str] = {}
         self.started: list[str] = []
         self.stopped: list[tuple[str, str]] = []
+        self.waiting: set[str] = set()
+        self.answers: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def start(self, job_id: str, payload: dict[str, Any]) -> str:
         self.started.append(job_id)
@@ -161,6 +208,22 @@ class FakeWorkflow(Workflow):
 
     def status(self, job_id: str) -> str | None:
         return self.executions.get(job_id)
+
+    def resume(self, task_token: str, output: dict[str, Any]) -> None:
+        self._answer(task_token, ("success", output))
+
+    def reject(self, task_token: str, error: str, cause: str) -> None:
+        self._answer(task_token, ("failure", {"error": error, "cause": cause}))
+
+    def wait_on(self, task_token: str) -> None:
+        """A task starts waiting on a token (as the approval step's wait does)."""
+        self.waiting.add(task_token)
+
+    def _answer(self, task_token: str, answer: tuple[str, dict[str, Any]]) -> None:
+        if task_token not in self.waiting:
+            raise ApprovalWaitEnded("no task waits on this token")
+        self.waiting.discard(task_token)
+        self.answers[task_token] = answer
 
 
 class FakeBuildStatus(BuildStatus):
@@ -213,8 +276,19 @@ class FakeStateReader(StateReader):
 
 
 class FakeArtifactReader(ArtifactReader):
+    def __init__(self) -> None:
+        self.plans: dict[tuple[str, str], dict[str, Any]] = {}
+        self.reviews: dict[tuple[str, str], dict[str, Any]] = {}
+
     def plan(self, project_id: str, job_id: str) -> dict[str, Any] | None:
-        return None
+        return copy.deepcopy(self.plans.get((project_id, job_id)))
+
+    def review(self, project_id: str, job_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.reviews.get((project_id, job_id)))
+
+    def save_review(self, project_id: str, job_id: str, document: dict[str, Any]) -> str:
+        self.reviews[(project_id, job_id)] = copy.deepcopy(document)
+        return f"plans/{project_id}/{job_id}.review.json"
 
     def log(self, project_id: str, job_id: str, offset: int) -> tuple[bytes, int]:
         return b"", 0
@@ -252,6 +326,8 @@ class Fakes:
     builds: FakeBuildStatus = field(default_factory=FakeBuildStatus)
     code: FakeCodeStore = field(default_factory=FakeCodeStore)
     variables: FakeVariableStore = field(default_factory=FakeVariableStore)
+    states: FakeStateReader = field(default_factory=FakeStateReader)
+    artifacts: FakeArtifactReader = field(default_factory=FakeArtifactReader)
 
     def submit_stores(self, policy: PreflightPolicy | None = None) -> SubmitStores:
         return SubmitStores(
@@ -263,6 +339,7 @@ class Fakes:
             run_timeout_seconds=600,
             policy=policy or PreflightPolicy(),
             locks=self.lock_services(),
+            states=self.states,
         )
 
     def readers(self) -> ProjectReaders:
@@ -270,8 +347,8 @@ class Fakes:
             projects=self.projects,
             jobs=self.jobs,
             code=self.code,
-            states=FakeStateReader(),
-            artifacts=FakeArtifactReader(),
+            states=self.states,
+            artifacts=self.artifacts,
             variables=self.variables,
             default_region="us-east-1",
         )

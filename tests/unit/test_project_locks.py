@@ -231,7 +231,7 @@ def test_a_submit_that_meets_a_live_or_unknown_holder_is_refused(
     fakes = Fakes() if workflow_readable else Fakes(workflow=UnavailableWorkflow())
     holder = hold(fakes, "p", age_s=age_s, status="pending", execution=execution)
     with pytest.raises(ProjectBusy) as refused:
-        submit_deploy(DeployRequest(projectId="p", iacCode=CODE), fakes.submit_stores())
+        submit_deploy(DeployRequest(projectId="p", iacCode=CODE, whenBusy="reject"), fakes.submit_stores())
     assert refused.value.active_job_id == holder
     assert fakes.projects.items["p"]["activeJobId"] == holder
     assert fakes.jobs.items[holder]["status"] == "pending"
@@ -244,9 +244,10 @@ def test_a_submit_that_meets_a_seconds_old_holder_reads_nothing_more() -> None:
     holder = hold(fakes, "p", age_s=1, status="pending", execution="RUNNING")
     fakes.jobs.gets = 0
 
-    # When another deploy arrives, it is refused without looking the holder up
+    # When another deploy arrives (asking for a refusal, not the queue), it is refused without
+    # looking the holder up
     with pytest.raises(ProjectBusy):
-        submit_deploy(DeployRequest(projectId="p", iacCode=CODE), fakes.submit_stores())
+        submit_deploy(DeployRequest(projectId="p", iacCode=CODE, whenBusy="reject"), fakes.submit_stores())
     assert fakes.jobs.gets == 0 and fakes.projects.items["p"]["activeJobId"] == holder
 
 

@@ -110,22 +110,30 @@ def test_the_check_would_see_an_unknown_field() -> None:
 def test_the_workflow_input_is_what_the_asl_reads_and_the_runner_is_given() -> None:
     paths: set[str] = set()
     overrides: dict[str, str] = {}
+    written: set[str] = set()
     for state in asl_states().values():
         for entry in state.get("Parameters", {}).get("EnvironmentVariablesOverride", []):
-            overrides[entry["Name"]] = entry["Value.$"]
-        text = json.dumps(state)
-        paths |= set(re.findall(r'"\$\.(\w+)"', text))
+            if "Value.$" in entry:
+                overrides[entry["Name"]] = entry["Value.$"]
+        # ResultSelector reads the task's own result, not the execution's data.
+        text = json.dumps({k: v for k, v in state.items() if k != "ResultSelector"})
+        paths |= set(re.findall(r'"\$\.(\w+)', text))
+        for catch in [state, *state.get("Catch", [])]:
+            if isinstance(catch.get("ResultPath"), str):
+                written.add(catch["ResultPath"].removeprefix("$."))
     fields = set(WorkflowInput.model_fields)
     # The runner's identity comes from the input's fields, under the names its settings read.
     aliases = {field.alias for field in RunnerSettings.model_fields.values()}
-    assert {"JOB_ID", "PROJECT_ID", "JOB_ACTION"} <= set(overrides) <= aliases
+    assert {"JOB_ID", "PROJECT_ID", "JOB_ACTION", "PLAN_JOB_ID"} <= set(overrides) <= aliases
+    assert "JOB_STAGE" in aliases
     assert {value.removeprefix("$.") for value in overrides.values()} <= fields
-    assert {"jobId", "projectId", "runTimeoutSeconds"} <= paths
-    assert {"jobId", "projectId", "action", "runTimeoutSeconds"} == fields
+    # Every path the states read is the input's or a result an earlier state wrote.
+    assert paths <= fields | written, paths - fields - written
+    assert {"jobId", "projectId", "action", "runTimeoutSeconds", "mode", "queued", "planJobId"} <= fields
 
 
 def test_the_workflow_input_refuses_what_no_job_has() -> None:
-    good = {"jobId": JOB, "projectId": "p", "action": "deploy", "runTimeoutSeconds": 60}
+    good = {"jobId": JOB, "projectId": "p", "action": "deploy", "runTimeoutSeconds": 60, "planJobId": JOB}
     assert WorkflowInput.model_validate(good).model_dump()["action"] == "deploy"
     for bad in ({"jobId": "x"}, {"projectId": "../p"}, {"runTimeoutSeconds": 0}, {"extra": 1}):
         with pytest.raises(ValidationError):

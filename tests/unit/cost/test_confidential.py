@@ -7,10 +7,10 @@ from typing import Any
 
 from core.records import DeploymentStatus
 from cost import estimate
-from functions.dal.objects import ArtifactReader, StateReader
+from functions.dal.objects import StateReader
 from functions.logic.costs import project_costs
 from functions.logic.projects import ProjectReaders
-from tests.support.fakes import Fakes
+from tests.support.fakes import FakeArtifactReader, Fakes
 
 DB_PASSWORD = "Db-Pass-Secret-1"
 API_TOKEN = "Api-Token-Secret-2"
@@ -220,15 +220,13 @@ class _State(StateReader):
         return self.state
 
 
-class _Artifacts(ArtifactReader):
+class _Artifacts(FakeArtifactReader):
     def __init__(self, plan: dict[str, Any] | None) -> None:
+        super().__init__()
         self._plan = plan
 
     def plan(self, project_id: str, job_id: str) -> dict[str, Any] | None:
         return self._plan
-
-    def log(self, project_id: str, job_id: str, offset: int) -> tuple[bytes, int]:
-        return b"", 0
 
 
 def _readers(fakes: Fakes, state: dict[str, Any], plan: dict[str, Any] | None) -> ProjectReaders:

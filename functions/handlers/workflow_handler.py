@@ -1,0 +1,41 @@
+"""Lambda entry point of the workflow's own steps (the state machine invokes it; no API route):
+a queued job's turn, the review of a plan, the approval wait, discard and expiry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.dal.jobs import job_store
+from functions.dal.objects import artifact_reader, code_store
+from functions.dal.projects import project_store
+from functions.logic.wiring import lock_services
+from functions.logic.workflow_steps import StepServices, run_step
+from functions.models.env_vars import WorkflowStepsEnv
+from functions.utils.env import environment, init_environment_variables
+from functions.utils.observability import logger, metrics, tracer
+
+ENVIRONMENT = WorkflowStepsEnv
+
+
+def services() -> StepServices:
+    env = environment(ENVIRONMENT)
+    return StepServices(
+        jobs=job_store(env.JOBS_TABLE),
+        projects=project_store(env.PROJECTS_TABLE),
+        code=code_store(env.WORKSPACES_BUCKET),
+        artifacts=artifact_reader(env.LOGS_BUCKET),
+        locks=lock_services(env),
+        default_region=env.DEFAULT_REGION,
+        plan_expiry_seconds=env.PLAN_EXPIRY_SECONDS,
+    )
+
+
+@init_environment_variables(model=ENVIRONMENT)
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # An error propagates: the state machine's Retry and Catch decide what it means.
+    return run_step(services(), event)

@@ -1,0 +1,79 @@
+"""The workflow's own steps, each a Lambda task of the state machine: a queued job's turn, the
+review of a plan, and the approval wait with its discard and expiry paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.records import JobAction, epoch_ms
+from functions.dal.jobs import JobItem, JobStore
+from functions.dal.objects import ArtifactReader, CodeStore
+from functions.dal.projects import ProjectItem, ProjectStore
+from functions.logic.approvals import await_approval, close_discarded
+from functions.logic.locks import LockServices, release_stale_holder
+from functions.logic.queue import take_turn
+from functions.logic.review import review_job_plan
+from functions.models.exceptions import InvalidRequest, StoreUnavailable
+
+
+@dataclass(frozen=True)
+class StepServices:
+    jobs: JobStore
+    projects: ProjectStore
+    code: CodeStore
+    artifacts: ArtifactReader
+    locks: LockServices
+    default_region: str
+    plan_expiry_seconds: int
+
+
+def _destroy_source(services: StepServices, job: JobItem, project: ProjectItem) -> dict[str, Any]:
+    """A destroy runs the project's code as it is when the destroy's turn comes."""
+    if job.get("action") != JobAction.DESTROY.value:
+        return {}
+    source = project.get("codeJobId")
+    if not source:
+        raise StoreUnavailable(f"project {job['projectId']} has no code to destroy any more")
+    if source != job.get("codeJobId") and not services.code.copy(
+        str(job["projectId"]), str(source), str(job["jobId"])
+    ):
+        raise StoreUnavailable(f"the code of job {source} is no longer stored")
+    return {"codeJobId": source, "variablesRef": project.get("variablesRef")}
+
+
+def run_step(services: StepServices, event: dict[str, Any]) -> dict[str, Any]:
+    step = event.get("step")
+    job = event.get("job") or {}
+    job_id = str(job.get("jobId", ""))
+    if step == "take_turn":
+        turn = take_turn(
+            services.jobs,
+            services.projects,
+            job_id,
+            prepare=lambda item, project: _destroy_source(services, item, project),
+            free_stale_holder=lambda project_id, holder: release_stale_holder(
+                services.locks, project_id, holder, epoch_ms()
+            ),
+        )
+        return turn.as_dict()
+    if step == "review_plan":
+        return review_job_plan(
+            services.jobs,
+            services.artifacts,
+            job_id,
+            default_region=services.default_region,
+            plan_expiry_seconds=services.plan_expiry_seconds,
+        )
+    if step == "await_approval":
+        approval = await_approval(
+            services.jobs, job_id, str(event["taskToken"]), int(job.get("approvalTimeoutSeconds", 0)) or 1
+        )
+        return {"waiting": True, "expiresAt": approval["expiresAt"]}
+    if step in ("record_discard", "record_expiry"):
+        cause = str((event.get("errorInfo") or {}).get("Cause") or "")
+        close_discarded(
+            services.jobs, services.projects, job_id, expired=step == "record_expiry", cause=cause
+        )
+        return {"closed": True}
+    raise InvalidRequest(f"unknown workflow step {step!r}", "step")
