@@ -328,10 +328,13 @@ def job_discarded(
 def job_took_turn(
     job_id: str, now: str, previous_project: Mapping[str, Any], fields: Mapping[str, Any]
 ) -> Update:
-    """A queued job got the project's lock: what the lock replaced is kept for an undo."""
+    """A queued job got the project's lock: what the lock replaced is kept for an undo. A field
+    of the turn without a value (None) is removed: a destroy takes the variables the project has
+    then, and those may be none."""
     return Update(
         _job(job_id),
         {**fields, "previousProject": dict(previous_project), "queued": False, "updatedAt": now},
+        remove=tuple(k for k, v in fields.items() if v is None),
         conditions=(present("jobId"), equals("status", JobStatus.PENDING.value)),
     )
 

@@ -144,6 +144,11 @@ def take_turn(
     if job_id not in queue and project.get("activeJobId") != job_id:
         jobs.apply(job_failed(job_id, iso_now(), "the job left its project's queue without running"))
         return Turn(False, gone=True)
+    if project.get("activeJobId") == job_id:
+        # An earlier look took the lock but its record of the turn was lost (the job table
+        # failed, or the step timed out and was retried): finish that turn rather than wait on
+        # a lock this job holds. What the lock replaced is not known any more.
+        return _claim(jobs, projects, job, project, prepare)
     ahead = queue[: queue.index(job_id)] if job_id in queue else []
     gone = [other for other in ahead if not _active(jobs.get(other))]
     if gone:
