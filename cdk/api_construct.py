@@ -16,35 +16,45 @@ from cdk.functions_construct import FunctionsConstruct
 from cdk.nag import suppress
 from cdk.settings import InstallOptions
 from core.records import PROJECT_ID_PATTERN
-from core.requests import MAX_CODE_BYTES, MAX_REQUEST_BYTES
+from core.requests import MAX_CODE_BYTES, MAX_REQUEST_BYTES, DeployRequest
 from functions.handlers.routing import ROUTES
 
 BAD_BODY_TEMPLATE = '{"error": "bad_request", "message": "$context.error.validationErrorString"}'
 _PROJECT_ID = apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=PROJECT_ID_PATTERN)
+# The code a deploy or a plan takes (core/requests.py CodeRequest).
+_CODE = {
+    "projectId": _PROJECT_ID,
+    "iacCode": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=MAX_CODE_BYTES),
+    "files": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
+    "variables": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
+}
+_REQUEST_FIELDS = DeployRequest.model_json_schema()["properties"]
+# How a deploy or a destroy runs (DeployRequest, DestroyRequest): the gate and the queue, with the
+# choices the request models give.
+_RUN_OPTIONS = {
+    "approval": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=_REQUEST_FIELDS["approval"]["enum"]),
+    "whenBusy": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=_REQUEST_FIELDS["whenBusy"]["enum"]),
+    "supersede": apigw.JsonSchema(type=apigw.JsonSchemaType.BOOLEAN),
+}
+
+
+def _body(title: str, properties: dict[str, apigw.JsonSchema]) -> apigw.JsonSchema:
+    return apigw.JsonSchema(
+        schema=apigw.JsonSchemaVersion.DRAFT4,
+        title=title,
+        type=apigw.JsonSchemaType.OBJECT,
+        required=["projectId"],
+        additional_properties=False,
+        properties=properties,
+    )
+
+
 # Request bodies the gateway checks before a handler runs. The code limit is in characters, which
 # are never more than its UTF-8 bytes: the handlers' byte limit stays the stricter one.
 MODELS = {
-    "DeployRequest": apigw.JsonSchema(
-        schema=apigw.JsonSchemaVersion.DRAFT4,
-        title="DeployRequest",
-        type=apigw.JsonSchemaType.OBJECT,
-        required=["projectId"],
-        additional_properties=False,
-        properties={
-            "projectId": _PROJECT_ID,
-            "iacCode": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=MAX_CODE_BYTES),
-            "files": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
-            "variables": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
-        },
-    ),
-    "DestroyRequest": apigw.JsonSchema(
-        schema=apigw.JsonSchemaVersion.DRAFT4,
-        title="DestroyRequest",
-        type=apigw.JsonSchemaType.OBJECT,
-        required=["projectId"],
-        additional_properties=False,
-        properties={"projectId": _PROJECT_ID},
-    ),
+    "DeployRequest": _body("DeployRequest", {**_CODE, **_RUN_OPTIONS}),
+    "DestroyRequest": _body("DestroyRequest", {"projectId": _PROJECT_ID, **_RUN_OPTIONS}),
+    "PlanRequest": _body("PlanRequest", dict(_CODE)),
 }
 
 

@@ -26,6 +26,11 @@ API_TIMEOUT_SECONDS: Final = 29  # API Gateway's integration timeout
 HANDLER_MODULE: Final = "functions.handlers.{name}.lambda_handler"
 FUNCTION_MEMORY_MB: Final = 512
 REAPER_INTERVAL_MINUTES: Final = 5
+# The workflow's own steps (functions/handlers/workflow_handler.py): the review estimates costs.
+WORKFLOW_STEPS_MEMORY_MB: Final = 1024
+# Its timeout stays this far below the shortest TimeoutSeconds of the states that invoke it, so
+# the function's own timeout ends a slow step before the state gives up and retries it alongside.
+WORKFLOW_STEPS_TIMEOUT_MARGIN_SECONDS: Final = 5
 # What each bundle ships: its own packages, and its dependency group of pyproject.toml (versions
 # and hashes from uv.lock).
 LAMBDA_GROUP: Final = "lambda"
@@ -68,6 +73,11 @@ ACCESS_LOG_EXPIRY_DAYS: Final = 365
 
 # --- the workflow --------------------------------------------------------------------------------
 STATE_MACHINE_LOG_GROUP: Final = "/aws/vendedlogs/states/{name}"
+# The machine's name after the stack's: its ARN is known before the machine exists (no cycle with
+# the function its definition invokes, which reads that ARN).
+STATE_MACHINE_NAME_SUFFIX: Final = "provisioning"
+# The ASL's placeholder for the workflow steps function.
+WORKFLOW_STEPS_PLACEHOLDER: Final = "WorkflowStepsFunction"
 # Step Functions' managed rule for the CodeBuild .sync integration.
 CODEBUILD_SYNC_RULE: Final = "StepFunctionsGetEventForCodeBuildStartBuildRule"
 

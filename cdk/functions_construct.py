@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk import constants
@@ -36,10 +35,16 @@ from cdk.nag import (
     prefix_finding,
     suppress,
 )
+from cdk.settings import InstallOptions
+from cdk.workflow_construct import executions_arn, state_machine_arn, steps_timeout_seconds
 
 # The Lambda runtime ships these; bundling our own would only shadow them.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
 JOB_INDEXES = (constants.JOBS_BY_PROJECT_INDEX, constants.JOBS_BY_CREATION_INDEX)
+SEND_TASK_REASON = (
+    "states:SendTaskSuccess and SendTaskFailure have no resource type in IAM (the task token names "
+    "no ARN), so they take Resource '*'; the function sends only the token its job record holds."
+)
 
 
 def lambda_code() -> lambda_.Code:
@@ -73,10 +78,9 @@ class FunctionsConstruct(Construct):
         *,
         data: DataConstruct,
         key: kms.IKey,
-        state_machine: sfn.StateMachine,
         runner_project_arn: str,
         run_timeout_seconds: int,
-        allow_exec_constructs: bool,
+        options: InstallOptions,
         default_region: str,
         log_retention: logs.RetentionDays,
     ) -> None:
@@ -86,11 +90,21 @@ class FunctionsConstruct(Construct):
         self.code = lambda_code()
         stack = Stack.of(self)
         secrets = secret_arn(stack, constants.SECRET_NAME_PREFIX)
+        allow_exec_constructs = options.allow_exec_constructs
+        # The machine's ARN and its executions', from its name: the workflow steps function, which
+        # the machine's definition invokes, holds them without a circular dependency.
+        machine_arn = state_machine_arn(self)
+        executions = executions_arn(self)
+        review = {
+            "APPROVAL_TIMEOUT_SECONDS": str(options.approval_timeout_seconds),
+            "PLAN_EXPIRY_SECONDS": str(options.plan_expiry_seconds),
+            "QUEUE_POLL_SECONDS": str(options.queue_poll_seconds),
+        }
 
         self.deploy = self._function(
             "Deploy",
             "deploy_handler",
-            "Accepts deploy and destroy requests and starts the workflow",
+            "Accepts deploy, destroy, plan and apply requests and starts the workflow",
             {
                 "JOBS_TABLE": data.jobs_table.table_name,
                 "PROJECTS_TABLE": data.projects_table.table_name,
@@ -99,22 +113,35 @@ class FunctionsConstruct(Construct):
                 "WORKSPACES_BUCKET": data.workspaces_bucket.bucket_name,
                 # Names only: a stale state lock's LockID is "<state bucket>/projects/<id>/terraform.tfstate".
                 "STATE_BUCKET": data.state_bucket.bucket_name,
-                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
+                "STATE_MACHINE_ARN": machine_arn,
                 "RUN_TIMEOUT_SECONDS": str(run_timeout_seconds),
                 "SECRETS_KMS_KEY_ID": key.key_arn,
                 # The same policy the runner enforces, so a refused construct is refused at once.
                 "ALLOW_EXEC_CONSTRUCTS": str(allow_exec_constructs).lower(),
+                **review,
             },
         )
         allow_items(self.deploy, data.jobs_table, [*ITEM_READ, *ITEM_WRITE], JOB_INDEXES)
         allow_items(self.deploy, data.projects_table, [*ITEM_READ, *ITEM_WRITE])
         allow_items(self.deploy, data.idempotency_table, ["dynamodb:GetItem", *ITEM_WRITE])
+        # A destroy and a saved plan's apply copy code (GetObject + PutObject); DeleteObject
+        # undoes the code of a job that could not start.
         allow_objects(
             self.deploy,
             data.workspaces_bucket,
-            ["s3:PutObject", "s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
+            [
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:GetObjectTagging",
+                "s3:PutObjectTagging",
+                "s3:DeleteObject",
+            ],
             [constants.WORKSPACES_PREFIX],
             list_prefixes=True,
+        )
+        # A saved plan's apply is refused when the state's serial or lineage moved since the plan.
+        allow_objects(
+            self.deploy, data.state_bucket, ["s3:GetObject"], [constants.STATE_PREFIX], list_prefixes=True
         )
         allow(
             self.deploy,
@@ -128,15 +155,10 @@ class FunctionsConstruct(Construct):
             ],
             [secrets],
         )
-        executions = stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{state_machine.state_machine_name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        allow(self.deploy, ["states:StartExecution"], [state_machine.state_machine_arn])
-        # A busy project whose holder's workflow has ended is freed at submit (functions/logic/locks.py).
-        allow(self.deploy, ["states:DescribeExecution"], [executions])
+        allow(self.deploy, ["states:StartExecution"], [machine_arn])
+        # A busy project whose holder's workflow has ended is freed at submit (functions/logic/locks.py);
+        # a deploy with supersede stops the executions of the older deploys it replaces in the queue.
+        allow(self.deploy, ["states:DescribeExecution", "states:StopExecution"], [executions])
         # Before a job: clear a state lock whose owner build has ended (see functions/logic/locks.py).
         allow_items(self.deploy, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
         allow(self.deploy, ["codebuild:BatchGetBuilds"], [runner_project_arn])
@@ -145,7 +167,7 @@ class FunctionsConstruct(Construct):
         self.cancel = self._function(
             "Cancel",
             "cancel_handler",
-            "Cancels a job and releases a stuck terraform state lock",
+            "Cancels a job, approves or discards a plan, and releases a stuck terraform state lock",
             {
                 "JOBS_TABLE": data.jobs_table.table_name,
                 "PROJECTS_TABLE": data.projects_table.table_name,
@@ -153,8 +175,9 @@ class FunctionsConstruct(Construct):
                 "IDEMPOTENCY_TABLE": data.idempotency_table.table_name,
                 # Names only: the lock's LockID is "<state bucket>/projects/<projectId>/terraform.tfstate".
                 "STATE_BUCKET": data.state_bucket.bucket_name,
-                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
+                "STATE_MACHINE_ARN": machine_arn,
             },
+            wildcard_reason=SEND_TASK_REASON,
         )
         allow_items(self.cancel, data.jobs_table, [*ITEM_READ, *ITEM_WRITE], JOB_INDEXES)
         allow_items(self.cancel, data.projects_table, [*ITEM_READ, *ITEM_WRITE])
@@ -162,17 +185,31 @@ class FunctionsConstruct(Construct):
         allow_items(self.cancel, data.idempotency_table, ["dynamodb:GetItem", *ITEM_WRITE])
         allow(self.cancel, ["states:StopExecution", "states:DescribeExecution"], [executions])
         allow(self.cancel, ["codebuild:BatchGetBuilds"], [runner_project_arn])
+        # Approve and discard answer the approval wait's task token. These actions have no resource
+        # type in IAM (a token names no ARN): Resource '*' is the only one that matches.
+        allow(self.cancel, ["states:SendTaskSuccess", "states:SendTaskFailure"], ["*"])
         allow_key(self.cancel, key, KMS_WRITE, via=["dynamodb"])
 
         self.jobs = self._function(
             "Jobs",
             "jobs_handler",
-            "Job status, job lists and job logs",
-            {"JOBS_TABLE": data.jobs_table.table_name, "LOGS_BUCKET": data.logs_bucket.bucket_name},
+            "Job status (with a queued job's place), job lists, job logs and plan reviews",
+            {
+                "JOBS_TABLE": data.jobs_table.table_name,
+                "PROJECTS_TABLE": data.projects_table.table_name,
+                "LOGS_BUCKET": data.logs_bucket.bucket_name,
+            },
         )
         allow_items(self.jobs, data.jobs_table, ITEM_READ, JOB_INDEXES)
+        # The project's queue says where a queued job stands.
+        allow_items(self.jobs, data.projects_table, ["dynamodb:GetItem"])
+        # Logs, and a plan's review document (plans/<project>/<job>.review.json).
         allow_objects(
-            self.jobs, data.logs_bucket, ["s3:GetObject"], [constants.LOGS_PREFIX], list_prefixes=True
+            self.jobs,
+            data.logs_bucket,
+            ["s3:GetObject"],
+            [constants.LOGS_PREFIX, constants.PLANS_PREFIX],
+            list_prefixes=True,
         )
         allow_key(self.jobs, key, KMS_READ, via=["dynamodb", "s3"])
 
@@ -213,8 +250,40 @@ class FunctionsConstruct(Construct):
             "OpenApi", "openapi_handler", "Health check and the OpenAPI document", {}
         )
 
-        # Not behind the API: runs every few minutes.
-        self.reaper = self._function(
+        self.reaper = self._reaper(
+            data, key, machine_arn=machine_arn, executions=executions, runner_project_arn=runner_project_arn
+        )
+        self.workflow_steps = self._workflow_steps(
+            data,
+            key,
+            machine_arn=machine_arn,
+            executions=executions,
+            runner_project_arn=runner_project_arn,
+            default_region=default_region,
+            review=review,
+        )
+
+        self.all = (
+            self.deploy,
+            self.cancel,
+            self.jobs,
+            self.projects,
+            self.openapi,
+            self.reaper,
+            self.workflow_steps,
+        )
+
+    def _reaper(
+        self,
+        data: DataConstruct,
+        key: kms.IKey,
+        *,
+        machine_arn: str,
+        executions: str,
+        runner_project_arn: str,
+    ) -> lambda_.Function:
+        """Not behind the API: runs every few minutes."""
+        reaper = self._function(
             "Reaper",
             "reaper_handler",
             "Fails jobs whose workflow ended unrecorded and clears state locks of dead runners",
@@ -223,34 +292,96 @@ class FunctionsConstruct(Construct):
                 "PROJECTS_TABLE": data.projects_table.table_name,
                 "LOCK_TABLE": data.lock_table.table_name,
                 "STATE_BUCKET": data.state_bucket.bucket_name,
-                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
+                "STATE_MACHINE_ARN": machine_arn,
             },
         )
         allow_items(
-            self.reaper, data.jobs_table, ["dynamodb:Scan", *ITEM_READ, "dynamodb:UpdateItem"], JOB_INDEXES
+            reaper, data.jobs_table, ["dynamodb:Scan", *ITEM_READ, "dynamodb:UpdateItem"], JOB_INDEXES
         )
         # Scan: the sweep of project locks whose job has ended or is gone.
-        allow_items(
-            self.reaper, data.projects_table, ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:UpdateItem"]
-        )
-        allow_items(
-            self.reaper, data.lock_table, ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:DeleteItem"]
-        )
-        allow(self.reaper, ["states:DescribeExecution"], [executions])
-        allow(self.reaper, ["codebuild:BatchGetBuilds"], [runner_project_arn])
-        allow_key(self.reaper, key, KMS_WRITE, via=["dynamodb"])
+        allow_items(reaper, data.projects_table, ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:UpdateItem"])
+        allow_items(reaper, data.lock_table, ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:DeleteItem"])
+        allow(reaper, ["states:DescribeExecution"], [executions])
+        allow(reaper, ["codebuild:BatchGetBuilds"], [runner_project_arn])
+        allow_key(reaper, key, KMS_WRITE, via=["dynamodb"])
         events.Rule(
             self,
             "ReaperSchedule",
             description="Fail stuck jobs and clear stale terraform state locks",
             schedule=events.Schedule.rate(Duration.minutes(constants.REAPER_INTERVAL_MINUTES)),
-            targets=[targets.LambdaFunction(self.reaper, retry_attempts=2)],
+            targets=[targets.LambdaFunction(reaper, retry_attempts=2)],
         )
+        return reaper
 
-        self.all = (self.deploy, self.cancel, self.jobs, self.projects, self.openapi, self.reaper)
+    def _workflow_steps(
+        self,
+        data: DataConstruct,
+        key: kms.IKey,
+        *,
+        machine_arn: str,
+        executions: str,
+        runner_project_arn: str,
+        default_region: str,
+        review: Mapping[str, str],
+    ) -> lambda_.Function:
+        """Not behind the API: the state machine invokes it for a queued job's turn, a plan's review
+        (with its cost estimate), the approval wait, and a discard or expiry."""
+        function = self._function(
+            "WorkflowSteps",
+            "workflow_handler",
+            "The workflow's own steps: a queued job's turn, a plan's review, the approval wait",
+            {
+                "JOBS_TABLE": data.jobs_table.table_name,
+                "PROJECTS_TABLE": data.projects_table.table_name,
+                "LOCK_TABLE": data.lock_table.table_name,
+                "WORKSPACES_BUCKET": data.workspaces_bucket.bucket_name,
+                # Names only: a stale state lock's LockID is "<state bucket>/projects/<id>/terraform.tfstate".
+                "STATE_BUCKET": data.state_bucket.bucket_name,
+                "LOGS_BUCKET": data.logs_bucket.bucket_name,
+                # Built from the machine's name, not referenced: the machine's definition names this
+                # function, so a reference back would be a circular dependency.
+                "STATE_MACHINE_ARN": machine_arn,
+                "DEFAULT_REGION": default_region,
+                **review,
+            },
+            memory_mb=constants.WORKFLOW_STEPS_MEMORY_MB,
+            timeout_seconds=steps_timeout_seconds(),
+        )
+        allow_items(function, data.jobs_table, ["dynamodb:GetItem", "dynamodb:UpdateItem"])
+        allow_items(function, data.projects_table, ["dynamodb:GetItem", "dynamodb:UpdateItem"])
+        # A queued job's turn frees a project whose holder is dead: its state lock, its execution.
+        allow_items(function, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
+        allow(function, ["states:DescribeExecution", "states:StopExecution"], [executions])
+        allow(function, ["codebuild:BatchGetBuilds"], [runner_project_arn])
+        # A queued destroy copies the project's latest code into its own workspace when its turn comes.
+        allow_objects(
+            function,
+            data.workspaces_bucket,
+            ["s3:GetObject", "s3:PutObject"],
+            [constants.WORKSPACES_PREFIX],
+            list_prefixes=True,
+        )
+        # The review reads the redacted plan (plans/<p>/<j>.json) and writes plans/<p>/<j>.review.json.
+        allow_objects(
+            function,
+            data.logs_bucket,
+            ["s3:GetObject", "s3:PutObject"],
+            [constants.PLANS_PREFIX],
+            list_prefixes=True,
+        )
+        allow_key(function, key, KMS_WRITE, via=["dynamodb", "s3"])
+        return function
 
     def _function(
-        self, id_: str, module: str, description: str, environment: Mapping[str, str]
+        self,
+        id_: str,
+        module: str,
+        description: str,
+        environment: Mapping[str, str],
+        *,
+        memory_mb: int = constants.FUNCTION_MEMORY_MB,
+        timeout_seconds: int = constants.API_TIMEOUT_SECONDS,
+        wildcard_reason: str = "",
     ) -> lambda_.Function:
         log_group = logs.LogGroup(
             self,
@@ -275,8 +406,8 @@ class FunctionsConstruct(Construct):
             handler=constants.HANDLER_MODULE.format(name=module),
             code=self.code,
             role=role,
-            memory_size=constants.FUNCTION_MEMORY_MB,
-            timeout=Duration.seconds(constants.API_TIMEOUT_SECONDS),
+            memory_size=memory_mb,
+            timeout=Duration.seconds(timeout_seconds),
             tracing=self.TRACING,
             logging_format=self.LOGGING_FORMAT,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
@@ -297,7 +428,7 @@ class FunctionsConstruct(Construct):
         acknowledge_wildcards(
             role,
             "X-Ray accepts only Resource '*'; objects, secrets and executions are named per project and job, "
-            "so access is granted on their prefixes.",
+            "so access is granted on their prefixes." + (f" {wildcard_reason}" if wildcard_reason else ""),
             [
                 XRAY_FINDING,
                 SECRETS_FINDING,

@@ -14,8 +14,10 @@ XRAY_FINDING = "Resource::*"
 SECRETS_FINDING = (
     "Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:provisioner/*"
 )
+# Every execution of the state machine, by the machine's literal name (workflow_construct.py).
 EXECUTIONS_FINDING = RegexAppliesTo(
-    regex=r"/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<\w+\.Name>:\*$/g"
+    regex=r"/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+    r"[A-Za-z0-9_-]+:\*$/g"
 )
 
 

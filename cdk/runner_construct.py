@@ -129,7 +129,8 @@ class RunnerConstruct(Construct):
     def _environment(
         self, data: DataConstruct, key: kms.IKey, options: InstallOptions, regions: Sequence[str]
     ) -> dict[str, str]:
-        """What ``runner/settings.py`` reads; JOB_ID, PROJECT_ID and JOB_ACTION come per build."""
+        """What ``runner/settings.py`` reads; JOB_ID, PROJECT_ID, JOB_ACTION, JOB_STAGE and
+        PLAN_JOB_ID come per build, from the state machine's overrides."""
         return {
             "PROVISIONER_TARGET": "aws",
             "JOBS_TABLE": data.jobs_table.table_name,
@@ -182,6 +183,8 @@ class RunnerConstruct(Construct):
         allow_objects(
             role, data.logs_bucket, ["s3:PutObject"], [constants.LOGS_PREFIX, constants.PLANS_PREFIX]
         )
+        # A job split across builds: stage apply reads the log stage plan wrote, and continues it.
+        allow_objects(role, data.logs_bucket, ["s3:GetObject"], [constants.LOGS_PREFIX], list_prefixes=True)
         # Terraform's S3 backend: the state object (and a lock file on newer terraform); init also
         # lists the workspace prefix "env:/".
         allow_objects(
@@ -190,11 +193,19 @@ class RunnerConstruct(Construct):
             ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
             [constants.STATE_PREFIX],
         )
+        # Stage plan keeps the binary plan and its lock file beside the state, under
+        # plans/<project>/<job>/ (SSE-KMS with the service key); stage apply reads them back.
+        allow_objects(role, data.state_bucket, ["s3:GetObject", "s3:PutObject"], [constants.PLANS_PREFIX])
+        # Listing makes a missing object (a plan made without a lock file) NoSuchKey, not AccessDenied.
         allow(
             role,
             ["s3:ListBucket"],
             [data.state_bucket.bucket_arn],
-            {"StringLike": {"s3:prefix": [f"{constants.STATE_PREFIX}*", "env:/*"]}},
+            {
+                "StringLike": {
+                    "s3:prefix": [f"{constants.STATE_PREFIX}*", "env:/*", f"{constants.PLANS_PREFIX}*"]
+                }
+            },
         )
         allow_items(role, data.jobs_table, ["dynamodb:GetItem", "dynamodb:UpdateItem"])
         allow_items(role, data.projects_table, ["dynamodb:GetItem", "dynamodb:UpdateItem"])

@@ -34,21 +34,31 @@ class ServiceStack(Stack):
         self.runner = RunnerConstruct(
             self, "Runner", data=self.data, key=key, options=options, regions=regions, log_retention=retention
         )
-        self.workflow = WorkflowConstruct(
-            self, "Workflow", data=self.data, runner=self.runner.project, key=key, log_retention=retention
-        )
+        # The functions first: the machine's definition invokes the workflow steps function, and
+        # every function knows the machine by the ARN its name gives (no reference, no cycle).
         self.functions = FunctionsConstruct(
             self,
             "Functions",
             data=self.data,
             key=key,
-            state_machine=self.workflow.state_machine,
             runner_project_arn=self.runner.project.project_arn,
             run_timeout_seconds=self.runner.timeout_seconds,
-            allow_exec_constructs=options.allow_exec_constructs,
+            options=options,
             default_region=regions[0],
             log_retention=retention,
         )
+        self.workflow = WorkflowConstruct(
+            self,
+            "Workflow",
+            data=self.data,
+            runner=self.runner.project,
+            steps=self.functions.workflow_steps,
+            key=key,
+            log_retention=retention,
+        )
+        # The API's functions start, stop and read executions: created after the machine.
+        for function in (self.functions.deploy, self.functions.cancel, self.functions.reaper):
+            function.node.add_dependency(self.workflow.state_machine)
         self.api = ApiConstruct(
             self, "Api", functions=self.functions, options=options, key=key, log_retention=retention
         )

@@ -46,6 +46,8 @@ SHA256 = r"^[0-9a-f]{64}$"
 ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 # A provider source address: NAMESPACE/TYPE, optionally behind a registry host.
 PROVIDER_SOURCE = r"^([a-z0-9.-]+\.[a-z]{2,}/)?[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$"
+# A year: the longest wait or plan age the handlers accept (and a standard execution's lifetime).
+MAX_REVIEW_HOURS = 365 * 24
 DEFAULT_ALLOWED_PROVIDERS = (
     "hashicorp/aws",
     "hashicorp/null",
@@ -101,6 +103,15 @@ class InstallOptions(BaseModel):
     ] = None
     throttle_rate_limit: Annotated[int, Field(alias="throttleRateLimit", ge=1, le=10000)] = 20
     throttle_burst_limit: Annotated[int, Field(alias="throttleBurstLimit", ge=1, le=5000)] = 40
+    # Plan → review → apply. The ranges are those functions/models/env_vars.py's Review accepts.
+    # A plan waiting for approval is discarded after this long.
+    approval_timeout_hours: Annotated[int, Field(alias="approvalTimeoutHours", ge=1, le=MAX_REVIEW_HOURS)] = (
+        168
+    )
+    # A saved plan older than this is stale: it is planned again rather than applied.
+    plan_expiry_hours: Annotated[int, Field(alias="planExpiryHours", ge=1, le=MAX_REVIEW_HOURS)] = 168
+    # How often a queued job's workflow looks whether its turn has come.
+    queue_poll_seconds: Annotated[int, Field(alias="queuePollSeconds", ge=1, le=300)] = 10
 
     @field_validator(
         "deploy_role_arn", "deploy_role_boundary_arn", "alarm_email", mode="before", check_fields=False
@@ -139,6 +150,14 @@ class InstallOptions(BaseModel):
     @property
     def log_retention_name(self) -> str:
         return LOG_RETENTION_DAYS[self.log_retention_days]
+
+    @property
+    def approval_timeout_seconds(self) -> int:
+        return self.approval_timeout_hours * 3600
+
+    @property
+    def plan_expiry_seconds(self) -> int:
+        return self.plan_expiry_hours * 3600
 
     @property
     def terraform_sha256(self) -> str:
