@@ -11,7 +11,7 @@ from typing import Any
 
 from core.plans import render_markdown, review_plan
 from core.records import JobAction, JobMode, iso_now
-from core.transitions import Update, job_reviewed
+from core.transitions import ACTIVE, Update, job_reviewed, one_of, present
 from cost import estimate
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.objects import ArtifactReader
@@ -117,6 +117,8 @@ def _not_needed(job: JobItem) -> Update:
             },
             "updatedAt": now,
         },
+        # Only a job still active: a job cancelled meanwhile keeps its record as it was closed.
+        conditions=(present("jobId"), one_of("status", ACTIVE)),
     )
 
 
