@@ -78,7 +78,7 @@ def job_view(item: JobItem, project: ProjectItem | None = None) -> JobOut:
         plan=JobPlan(
             summary=PlanSummary(**plan),
             cost=PlanCost(**cost) if isinstance(cost, dict) else None,
-            hasChanges=any(plan.get(k) for k in ("add", "change", "destroy", "outputs")),
+            hasChanges=any(plan.get(k) for k in ("add", "change", "destroy", "import", "forget", "outputs")),
         )
         if isinstance(plan, dict) and item.get("reviewKey")
         else None,

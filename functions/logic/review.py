@@ -86,7 +86,9 @@ def review_job_plan(
             document["summary"],
             cost,
             key,
-            completed_message=_completed_message(document["summary"]) if speculative else None,
+            completed_message=_completed_message(document["summary"], review.has_changes)
+            if speculative
+            else None,
         )
     )
     if job.get("mode") == JobMode.GATED.value and not review.has_changes:
@@ -94,13 +96,17 @@ def review_job_plan(
     return {"hasChanges": review.has_changes}
 
 
-def _completed_message(summary: dict[str, Any]) -> str:
-    if not any(summary.get(k) for k in ("add", "change", "destroy", "outputs")):
+def _completed_message(summary: dict[str, Any], has_changes: bool) -> str:
+    # The review's own verdict: an import or a forget is a change terraform counts apart.
+    if not has_changes:
         return f"{PLAN_CREATED}: no changes"
-    return (
-        f"{PLAN_CREATED}: {summary.get('add', 0)} to add, {summary.get('change', 0)} to change, "
-        f"{summary.get('destroy', 0)} to destroy"
-    )
+    counts = [
+        f"{summary.get('add', 0)} to add",
+        f"{summary.get('change', 0)} to change",
+        f"{summary.get('destroy', 0)} to destroy",
+        *(f"{summary[k]} to {k}" for k in ("import", "forget") if summary.get(k)),
+    ]
+    return f"{PLAN_CREATED}: " + ", ".join(counts)
 
 
 def _not_needed(job: JobItem) -> Update:

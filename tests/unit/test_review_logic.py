@@ -336,3 +336,49 @@ def test_a_review_without_a_stored_plan_is_plan_not_ready() -> None:
     with pytest.raises(PlanNotReady, match="has no stored plan"):
         review(fakes, job_id)
     assert "reviewKey" not in fakes.jobs.items[job_id]
+
+
+def _import_only_plan() -> dict[str, Any]:
+    """A plan that only imports an existing bucket: terraform counts it apart from add/change/destroy."""
+    return {
+        "format_version": "1.2",
+        "terraform_version": "1.11.4",
+        "resource_changes": [
+            {
+                "address": "aws_s3_bucket.logs",
+                "mode": "managed",
+                "type": "aws_s3_bucket",
+                "name": "logs",
+                "provider_name": AWS,
+                "change": {
+                    "actions": ["no-op"],
+                    "before": {"bucket": "acme-logs"},
+                    "after": {"bucket": "acme-logs"},
+                    "after_unknown": {},
+                    "before_sensitive": {},
+                    "after_sensitive": {},
+                    "importing": {"id": "acme-logs"},
+                },
+            }
+        ],
+    }
+
+
+def test_a_plan_that_only_imports_has_changes_everywhere_it_is_shown() -> None:
+    # Given a speculative plan and a gated deploy whose plans only import a resource
+    fakes = Fakes()
+    plan_id = speculative(fakes, _import_only_plan())
+    gated_id = gated(fakes, _import_only_plan())
+
+    # When they are reviewed
+    assert review(fakes, plan_id) == {"hasChanges": True}
+    assert review(fakes, gated_id) == {"hasChanges": True}
+
+    # Then the plan's message and the status answer agree with the workflow: there is a change
+    message = fakes.jobs.items[plan_id]["resultMessage"]
+    assert message != f"{PLAN_CREATED}: no changes" and "1 to import" in message
+    for job_id in (plan_id, gated_id):
+        view = get_job(fakes.jobs, fakes.projects, job_id)
+        assert view.plan is not None and view.plan.hasChanges
+    # and the gated one waits for a person (no not_needed approval)
+    assert "approval" not in fakes.jobs.items[gated_id]
