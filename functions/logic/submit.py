@@ -343,15 +343,6 @@ def _submit(
         stores.jobs.create(_job_item(submission, now, previous, queued=queued))
         if queued:
             position = enqueue(stores.projects, submission.project_id, submission.job_id)
-            if submission.supersede:
-                supersede_queued(
-                    stores.jobs,
-                    stores.projects,
-                    stores.workflow.stop,
-                    submission.project_id,
-                    submission.job_id,
-                )
-                position = queue_position(stores.projects.get(submission.project_id), submission.job_id)
         workflow_input = WorkflowInput(
             jobId=submission.job_id,
             projectId=submission.project_id,
@@ -367,6 +358,14 @@ def _submit(
     except (StoreUnavailable, WorkflowUnavailable) as exc:
         _undo(stores, submission, previous, f"the job could not start: {exc.message}")
         raise
+    if queued and submission.supersede:
+        # Last, once the job is sure to run: jobs superseded cannot be put back by an undo. Best
+        # effort: an older deploy left queued simply runs before this one.
+        with contextlib.suppress(StoreUnavailable):
+            supersede_queued(
+                stores.jobs, stores.projects, stores.workflow.stop, submission.project_id, submission.job_id
+            )
+            position = queue_position(stores.projects.get(submission.project_id), submission.job_id)
     message = (GATED_MESSAGES if submission.mode is JobMode.GATED else ACCEPTED_MESSAGES)[submission.action]
     if queued:
         message += f": queued behind {position[1] or 'the job in progress'} (position {position[0]})"

@@ -365,3 +365,22 @@ def test_a_turn_whose_record_was_lost_is_taken_on_the_next_look() -> None:
     assert fakes.jobs.items[waiting]["queued"] is False
     assert turn(fakes, behind) == {"acquired": False, "gone": False}
     assert queue(fakes) == [behind]
+
+
+def test_a_superseding_deploy_that_cannot_start_supersedes_nothing() -> None:
+    # Given a holder and a deploy queued behind it
+    fakes = Fakes()
+    holder = deploy(fakes)
+    waiting = deploy(fakes, 1)
+
+    # When a superseding deploy cannot start its workflow
+    fakes.workflow = FailingStartWorkflow()
+    with pytest.raises(WorkflowUnavailable):
+        deploy(fakes, 2, supersede=True)
+
+    # Then the queued deploy was not given up for a job that never ran: still pending, still queued
+    assert fakes.jobs.items[waiting]["status"] == "pending"
+    assert "supersededBy" not in fakes.jobs.items[waiting]
+    assert fakes.workflow.stopped == []
+    assert queue(fakes) == [waiting]
+    assert fakes.projects.items["p"]["activeJobId"] == holder
