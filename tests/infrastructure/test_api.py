@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from pydantic import BaseModel
+
 from core.records import PROJECT_ID_PATTERN
-from core.requests import MAX_CODE_BYTES
+from core.requests import MAX_CODE_BYTES, DeployRequest, DestroyRequest, PlanRequest
 from functions.handlers.routing import ROUTES
 from tests.infrastructure.conftest import Synth
 
@@ -86,15 +89,58 @@ def test_request_bodies_are_validated_and_code_is_capped(synth: Synth) -> None:
     # iacCode or files: the handler decides which; the gateway only caps and types them
     assert deploy["required"] == ["projectId"]
     assert deploy["additionalProperties"] is False
-    assert set(deploy["properties"]) == {"projectId", "iacCode", "files", "variables"}
+    assert set(deploy["properties"]) == {
+        "projectId",
+        "iacCode",
+        "files",
+        "variables",
+        "approval",
+        "whenBusy",
+        "supersede",
+    }
     assert deploy["properties"]["iacCode"]["maxLength"] == MAX_CODE_BYTES
     assert deploy["properties"]["projectId"]["pattern"] == PROJECT_ID_PATTERN
     assert models["DestroyRequest"]["Schema"]["required"] == ["projectId"]
+    plan = models["PlanRequest"]["Schema"]
+    assert plan["additionalProperties"] is False
+    assert plan["properties"]["iacCode"]["maxLength"] == MAX_CODE_BYTES
     [validator] = synth.resources("AWS::ApiGateway::RequestValidator").values()
     assert validator["Properties"]["ValidateRequestBody"] is True
     posts_with_bodies = [m for m in _methods(synth) if "RequestModels" in m]
-    assert len(posts_with_bodies) == 2
+    assert len(posts_with_bodies) == len([route for route in ROUTES if route.body_model])
     assert all("RequestValidatorId" in m for m in posts_with_bodies)
+
+
+@pytest.mark.parametrize("model", [DeployRequest, DestroyRequest, PlanRequest])
+def test_gateway_models_take_every_field_the_request_models_take(
+    synth: Synth, model: type[BaseModel]
+) -> None:
+    # Given the handler's request model / Then the gateway refuses no field it accepts, with its choices
+    schemas = {
+        m["Properties"]["Name"]: m["Properties"]["Schema"]
+        for m in synth.resources("AWS::ApiGateway::Model").values()
+    }
+    gateway = schemas[model.__name__]
+    expected = model.model_json_schema()
+    assert set(gateway["properties"]) == set(expected["properties"])
+    assert gateway["required"] == expected["required"]
+    for name, field in expected["properties"].items():
+        assert gateway["properties"][name]["type"] == field["type"], name
+        if "enum" in field:
+            assert gateway["properties"][name]["enum"] == field["enum"], name
+
+
+def test_run_options_are_checked_at_the_gateway(synth: Synth) -> None:
+    schemas = {
+        m["Properties"]["Name"]: m["Properties"]["Schema"]
+        for m in synth.resources("AWS::ApiGateway::Model").values()
+    }
+    for name in ("DeployRequest", "DestroyRequest"):
+        properties = schemas[name]["properties"]
+        assert properties["approval"] == {"type": "string", "enum": ["required", "auto"]}, name
+        assert properties["whenBusy"] == {"type": "string", "enum": ["queue", "reject"]}, name
+        assert properties["supersede"] == {"type": "boolean"}, name
+    assert not {"approval", "whenBusy", "supersede"} & set(schemas["PlanRequest"]["properties"])
 
 
 def test_gateway_errors_use_the_handlers_shape(synth: Synth) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from cdk.constants import HANDLER_MODULE
+from cdk.constants import HANDLER_MODULE, WORKFLOW_STEPS_MEMORY_MB
+from functions.handlers.routing import HANDLERS
+from functions.models.env_vars import Observability, Workflow, WorkflowStepsEnv
 from tests.infrastructure.conftest import Synth, as_list, statements
 
 # Set by CDK for Powertools itself, beyond what the handlers' models name.
@@ -20,6 +23,7 @@ HANDLER_MODULES = (
     "projects_handler",
     "openapi_handler",
     "reaper_handler",
+    "workflow_handler",
 )
 
 
@@ -52,7 +56,8 @@ def test_runtime_architecture_tracing_and_json_logs(synth: Synth) -> None:
         assert properties["TracingConfig"] == {"Mode": "Active"}, module
         assert properties["LoggingConfig"]["LogFormat"] == "JSON", module
         assert properties["LoggingConfig"]["ApplicationLogLevel"] == "INFO", module
-        assert properties["Timeout"] <= 29, module  # API Gateway stops waiting after 29 s
+        if module in HANDLERS:
+            assert properties["Timeout"] <= 29, module  # API Gateway stops waiting after 29 s
 
 
 def test_each_function_logs_to_its_own_encrypted_group_with_retention(synth: Synth) -> None:
@@ -79,6 +84,72 @@ def test_each_function_gets_what_its_handler_checks_and_nothing_else(synth: Synt
 def test_run_timeout_covers_queue_and_build(synth: Synth) -> None:
     variables = _functions(synth)["deploy_handler"]["Environment"]["Variables"]
     assert variables["RUN_TIMEOUT_SECONDS"] == str((60 + 30) * 60)
+
+
+def test_the_workflow_steps_get_exactly_what_they_read(synth: Synth) -> None:
+    # Given the steps function / Then its environment is WorkflowStepsEnv's, less what it never reads
+    variables = _functions(synth)["workflow_handler"]["Environment"]["Variables"]
+    own = set(variables) - set(Observability.model_fields) - POWERTOOLS_ONLY
+    required = {name for name, field in WorkflowStepsEnv.model_fields.items() if field.is_required()}
+    assert required == {
+        "JOBS_TABLE",
+        "PROJECTS_TABLE",
+        "LOCK_TABLE",
+        "WORKSPACES_BUCKET",
+        "STATE_BUCKET",
+        "LOGS_BUCKET",
+        "STATE_MACHINE_ARN",
+    }
+    # The optional ones the install sets; RUN_TIMEOUT_SECONDS is the submit's, not a step's.
+    assert own == required | {
+        "DEFAULT_REGION",
+        "PLAN_EXPIRY_SECONDS",
+        "APPROVAL_TIMEOUT_SECONDS",
+        "QUEUE_POLL_SECONDS",
+    }
+    assert variables["APPROVAL_TIMEOUT_SECONDS"] == str(168 * 3600)
+    assert variables["PLAN_EXPIRY_SECONDS"] == str(168 * 3600)
+    assert variables["QUEUE_POLL_SECONDS"] == "10"
+
+
+def test_the_deploy_function_gets_the_review_options(synth: Synth) -> None:
+    variables = _functions(synth)["deploy_handler"]["Environment"]["Variables"]
+    assert variables["APPROVAL_TIMEOUT_SECONDS"] == str(168 * 3600)
+    assert variables["PLAN_EXPIRY_SECONDS"] == str(168 * 3600)
+    assert variables["QUEUE_POLL_SECONDS"] == "10"
+
+
+def _resolve(value: Any) -> str:
+    """A Fn::Join of pseudo parameters, as CloudFormation would render it in us-east-1."""
+    pseudo = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return pseudo[value["Ref"]]
+    separator, parts = value["Fn::Join"]
+    return str(separator).join(_resolve(part) for part in parts)
+
+
+def test_every_function_knows_the_machine_by_its_name_not_a_reference(synth: Synth) -> None:
+    # Given the machine's name / Then each STATE_MACHINE_ARN is built from it, and the model accepts it
+    [machine] = synth.resources("AWS::StepFunctions::StateMachine").values()
+    name = machine["Properties"]["StateMachineName"]
+    holders = {
+        module: properties["Environment"]["Variables"]["STATE_MACHINE_ARN"]
+        for module, properties in _functions(synth).items()
+        if "STATE_MACHINE_ARN" in properties["Environment"]["Variables"]
+    }
+    assert {"deploy_handler", "cancel_handler", "reaper_handler", "workflow_handler"} <= set(holders)
+    for module, value in holders.items():
+        arn = _resolve(value)
+        assert arn == f"arn:aws:states:us-east-1:123456789012:stateMachine:{name}", module
+        # The handlers check the ARN's shape at cold start
+        assert arn == Workflow.model_validate({"STATE_MACHINE_ARN": arn}).STATE_MACHINE_ARN
+
+
+def test_the_workflow_steps_have_room_to_estimate_costs(synth: Synth) -> None:
+    properties = _functions(synth)["workflow_handler"]
+    assert properties["MemorySize"] == WORKFLOW_STEPS_MEMORY_MB >= 1024
 
 
 def test_each_function_has_its_own_role(synth: Synth) -> None:
@@ -110,16 +181,107 @@ def test_least_privilege_per_function(synth: Synth) -> None:
         a.startswith(("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "s3:Put")) for a in jobs
     )
     deploy = _role_actions(synth, role["deploy_handler"])
-    assert {"states:StartExecution", "secretsmanager:CreateSecret", "s3:PutObject"} <= deploy
-    assert "states:StopExecution" not in deploy
+    # StopExecution: a deploy with supersede stops the queued deploys it replaces
+    assert {
+        "states:StartExecution",
+        "states:StopExecution",
+        "secretsmanager:CreateSecret",
+        "s3:PutObject",
+    } <= (deploy)
+    assert not any(a.startswith("states:SendTask") for a in deploy)
     cancel = _role_actions(synth, role["cancel_handler"])
-    assert {"states:StopExecution", "states:DescribeExecution", "dynamodb:DeleteItem"} <= cancel
+    assert {
+        "states:StopExecution",
+        "states:DescribeExecution",
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "dynamodb:DeleteItem",
+    } <= cancel
     assert not any(a.startswith(("s3:", "secretsmanager:")) for a in cancel)
     projects = _role_actions(synth, role["projects_handler"]) - logs_and_traces
     assert "secretsmanager:GetSecretValue" in projects
     assert not any(
         a.startswith(("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "s3:Put")) for a in projects
     )
+
+
+def _role_grants(synth: Synth, module: str) -> dict[str, list[str]]:
+    """Action -> the resources it is granted on (JSON text, for matching), for one function's role."""
+    role_id = _functions(synth)[module]["Role"]["Fn::GetAtt"][0]
+    granted: dict[str, list[str]] = {}
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            for statement in statements(policy["Properties"]["PolicyDocument"]):
+                for action in as_list(statement["Action"]):
+                    granted.setdefault(action, []).extend(
+                        json.dumps(r) for r in as_list(statement["Resource"])
+                    )
+    return granted
+
+
+def test_the_workflow_steps_role_is_exactly_what_the_steps_call(synth: Synth) -> None:
+    granted = _role_grants(synth, "workflow_handler")
+    assert set(granted) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "states:DescribeExecution",
+        "states:StopExecution",
+        "codebuild:BatchGetBuilds",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    }
+    # DeleteItem: the lock table only (a dead holder's state lock); no index is queried
+    [lock_table] = [
+        k
+        for k, v in synth.resources("AWS::DynamoDB::Table").items()
+        if v["Properties"]["KeySchema"][0]["AttributeName"] == "LockID"
+    ]
+    assert granted["dynamodb:DeleteItem"] == [json.dumps({"Fn::GetAtt": [lock_table, "Arn"]})]
+    assert not any("/index/" in r for r in granted["dynamodb:GetItem"] + granted["dynamodb:UpdateItem"])
+    # Objects: the workspaces (a queued destroy copies code) and the plans (read the plan, write the review)
+    objects = granted["s3:GetObject"] + granted["s3:PutObject"]
+    assert objects and all(r.endswith(('/workspaces/*"]]}', '/plans/*"]]}')) for r in objects)
+    assert any("Workspaces" in r for r in granted["s3:PutObject"])
+    assert any("Logs" in r and r.endswith('/plans/*"]]}') for r in granted["s3:PutObject"])
+    assert not any("State" in r for r in objects)
+    assert all(":execution:" in r for r in granted["states:StopExecution"])
+
+
+def test_the_jobs_function_reads_projects_and_plan_reviews(synth: Synth) -> None:
+    granted = _role_grants(synth, "jobs_handler")
+    assert any("ProjectsTable" in r for r in granted["dynamodb:GetItem"])
+    reads = granted["s3:GetObject"]
+    assert any("Logs" in r and r.endswith('/plans/*"]]}') for r in reads)
+    assert any("Logs" in r and r.endswith('/logs/*"]]}') for r in reads)
+    assert "s3:PutObject" not in granted
+
+
+def test_the_deploy_function_reads_the_state_it_compares_a_saved_plan_with(synth: Synth) -> None:
+    granted = _role_grants(synth, "deploy_handler")
+    state_reads = [r for r in granted["s3:GetObject"] if "StateBucket" in r]
+    assert state_reads and all(r.endswith('/projects/*"]]}') for r in state_reads)
+    assert not any("StateBucket" in r for r in granted["s3:PutObject"])
+
+
+def test_only_the_cancel_function_answers_task_tokens(synth: Synth) -> None:
+    for module in HANDLER_MODULES:
+        granted = _role_grants(synth, module)
+        for action in ("states:SendTaskSuccess", "states:SendTaskFailure"):
+            if module == "cancel_handler":
+                # No resource type exists for these actions: '*' is the only resource that matches
+                assert granted[action] == ['"*"'], action
+            else:
+                assert action not in granted, (module, action)
 
 
 def test_lambda_asset_holds_the_code_and_arm64_dependencies_but_not_local_mode(synth: Synth) -> None:

@@ -35,6 +35,9 @@ WILDCARD_RESOURCE_ALLOWED: dict[frozenset[str], str] = {
             "logs:DescribeLogGroups",
         }
     ): "State machine logging: CloudWatch Logs' vended-delivery APIs accept only Resource '*'.",
+    frozenset({"states:SendTaskSuccess", "states:SendTaskFailure"}): (
+        "Approve and discard answer a task token: these actions have no resource type in IAM."
+    ),
 }
 # Allow statements with Resource "*" identified by where they are, not by their actions.
 WILDCARD_RESOURCE_PLACES = {

@@ -11,7 +11,8 @@ from cdk.constants import ASL_FILE, BUILDSPEC_PATH, REPO_ROOT, RUNNER_TOOLCHAIN_
 from runner.settings import RunnerSettings
 from tests.infrastructure.conftest import Synth, as_list, statements
 
-PER_JOB = {"JOB_ID", "PROJECT_ID", "JOB_ACTION"}
+PER_JOB = {"JOB_ID", "PROJECT_ID", "JOB_ACTION", "JOB_STAGE", "PLAN_JOB_ID"}
+BUILD_STATES = ("Run terraform in CodeBuild", "Plan in CodeBuild", "Apply the plan in CodeBuild")
 BUILDSPEC = yaml.safe_load((REPO_ROOT / BUILDSPEC_PATH).read_text())
 
 
@@ -51,8 +52,13 @@ def test_environment_is_what_the_runner_settings_read(synth: Synth) -> None:
     # The per-job values come from the state machine's override, never from the project.
     assert not PER_JOB & set(environment)
     asl = json.loads(ASL_FILE.read_text())
-    override = asl["States"]["Run terraform in CodeBuild"]["Parameters"]["EnvironmentVariablesOverride"]
-    assert {entry["Name"] for entry in override} == PER_JOB
+    overridden: set[str] = set()
+    for state in BUILD_STATES:
+        override = asl["States"][state]["Parameters"]["EnvironmentVariablesOverride"]
+        names = {entry["Name"] for entry in override}
+        assert {"JOB_ID", "PROJECT_ID", "JOB_ACTION", "JOB_STAGE"} <= names <= PER_JOB, state
+        overridden |= names
+    assert overridden == PER_JOB
     # With tokens stood in for by names and the job's ids added, the runner accepts the environment.
     concrete = {
         name: value if isinstance(value, str) else f"resolved-{name.lower()}"
@@ -65,6 +71,21 @@ def test_environment_is_what_the_runner_settings_read(synth: Synth) -> None:
     assert settings.deploy_role_arn == "resolved-deploy_role_arn"
     assert settings.state_kms_key_id == "resolved-state_kms_key_id"
     assert settings.allow_exec is False
+    # Each build state's stage, with the project's environment, is a runner environment too.
+    for state in BUILD_STATES:
+        override = asl["States"][state]["Parameters"]["EnvironmentVariablesOverride"]
+        stage = next(entry["Value"] for entry in override if entry["Name"] == "JOB_STAGE")
+        staged = RunnerSettings.from_environment(
+            {
+                **concrete,
+                "JOB_ID": "deploy-1700000000000-abc123",
+                "PROJECT_ID": "demo",
+                "JOB_ACTION": "deploy",
+                "JOB_STAGE": stage,
+                "PLAN_JOB_ID": "plan-1700000000000-abc123",
+            }
+        )
+        assert staged.stage.value == stage, state
 
 
 def test_environment_names_this_stacks_resources(synth: Synth) -> None:
@@ -190,6 +211,36 @@ def test_job_role_reaches_only_job_shaped_prefixes(synth: Synth) -> None:
     assert {"sts:AssumeRole", "sts:TagSession"} <= actions
     kms = [s for s in granted if "kms:Decrypt" in as_list(s["Action"])]
     assert all("kms:ViaService" in s["Condition"]["StringEquals"] for s in kms)
+
+
+def test_job_role_keeps_saved_plans_beside_the_state_and_reads_its_log_back(synth: Synth) -> None:
+    granted = _role_statements(synth, _role_id(synth, "RunnerJobRole"))
+
+    def resources(action: str, bucket: str, suffix: str) -> list[dict[str, Any]]:
+        return [
+            s
+            for s in granted
+            if action in as_list(s["Action"])
+            for r in as_list(s["Resource"])
+            if bucket in json.dumps(r) and json.dumps(r).endswith(suffix)
+        ]
+
+    # Stage plan writes plans/<p>/<j>/tfplan (and the lock file) to the state bucket; stage apply reads it
+    assert resources("s3:PutObject", "DataStateBucket", '/plans/*"]]}')
+    assert resources("s3:GetObject", "DataStateBucket", '/plans/*"]]}')
+    # Stage apply continues the log stage plan wrote
+    assert resources("s3:GetObject", "DataLogsBucket", '/logs/*"]]}')
+    assert not resources("s3:GetObject", "DataLogsBucket", '/plans/*"]]}')
+    [state_listing] = [
+        s
+        for s in granted
+        if s["Action"] == "s3:ListBucket" and "DataStateBucket" in json.dumps(s["Resource"])
+    ]
+    assert "plans/*" in state_listing["Condition"]["StringLike"]["s3:prefix"]
+    # The saved plan is SSE-KMS with the service key: usable through S3
+    [kms] = [s for s in granted if "kms:GenerateDataKey" in as_list(s["Action"])]
+    via = [json.dumps(v) for v in as_list(kms["Condition"]["StringEquals"]["kms:ViaService"])]
+    assert any('"s3."' in v for v in via)
 
 
 def test_created_deploy_role_is_bounded_and_region_locked(synth: Synth) -> None:

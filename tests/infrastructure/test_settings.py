@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from annotated_types import Ge, Le
+from pydantic import BaseModel
 
 from cdk.settings import InstallOptions, InstallOptionsError
+from functions.models.env_vars import Review
 from tests.infrastructure.conftest import CDK_JSON_CONTEXT
 
 
@@ -49,12 +52,66 @@ def test_cdk_json_documents_every_option_with_its_default() -> None:
         ),
         ("allowExecConstructs", "maybe", "provisioner:allowExecConstructs: Input should be a valid boolean"),
         ("alarmEmail", "ops", "provisioner:alarmEmail: String should match pattern"),
+        (
+            "approvalTimeoutHours",
+            0,
+            "provisioner:approvalTimeoutHours: Input should be greater than or equal to 1",
+        ),
+        (
+            "planExpiryHours",
+            365 * 24 + 1,
+            "provisioner:planExpiryHours: Input should be less than or equal to 8760",
+        ),
+        ("queuePollSeconds", 301, "provisioner:queuePollSeconds: Input should be less than or equal to 300"),
+        ("queuePollSeconds", "soon", "provisioner:queuePollSeconds: Input should be a valid integer"),
     ],
 )
 def test_a_bad_value_names_the_option_and_what_was_given(key: str, value: object, message: str) -> None:
     with pytest.raises(InstallOptionsError) as caught:
         _options(**{key: value})
     assert message in str(caught.value)
+
+
+def _bounds(model: type[BaseModel], field: str) -> tuple[int, int]:
+    metadata = model.model_fields[field].metadata
+    low = next(m.ge for m in metadata if isinstance(m, Ge))
+    high = next(m.le for m in metadata if isinstance(m, Le))
+    assert isinstance(low, int)
+    assert isinstance(high, int)
+    return low, high
+
+
+@pytest.mark.parametrize(
+    ("option", "variable", "seconds_per_unit"),
+    [
+        ("approval_timeout_hours", "APPROVAL_TIMEOUT_SECONDS", 3600),
+        ("plan_expiry_hours", "PLAN_EXPIRY_SECONDS", 3600),
+        ("queue_poll_seconds", "QUEUE_POLL_SECONDS", 1),
+    ],
+)
+def test_review_options_give_only_values_the_handlers_accept(
+    option: str, variable: str, seconds_per_unit: int
+) -> None:
+    # Given an option's range / Then every value in it, in seconds, is in the handlers' Review range
+    low, high = _bounds(InstallOptions, option)
+    env_low, env_high = _bounds(Review, variable)
+    assert env_low <= low * seconds_per_unit
+    assert high * seconds_per_unit <= env_high
+    default = InstallOptions.model_fields[option].default * seconds_per_unit
+    Review.model_validate({variable: default})
+
+
+def test_review_options_in_seconds() -> None:
+    options = _options(approvalTimeoutHours="24", planExpiryHours=2, queuePollSeconds="30")
+    assert options.approval_timeout_seconds == 24 * 3600
+    assert options.plan_expiry_seconds == 2 * 3600
+    assert options.queue_poll_seconds == 30
+    defaults = InstallOptions()
+    assert (defaults.approval_timeout_hours, defaults.plan_expiry_hours, defaults.queue_poll_seconds) == (
+        168,
+        168,
+        10,
+    )
 
 
 def test_an_unknown_option_is_refused_with_the_known_ones() -> None:
