@@ -5,9 +5,10 @@ A job that has not reached its build yet is closed here, since no runner will re
 
 from __future__ import annotations
 
-from core.records import CANCELLED_MESSAGE, TERMINAL_JOB_STATUSES, JobStatus, Phase
+from core.records import CANCELLED_MESSAGE, TERMINAL_JOB_STATUSES, JobStatus, Phase, iso_now
 from core.responses import CancelOut
-from functions.dal.jobs import JobStore
+from core.transitions import job_discarded
+from functions.dal.jobs import JobItem, JobStore
 from functions.dal.projects import ProjectStore
 from functions.dal.workflow import Workflow
 from functions.logic.queue import leave_queue
@@ -32,7 +33,9 @@ def cancel_job(
     if status is JobStatus.PENDING or execution != RUNNING or waiting:
         # No build is running for this job (queued, waiting for approval, or none ever will):
         # close the records here.
-        if jobs.fail_if_active(job_id, CANCELLED_MESSAGE):
+        if (waiting and _discard_waiting(jobs, item, requested_by)) or jobs.fail_if_active(
+            job_id, CANCELLED_MESSAGE
+        ):
             projects.release(item["projectId"], job_id, restore=item.get("previousProject") or None)
         if item.get("queued"):
             leave_queue(projects, str(item["projectId"]), [job_id])
@@ -47,3 +50,17 @@ def cancel_job(
         status=status,
         message="Cancellation requested: terraform stops safely and the job ends as failed (cancelled)",
     )
+
+
+def _discard_waiting(jobs: JobStore, item: JobItem, requested_by: str) -> bool:
+    """A plan waiting for approval that is cancelled is discarded by it: the approval says so
+    (not "waiting" on a job that ended) and the token goes. False if it no longer waits."""
+    now = iso_now()
+    approval = {
+        **(item.get("approval") or {"required": True}),
+        "state": "discarded",
+        "decidedBy": requested_by,
+        "decidedAt": now,
+        "comment": CANCELLED_MESSAGE,
+    }
+    return jobs.apply(job_discarded(str(item["jobId"]), now, approval, CANCELLED_MESSAGE, while_waiting=True))

@@ -306,7 +306,11 @@ def test_cancelling_a_job_waiting_for_approval_closes_it_and_gives_the_project_b
 
     # Then it is closed here (no build runs while it waits) and the project is as it was
     assert answer.message == "The plan waiting for approval was cancelled"
-    assert fakes.jobs.items[job_id]["status"] == "failed"
+    job = fakes.jobs.items[job_id]
+    assert (job["status"], job["phase"], job["error"]) == ("failed", "discarded", "cancelled")
+    # its approval no longer says it waits: the cancel discarded the plan, and the token is gone
+    assert (job["approval"]["state"], job["approval"]["decidedBy"]) == ("discarded", WHO)
+    assert job["approval"]["expiresAt"] and "approvalToken" not in job
     assert fakes.workflow.executions[job_id] == "ABORTED"
     project = fakes.projects.items["p"]
     assert "activeJobId" not in project
