@@ -311,13 +311,14 @@ def _queued(accepted: Accepted) -> str | None:
 def _follow(session: Session, job_id: str, *, logs: bool, comment: str | None) -> JobDetail | None:
     """Watch the job to its end; when its plan waits for approval, show the plan and have it decided
     (or say how to decide it). None: the person stopped watching."""
-    review = True
+    watching = JobWatch(
+        session.client, job_id, session.err, follow_logs=logs, until=lambda job: job.awaiting_approval
+    )
     while True:
-        until = (lambda job: job.awaiting_approval) if review else None
-        job = JobWatch(session.client, job_id, session.err, follow_logs=logs, until=until).run()
+        job = watching.run()
         if job is None or job.status in TERMINAL_JOB_STATUSES:
             return job
-        review = False  # once: then follow it to its end, whoever decides
+        watching.until = None  # reviewed once: then followed to its end, whoever decides
         if not _review(session, job, comment):
             return None
 

@@ -209,7 +209,7 @@ def review_rows(job: JobDetail) -> list[tuple[str, Text]]:
         if approval.comment:
             rows.append(("Comment", text(approval.comment)))
     if job.plan is not None:
-        rows.append(("Plan", text(summary_line(job.plan.summary))))
+        rows.append(("Plan", text(summary_line(job.plan.summary).removeprefix("Plan: "))))
         if job.plan.cost is not None:
             rows.append(("Cost", text(cost_line(job.plan.cost))))
     return rows

@@ -27,8 +27,6 @@ from tests.cli.fake_api import (
 )
 from tests.cli.helpers import Run, invoke, write_tree
 
-IN_PROCESS = True  # tests/cli/conftest.py: no make local here, the fast lane runs these
-
 BUCKET_TF = 'resource "aws_s3_bucket" "assets" { bucket = "demo-assets" }\n'
 STALE = {
     "error": "stale_plan",
@@ -482,6 +480,7 @@ def test_without_a_terminal_it_says_how_to_decide_and_follows_the_job(fake: Fake
     assert not fake.sent("POST", f"/api/deploy/approve/{DEPLOY_JOB}")
     assert not fake.sent("POST", f"/api/deploy/discard/{DEPLOY_JOB}")
     assert f"{DEPLOY_JOB}: completed done 100%" in run.err
+    assert run.err.count("awaiting_approval") == 1  # one line per change, the review included
     # The plan was read once, not at every poll
     assert len([r for r in fake.requests if r.path == f"/api/deploy/plan/{DEPLOY_JOB}"]) == 1
 
@@ -568,7 +567,7 @@ def test_status_shows_the_queue_the_approval_and_the_plan(fake: FakeApi) -> None
     assert f"position 2, waiting for {DEPLOY_JOB}" in waiting_in_queue.out
     out = waiting_for_a_person.out
     assert f"waiting (until {fake_api.EXPIRES})" in out
-    assert "Plan: 1 to add, 1 to change, 0 to destroy (1 replaced)" in out
+    assert "1 to add, 1 to change, 0 to destroy (1 replaced)" in out
     assert "Monthly cost in USD: 10.00 → 12.50 (+2.50)" in out
     assert f"provisioner approve {DEPLOY_JOB}" in waiting_for_a_person.err
     assert "approved by arn:aws:iam::123456789012:user/alice at 2026-12-02T07:05:00.000Z" in approved.out
