@@ -6,11 +6,12 @@ queued job's turn records what the project held then."""
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from core.records import CANCELLED_MESSAGE
+from core.records import CANCELLED_MESSAGE, JobAction, epoch_ms, new_job_id
 from core.requests import DeployRequest, DestroyRequest
 from core.transitions import Update
 from functions.logic.approvals import discard
@@ -384,3 +385,36 @@ def test_a_superseding_deploy_that_cannot_start_supersedes_nothing() -> None:
     assert fakes.workflow.stopped == []
     assert queue(fakes) == [waiting]
     assert fakes.projects.items["p"]["activeJobId"] == holder
+
+
+def test_a_holder_that_ended_long_ago_without_freeing_the_project_is_passed_over() -> None:
+    # Given a deploy queued behind a holder whose job failed long ago but never released the
+    # project (its workflow died before its last step)
+    fakes = Fakes()
+    deployed(fakes)
+    long_ago = epoch_ms() - 3600 * 1000
+    holder = new_job_id(JobAction.DEPLOY, long_ago)
+    ended = datetime.fromtimestamp(long_ago / 1000 + 60, UTC).isoformat(timespec="milliseconds")
+    fakes.projects.items["p"].update(activeJobId=holder, activeAction="deploy", deploymentStatus="pending")
+    fakes.jobs.items[holder] = {
+        "jobId": holder,
+        "projectId": "p",
+        "action": "deploy",
+        "status": "processing",
+        "createdAt": long_ago,
+        "startTime": ended,
+    }
+    fakes.workflow.executions[holder] = "RUNNING"
+    waiting = deploy(fakes, 1)
+    assert queue(fakes) == [waiting]  # (running then: the submit queued behind it)
+    fakes.jobs.items[holder].update(status="failed", endTime=ended.replace("+00:00", "Z"))
+    fakes.workflow.executions[holder] = "FAILED"
+
+    # When the queued deploy looks
+    result = turn(fakes, waiting)
+
+    # Then the stale lock is released (with a record of why) and the queued deploy takes the project
+    assert result == {"acquired": True, "gone": False}
+    project = fakes.projects.items["p"]
+    assert project["activeJobId"] == waiting and queue(fakes) == []
+    assert project["lastProjectUnlock"]["jobId"] == holder
