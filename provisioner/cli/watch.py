@@ -59,7 +59,7 @@ def ask_cancel(console: Console, job_id: str) -> bool:
 
 
 class _ApplyPrompt(Confirm):
-    """terraform's question, and its answer: "no" unless the person types yes."""
+    """terraform's question, with "no" unless the person answers y or yes."""
 
     def make_prompt(self, default: DefaultType) -> Text:
         prompt = self.prompt.copy()
