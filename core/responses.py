@@ -114,6 +114,7 @@ class JobSummary(BaseModel):
     startTime: str | None = None
     endTime: str | None = None
     error: str | None = None
+    approval: Approval | None = None
 
 
 class JobListOut(BaseModel):

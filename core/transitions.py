@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from core.records import DeploymentStatus, JobStatus, Phase
@@ -82,7 +83,7 @@ class Update:
 
         def value(content: Any) -> str:
             placeholder = f":v{len(values)}"
-            values[placeholder] = content
+            values[placeholder] = _storable(content)
             return placeholder
 
         assignments = [f"{name(k)} = {value(v)}" for k, v in self.set.items() if v is not None]
@@ -141,6 +142,17 @@ class Update:
                 *self.pop_first,
             }
         )
+
+
+def _storable(value: Any) -> Any:
+    """DynamoDB takes no floats: money and other fractions go as Decimal (their text, not binary)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, Mapping):
+        return {key: _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,11 @@ response, over a private socket pair): see ``localmode.server.WorkerPool``.
 from __future__ import annotations
 
 import base64
+import getpass
 import importlib
 import json
+import os
+import re
 import struct
 import threading
 import time
@@ -22,6 +25,18 @@ from urllib.parse import parse_qs
 from functions.handlers.routing import HANDLERS, Route, route_for, routes_for_path
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+LOCAL_USER_HEADER = "x-local-user"
+_USER_NAME = re.compile(r"[A-Za-z0-9_.@+=,-]{1,64}")
+
+
+def local_user() -> str:
+    """Who calls the API in local mode: LOCAL_USER, else the account running make local."""
+    try:
+        return os.environ.get("LOCAL_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "local-user"
 
 
 @dataclass
@@ -59,7 +74,7 @@ def proxy_event(
     query: str = "",
     body: bytes | None = None,
     source_ip: str = "127.0.0.1",
-    user: str = "local-user",
+    user: str | None = None,
 ) -> dict[str, Any]:
     """A REST API (v1) proxy event, as API Gateway sends it to a Lambda proxy integration."""
     parsed = parse_qs(query, keep_blank_values=True)
@@ -73,6 +88,7 @@ def proxy_event(
             # Binary bodies reach Lambda base64-encoded, as API Gateway does for binary media types.
             text_body, is_base64 = base64.b64encode(body).decode(), True
     request_id = str(uuid.uuid4())
+    user = user or local_user()
     return {
         "resource": route.path,
         "path": path,
@@ -155,7 +171,11 @@ class Gateway:
                 response.headers["Allow"] = ", ".join(allowed)
                 return response
             return _error(404, "not_found", "no such route")
-        event = proxy_event(route, method, path, headers=headers, query=query, body=body)
+        # Local mode's caller is the machine's user; a request may name another (a second person
+        # approving a plan), as IAM would name a different principal in AWS.
+        named = next((v for k, v in headers.items() if k.lower() == LOCAL_USER_HEADER), None)
+        user = named if named and _USER_NAME.fullmatch(named) else None
+        event = proxy_event(route, method, path, headers=headers, query=query, body=body, user=user)
         handler = self._handler(route.handler)
         with self._invoke:
             result = handler(event, LocalContext(function_name=route.handler))

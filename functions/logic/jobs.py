@@ -124,6 +124,7 @@ def list_jobs(jobs: JobStore, project_id: str | None, limit: int, token: str | N
             startTime=item.get("startTime"),
             endTime=item.get("endTime"),
             error=item.get("error") if item["status"] == JobStatus.FAILED else None,
+            approval=Approval(**item["approval"]) if isinstance(item.get("approval"), dict) else None,
         )
         for item in items
     ]
