@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from functions.handlers.reaper_handler import lambda_handler as reaper
-from localmode.gateway import LocalContext
+from localmode.gateway import LocalContext, local_user
 from tests.support.api import Api
 
 CODE = 'resource "aws_s3_bucket" "b" {\n  bucket = "locks-bucket"\n}\n'
-CALLER = "arn:aws:iam::000000000000:user/local-user"  # who the local gateway says is asking
+CALLER = f"arn:aws:iam::000000000000:user/{local_user()}"  # who the local gateway says is asking
 LONG_AGO = "2023-11-14T22:13:20.000Z"  # the time in the job ids below (1700000000000)
 
 

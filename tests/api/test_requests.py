@@ -85,6 +85,12 @@ def test_deploy_is_accepted_and_recorded(api: Api) -> None:
         "projectId": "api-accepted",
         "action": "deploy",
         "runTimeoutSeconds": 3 * 3600,
+        # it runs directly (no approval asked), holds the lock already, and applies its own plan
+        "mode": "direct",
+        "queued": False,
+        "queuePollSeconds": 5,
+        "approvalTimeoutSeconds": 7 * 24 * 3600,
+        "planJobId": job_id,
     }
     # and its status reads back in the seed's job shape
     status = api.get(f"/api/deploy/status/{job_id}").json()
@@ -134,13 +140,10 @@ def test_files_and_variables_are_stored_apart(api: Api) -> None:
 
 
 def test_one_active_job_per_project_under_a_race(api: Api) -> None:
-    # When 20 deploys of one project arrive at once
+    # When 20 deploys of one project arrive at once, each asking to be refused if it is busy
+    body = {"projectId": "api-race", "iacCode": BUCKET, "whenBusy": "reject"}
     with ThreadPoolExecutor(max_workers=20) as pool:
-        responses = list(
-            pool.map(
-                lambda _: api.post("/api/deploy", {"projectId": "api-race", "iacCode": BUCKET}), range(20)
-            )
-        )
+        responses = list(pool.map(lambda _: api.post("/api/deploy", body), range(20)))
 
     # Then exactly one is accepted and the others name it
     accepted = [r for r in responses if r.status == 202]
@@ -168,8 +171,37 @@ def test_idempotency_key_returns_the_same_response_and_starts_nothing_new(api: A
         "/api/deploy", {**request, "iacCode": BUCKET + "\n"}, headers={"Idempotency-Key": "key-1"}
     )
     assert other.status == 422 and other.json()["error"] == "idempotency_key_reused"
-    assert api.post("/api/deploy", request, headers={"Idempotency-Key": "key-2"}).status == 409
+    refused = {**request, "whenBusy": "reject"}
+    assert api.post("/api/deploy", refused, headers={"Idempotency-Key": "key-2"}).status == 409
     cancel(api, first.json()["jobId"])
+
+
+def test_deploys_racing_for_a_busy_project_all_queue_each_in_a_place_of_its_own(api: Api) -> None:
+    # When 20 deploys of one project arrive at once (the default: wait in the project's queue)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(
+            pool.map(
+                lambda _: api.post("/api/deploy", {"projectId": "api-queue", "iacCode": BUCKET}), range(20)
+            )
+        )
+
+    # Then all are accepted: one holds the project, the others queue behind it in places 1..19
+    assert [r.status for r in responses] == [202] * 20
+    bodies = [r.json() for r in responses]
+    holders = [b["jobId"] for b in bodies if "queuePosition" not in b]
+    assert len(holders) == 1
+    places = sorted(b["queuePosition"] for b in bodies if "queuePosition" in b)
+    assert places == list(range(1, 20))
+    project = api.emulated.project("api-queue")
+    assert project["activeJobId"] == holders[0]
+    assert sorted(project["queue"]) == sorted(b["jobId"] for b in bodies if "queuePosition" in b)
+    # Cancelled, the queued jobs leave the queue and never hold the project
+    for body in bodies:
+        if "queuePosition" in body:
+            assert api.post(f"/api/deploy/cancel/{body['jobId']}").json()["status"] == "failed"
+    assert "queue" not in api.emulated.project("api-queue")
+    assert api.emulated.project("api-queue")["activeJobId"] == holders[0]
+    cancel(api, holders[0])
 
 
 def test_job_history_is_paginated_newest_first(api: Api) -> None:

@@ -113,7 +113,7 @@ def test_twenty_projects_deploying_at_once_all_complete(
 def test_fifty_deploys_racing_for_one_project_exactly_one_accepted(
     strict_server: LocalServer, record_figure: Callable[[str], None]
 ) -> None:
-    body = {"projectId": "load-race", "iacCode": NULL_APP.format(value="race")}
+    body = {"projectId": "load-race", "iacCode": NULL_APP.format(value="race"), "whenBusy": "reject"}
     with ThreadPoolExecutor(max_workers=50) as pool:
         replies = list(pool.map(lambda _: strict_server.post("/api/deploy", body), range(50)))
     accepted = [r for r in replies if r.status == 202]
