@@ -8,9 +8,9 @@ field is optional, so an older service's answers still read.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from core.records import JobStatus
 from core.responses import DeployAccepted, JobOut
@@ -53,12 +53,16 @@ class JobActions(BaseModel):
     canCancel: bool = False
 
 
+# A count the service may leave null (a job planned before replace and outputs were counted): 0.
+Count = Annotated[int, BeforeValidator(lambda value: 0 if value is None else value)]
+
+
 class ChangeSummary(BaseModel):
-    add: int = 0
-    change: int = 0
-    destroy: int = 0
-    replace: int = 0
-    outputs: int = 0
+    add: Count = 0
+    change: Count = 0
+    destroy: Count = 0
+    replace: Count = 0
+    outputs: Count = 0
 
     @property
     def changes(self) -> bool:

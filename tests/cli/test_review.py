@@ -187,6 +187,14 @@ def test_the_client_reads_the_new_status_and_plan_fields(fake: FakeApi) -> None:
     assert status.plan is not None and status.plan.summary.replace == 1
     assert status.plan.cost is not None and status.plan.cost.delta == 2.5
 
+    # Counts the service leaves null read as 0
+    fake.script(
+        DEPLOY_JOB,
+        awaiting()
+        | {"plan": {"summary": {"add": 1, "change": 0, "destroy": 0, "replace": None, "outputs": None}}},
+    )
+    assert client.status(DEPLOY_JOB).plan.summary.replace == 0  # type: ignore[union-attr]
+
     plan = client.get_plan(DEPLOY_JOB)
     assert plan.summary.changes and [c.action for c in plan.resourceChanges] == [
         "create",
