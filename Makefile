@@ -49,7 +49,7 @@ test: setup lint typecheck pytest
 
 # The fast lane: run it on every change. The whole suite (make test) before landing.
 unit: $(VENV)/.synced
-	$(BIN)/pytest tests/unit -q -p no:cacheprovider -m "not emulator and not terraform and not local_server"
+	$(BIN)/pytest tests/unit tests/cli -q -p no:cacheprovider -m "not emulator and not terraform and not local_server"
 
 local: setup
 	$(BIN)/python -m localmode

@@ -38,12 +38,14 @@ _RUN_OPTIONS = {
 }
 
 
-def _body(title: str, properties: dict[str, apigw.JsonSchema]) -> apigw.JsonSchema:
+def _body(
+    title: str, properties: dict[str, apigw.JsonSchema], required: tuple[str, ...] = ("projectId",)
+) -> apigw.JsonSchema:
     return apigw.JsonSchema(
         schema=apigw.JsonSchemaVersion.DRAFT4,
         title=title,
         type=apigw.JsonSchemaType.OBJECT,
-        required=["projectId"],
+        required=list(required),
         additional_properties=False,
         properties=properties,
     )
@@ -55,6 +57,9 @@ MODELS = {
     "DeployRequest": _body("DeployRequest", {**_CODE, **_RUN_OPTIONS}),
     "DestroyRequest": _body("DestroyRequest", {"projectId": _PROJECT_ID, **_RUN_OPTIONS}),
     "PlanRequest": _body("PlanRequest", dict(_CODE)),
+    "ProjectSettingsRequest": _body(
+        "ProjectSettingsRequest", {"approval": _RUN_OPTIONS["approval"]}, required=("approval",)
+    ),
 }
 
 

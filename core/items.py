@@ -139,6 +139,8 @@ class ProjectRecord(Record):
     queue: list[str] | None = None
     # The project's own default for deploys and destroys that do not say ("required" or "auto").
     approvalDefault: Literal["required", "auto"] | None = None
+    settingsUpdatedBy: str | None = None
+    settingsUpdatedAt: str | None = None
 
 
 class WorkflowInput(BaseModel):

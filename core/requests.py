@@ -238,6 +238,20 @@ class ApplyRequest(BaseModel):
     supersede: Supersede = False
 
 
+class ProjectSettingsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approval: Annotated[
+        Literal["required", "auto"],
+        Field(
+            description=(
+                '"required": every deploy and destroy of the project waits for approval, '
+                'unless it says "auto".'
+            )
+        ),
+    ]
+
+
 class DecisionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -136,6 +136,13 @@ class CancelOut(BaseModel):
     message: str
 
 
+class ProjectSettingsOut(BaseModel):
+    projectId: str
+    approval: Literal["required", "auto"]
+    updatedBy: str | None = None
+    updatedAt: str | None = None
+
+
 class DecisionOut(BaseModel):
     """The answer to an approve or a discard."""
 

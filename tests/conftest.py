@@ -6,7 +6,8 @@ the fixtures that start them, so the fast lane (``make unit``) never pays for th
 Layers (markers, set here from what a test uses, so no test has to remember them):
 - ``emulator``: the in-process AWS emulator (``emulated``, ``api`` fixtures);
 - ``terraform``: real terraform (the ``toolchain`` fixture, or the module says so);
-- ``local_server``: ``make local``'s server in a subprocess.
+- ``local_server``: ``make local``'s server in a subprocess (every module of those directories,
+  unless it says ``IN_PROCESS = True``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "toolchain" in fixtures:
             item.add_marker(pytest.mark.terraform)
         parts = Path(str(item.fspath)).relative_to(root).parts
-        if parts and parts[0] in LOCAL_SERVER_DIRECTORIES:
+        # A module that says IN_PROCESS = True needs no server of its own (a fake in the test's process).
+        in_process = getattr(getattr(item, "module", None), "IN_PROCESS", False)
+        if parts and parts[0] in LOCAL_SERVER_DIRECTORIES and not in_process:
             item.add_marker(pytest.mark.local_server)
 
 

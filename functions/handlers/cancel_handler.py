@@ -1,4 +1,4 @@
-"""Lambda entry point: POST /api/deploy/cancel/{jobId} and POST /api/admin/unlock/{projectId}."""
+"""Lambda entry point: cancel a job, approve or discard its plan, project settings, admin unlock."""
 
 from functions.handlers._entry import LambdaHandler, entry_point
 from functions.models.env_vars import CancelEnv

@@ -30,6 +30,8 @@ ROUTES: Final = (
     Route("POST", "/api/deploy/approve/{jobId}", "cancel_handler"),
     Route("POST", "/api/deploy/discard/{jobId}", "cancel_handler"),
     Route("POST", "/api/admin/unlock/{projectId}", "cancel_handler"),
+    Route("GET", "/api/deploy/settings/{projectId}", "cancel_handler"),
+    Route("PUT", "/api/deploy/settings/{projectId}", "cancel_handler", "ProjectSettingsRequest"),
     Route("GET", "/api/deploy/status/{jobId}", "jobs_handler"),
     Route("GET", "/api/deploy/jobs", "jobs_handler"),
     Route("GET", "/api/deploy/logs/{jobId}", "jobs_handler"),

@@ -10,9 +10,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.metrics import MetricUnit
 
 from core.records import PROJECT_ID_PATTERN
-from core.requests import UnlockRequest
-from core.responses import UnlockOut
+from core.requests import ProjectSettingsRequest, UnlockRequest
+from core.responses import ProjectSettingsOut, UnlockOut
+from functions.dal.projects import project_store
 from functions.logic.locks import force_unlock
+from functions.logic.settings import get_settings, put_settings
 from functions.logic.wiring import lock_services
 from functions.models.env_vars import CancelEnv
 from functions.routes.cancel import caller
@@ -61,6 +63,36 @@ def build_router() -> Router:
             metrics.add_metric(name="StateLockForceCleared", unit=MetricUnit.Count, value=1)
         if result.projectLock is not None:
             metrics.add_metric(name="ProjectLockForceCleared", unit=MetricUnit.Count, value=1)
+        return result
+
+    @router.get(
+        "/api/deploy/settings/<projectId>",
+        summary="A project's settings: whether its deploys wait for approval by default",
+        responses={**success_response(200, ProjectSettingsOut, "The settings"), **error_responses(400, 503)},
+        tags=["admin"],
+    )
+    def settings(projectId: Annotated[str, Path(pattern=PROJECT_ID_PATTERN)]) -> ProjectSettingsOut:
+        return get_settings(project_store(environment(CancelEnv).PROJECTS_TABLE), projectId)
+
+    @router.put(
+        "/api/deploy/settings/<projectId>",
+        summary="Set a project's settings",
+        description='{"approval": "required"}: every deploy and destroy of the project plans and waits '
+        'for approval, unless the request says "approval": "auto". Records who changed it.',
+        responses={
+            **success_response(200, ProjectSettingsOut, "The settings now"),
+            **error_responses(400, 415, 503),
+        },
+        tags=["admin"],
+    )
+    def update_settings(
+        projectId: Annotated[str, Path(pattern=PROJECT_ID_PATTERN)], body: ProjectSettingsRequest
+    ) -> ProjectSettingsOut:
+        who = caller((router.current_event.raw_event.get("requestContext") or {}).get("identity"))
+        result = put_settings(
+            project_store(environment(CancelEnv).PROJECTS_TABLE), projectId, body.approval, who
+        )
+        logger.info("project settings changed", project_id=projectId, approval=body.approval, by=who)
         return result
 
     return router

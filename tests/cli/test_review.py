@@ -27,6 +27,9 @@ from tests.cli.fake_api import (
 )
 from tests.cli.helpers import Run, invoke, write_tree
 
+# The fake API runs in this process: the fast lane runs these (tests/conftest.py).
+IN_PROCESS = True
+
 BUCKET_TF = 'resource "aws_s3_bucket" "assets" { bucket = "demo-assets" }\n'
 STALE = {
     "error": "stale_plan",

@@ -416,3 +416,24 @@ def test_when_busy_reject_keeps_the_409(server: LocalServer) -> None:
     assert cancelled.status == 202 and cancelled.body["status"] == "failed"
     assert project(server, "reject-p")["activeJobId"] is None
     assert project(server, "reject-p")["deploymentStatus"] == "deployed"
+
+
+def test_a_project_setting_makes_approval_the_default_and_a_request_can_opt_out(server: LocalServer) -> None:
+    deployed(server, "setting-p", marker_only("1"))
+    assert dict(server.get("/api/deploy/settings/setting-p").body)["approval"] == "auto"
+
+    changed = server.request("PUT", "/api/deploy/settings/setting-p", {"approval": "required"})
+    assert changed.status == 200 and changed.body["approval"] == "required" and changed.body["updatedBy"]
+    assert server.request("PUT", "/api/deploy/settings/setting-p", {"approval": "always"}).status in (
+        400,
+        422,
+    )
+
+    # A deploy that does not say waits for approval; one that says "auto" goes straight through
+    gated = accepted(server, "/api/deploy", {"projectId": "setting-p", "iacCode": marker_only("2")})["jobId"]
+    assert wait_for(server, gated, "awaiting_approval")["approval"]["state"] == "waiting"
+    assert server.post(f"/api/deploy/discard/{gated}", {}).status == 200
+    direct = accepted(
+        server, "/api/deploy", {"projectId": "setting-p", "iacCode": marker_only("3"), "approval": "auto"}
+    )["jobId"]
+    assert completed(server, direct)["approval"] is None

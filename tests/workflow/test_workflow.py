@@ -16,7 +16,9 @@ pytestmark = pytest.mark.terraform
 
 SUCCESS_PATH = [
     "Is the action one we run?",
+    "Does the job wait for its turn?",
     "Mark the job as processing",
+    "Which way does the job run?",
     "Run terraform in CodeBuild",
     "Record the result",
     "Release the project lock",
@@ -107,8 +109,8 @@ def test_a_failing_run_ends_on_the_failure_path(api: Api, services: LocalService
 
     wait_execution(api, job_id, "FAILED")
     states = exited_states(history(api, job_id))
-    assert states[:3] == SUCCESS_PATH[:3]
-    assert states[3:] == FAILURE_TAIL
+    assert states[:5] == SUCCESS_PATH[:5]
+    assert states[5:] == FAILURE_TAIL
     job = api.get(f"/api/deploy/status/{job_id}").json()
     assert job["status"] == "failed"
     # the runner's precise message is kept, not replaced by the workflow's generic one
