@@ -176,6 +176,15 @@ class RawApi:
         body = {"comment": comment} if comment else {}
         return self._http.send("POST", f"/api/deploy/discard/{_segment(job_id)}", body=body, retry=False)
 
+    def settings(self, project_id: str) -> Any:
+        return self._http.send("GET", f"/api/deploy/settings/{_segment(project_id)}")
+
+    def update_settings(self, project_id: str, approval: str) -> Any:
+        # Setting the same value twice is harmless: a PUT may be retried.
+        return self._http.send(
+            "PUT", f"/api/deploy/settings/{_segment(project_id)}", body={"approval": approval}
+        )
+
     def cancel(self, job_id: str) -> Any:
         # Cancelling twice is harmless, but the second answer would be a confusing 409: never retried.
         return self._http.send("POST", f"/api/deploy/cancel/{_segment(job_id)}", retry=False)

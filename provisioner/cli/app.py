@@ -597,6 +597,22 @@ def cmd_costs(session: Session, *, project: Project) -> int:
     return EXIT_OK
 
 
+@command("settings", "a project's settings; --approval required makes its deploys wait for approval")
+def cmd_settings(session: Session, *, project: Project, approval: ApprovalOption = None) -> int:
+    client = session.client.raw
+    document = client.update_settings(project, approval) if approval else client.settings(project)
+    if session.json:
+        session.print_json(document)
+    else:
+        changed = (
+            f" (set by {document['updatedBy']} at {document['updatedAt']})"
+            if document.get("updatedBy")
+            else ""
+        )
+        session.out.print(f"{document['projectId']}: approval {document['approval']}{changed}")
+    return EXIT_OK
+
+
 @command("cancel", "cancel a job; terraform stops safely")
 def cmd_cancel(session: Session, *, job: Job) -> int:
     document = session.client.raw.cancel(job)

@@ -609,3 +609,30 @@ def test_the_new_commands_load_nothing_heavy_at_start_up() -> None:
     ).stdout.split()
     assert "provisioner.cli.review" not in loaded
     assert "httpx" not in loaded
+
+
+def test_settings_reads_and_sets_a_projects_approval_default(fake: FakeApi) -> None:
+    path = "/api/deploy/settings/web"
+    fake.route("GET", path, (200, {"projectId": "web", "approval": "auto"}))
+    fake.route(
+        "PUT",
+        path,
+        (
+            200,
+            {
+                "projectId": "web",
+                "approval": "required",
+                "updatedBy": "ops",
+                "updatedAt": "2026-12-02T07:00:00Z",
+            },
+        ),
+    )
+
+    shown = cli(fake, "settings", "web")
+    changed = cli(fake, "settings", "web", "--approval", "required")
+
+    assert shown.code == changed.code == 0
+    assert "web: approval auto" in shown.out
+    assert "approval required (set by ops" in changed.out
+    assert fake.sent("PUT", path) == [{"approval": "required"}]
+    assert len(fake.sent("GET", path)) == 1
