@@ -70,12 +70,11 @@ def stale_reason(planned: StateIdentity, current: StateIdentity) -> str | None:
 
 def code_hash(root: Path, files: Iterable[str]) -> str:
     """sha256 over the workspace's files (sorted relative paths and their contents): the user's
-    code as submitted, before the runner adds its own files."""
+    code as submitted, before the runner adds its own files. The same digest as the API's job
+    field ``codeHash`` (functions/logic/submit.py), so the two can be compared."""
     digest = hashlib.sha256()
     for name in sorted(files):
-        content = (root / name).read_bytes()
-        digest.update(name.encode() + b"\0")
-        digest.update(hashlib.sha256(content).digest())
+        digest.update(name.encode() + b"\0" + (root / name).read_bytes() + b"\0")
     return digest.hexdigest()
 
 

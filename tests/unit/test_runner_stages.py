@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from core.records import JobStage
 from core.transitions import job_plan_saved
+from functions.logic.submit import code_hash as api_code_hash
 from runner.credentials import MAX_PACKED_POLICY, packed, session_policy
 from runner.saved_plans import (
     StateIdentity,
@@ -192,6 +193,8 @@ def test_the_code_hash_covers_paths_and_contents_in_any_order(tmp_path: Path) ->
     assert code_hash(tmp_path, ["main.tf", "m/x.tf"]) != first
     # the runner's own files are not in the list it is given, so never in the hash
     assert code_hash(tmp_path, ["main.tf"]) != code_hash(tmp_path, ["main.tf", "m/x.tf"])
+    # and it is the API's job field codeHash of the same files
+    assert code_hash(tmp_path, ["main.tf", "m/x.tf"]) == api_code_hash({"main.tf": "a", "m/x.tf": "c"})
 
 
 def test_changes_are_resources_or_outputs() -> None:
