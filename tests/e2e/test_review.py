@@ -437,3 +437,24 @@ def test_a_project_setting_makes_approval_the_default_and_a_request_can_opt_out(
         server, "/api/deploy", {"projectId": "setting-p", "iacCode": marker_only("3"), "approval": "auto"}
     )["jobId"]
     assert completed(server, direct)["approval"] is None
+
+
+def test_a_gated_destroy_shows_what_it_deletes_and_deletes_it_only_when_approved(server: LocalServer) -> None:
+    deployed(server, "gated-destroy-p", marker_only("1"))
+    job_id = accepted(
+        server, "/api/deploy/destroy", {"projectId": "gated-destroy-p", "approval": "required"}
+    )["jobId"]
+    assert job_id.startswith("destroy-")
+
+    waiting = wait_for(server, job_id, "awaiting_approval")
+    assert waiting["plan"]["summary"]["destroy"] == 1 and waiting["plan"]["summary"]["add"] == 0
+    plan = dict(server.get(f"/api/deploy/plan/{job_id}").body)
+    assert [(c["address"], c["action"]) for c in plan["resourceChanges"]] == [
+        ("null_resource.marker", "delete")
+    ]
+    # Nothing is gone before the approval
+    assert len(dict(server.get("/api/deploy/state/gated-destroy-p").body)["state"]["resources"]) == 1
+
+    assert server.post(f"/api/deploy/approve/{job_id}", {"comment": "decommission"}).status == 202
+    completed(server, job_id)
+    assert project(server, "gated-destroy-p")["deploymentStatus"] == "destroyed"
