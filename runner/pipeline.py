@@ -75,6 +75,11 @@ class JobFailed(Exception):
         self.diagnostics = diagnostics or []
 
 
+class PlanRefused(JobFailed):
+    """A saved plan that is not applied at all (stale, or not one this job may apply): nothing
+    changed, so the project keeps the deployment it had rather than being marked failed."""
+
+
 class JobCancelled(Exception):
     pass
 
@@ -148,7 +153,9 @@ class Run:
             self._finish_failed(CANCELLED_MESSAGE, [])
             return 143
         except JobFailed as failure:
-            self._finish_failed(failure.message, failure.diagnostics)
+            self._finish_failed(
+                failure.message, failure.diagnostics, nothing_changed=isinstance(failure, PlanRefused)
+            )
             return 1
         except Exception as exc:
             LOGGER.exception("runner error")
@@ -210,15 +217,15 @@ class Run:
             source_action != JobAction.PLAN.value or action is not JobAction.DEPLOY
         ):
             kind = source_action or "unknown"
-            raise JobFailed(f"job {source} ({kind}) has no plan a {action.value} may apply")
+            raise PlanRefused(f"job {source} ({kind}) has no plan a {action.value} may apply")
         state = self.store.read_state()
         planned = StateIdentity.of_record(saved)
         reason = stale_reason(planned, StateIdentity.of_state(state))
         if reason is not None:
-            raise JobFailed(STALE_PREFIX + reason)
+            raise PlanRefused(STALE_PREFIX + reason)
         made_with = str(saved.get("terraformVersion") or "")
         if made_with and made_with != self.toolchain.version:
-            raise JobFailed(
+            raise PlanRefused(
                 f"{STALE_PREFIX}it was made with terraform {made_with}; this build runs "
                 f"{self.toolchain.version}: plan again"
             )
@@ -398,7 +405,7 @@ class Run:
         except JobFailed as failure:
             # Terraform's own check of a saved plan against the state, should ours have missed.
             if self.settings.stage is JobStage.APPLY and "stale" in failure.message.lower():
-                raise JobFailed(STALE_PREFIX + failure.message, failure.diagnostics) from None
+                raise PlanRefused(STALE_PREFIX + failure.message, failure.diagnostics) from None
             raise
         collector = SecretCollector()
         outputs = self._outputs(applied, collector)
@@ -646,7 +653,9 @@ class Run:
         if previous:
             self.tracker.log("--- the apply build goes on with the plan build's log ---")
 
-    def _finish_failed(self, message: str, diagnostics: list[dict[str, Any]]) -> None:
+    def _finish_failed(
+        self, message: str, diagnostics: list[dict[str, Any]], *, nothing_changed: bool = False
+    ) -> None:
         message = self.scrubber.scrub(message)
         self.tracker.log(f"failed: {message}")
         self.tracker.stop()
@@ -655,12 +664,15 @@ class Run:
             self.store.upload_log(snapshot.log_text)
         except Exception:
             LOGGER.warning("log upload failed", exc_info=True)
-        failed_deployment = self.settings.action in (JobAction.DEPLOY, JobAction.DESTROY)
+        failed_deployment = (
+            self.settings.action in (JobAction.DEPLOY, JobAction.DESTROY) and not nothing_changed
+        )
         self.store.fail(
             error=message,
             log_tail=snapshot.log_tail,
             diagnostics=json.loads(self.scrubber.scrub(json.dumps(diagnostics))),
             deployment_status=DeploymentStatus.FAILED if failed_deployment else None,
+            restore_previous=nothing_changed,
         )
 
 

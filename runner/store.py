@@ -330,8 +330,12 @@ class RunStore:
         log_tail: str,
         diagnostics: list[dict[str, Any]],
         deployment_status: DeploymentStatus | None,
+        restore_previous: bool = False,
     ) -> None:
+        """``restore_previous``: nothing was applied, so the project gets back what the job's lock
+        replaced (its deployment status and code), as an undone submit does."""
         now = iso_now()
+        previous = self._previous_project() if restore_previous else None
         failed = job_failed(
             self.settings.job_id, now, error, log_tail=log_tail, diagnostics_json=json.dumps(diagnostics[:10])
         )
@@ -342,13 +346,19 @@ class RunStore:
             )
             self._apply(self.projects, recorded)
         if not self.settings.speculative:
-            self.release_project_lock()
+            self.release_project_lock(previous)
 
-    def release_project_lock(self) -> None:
+    def release_project_lock(self, restore: Mapping[str, Any] | None = None) -> None:
         """Free the project for its next job, if this job still holds it."""
         self._apply(
-            self.projects, project_released(self.settings.project_id, self.settings.job_id, iso_now())
+            self.projects,
+            project_released(self.settings.project_id, self.settings.job_id, iso_now(), restore),
         )
+
+    def _previous_project(self) -> dict[str, Any] | None:
+        item = self.jobs.get_item(Key={"jobId": self.settings.job_id}, ConsistentRead=True).get("Item") or {}
+        previous = item.get("previousProject")
+        return dict(previous) if isinstance(previous, dict) and previous else None
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -230,6 +230,9 @@ def test_a_plan_applied_after_the_state_moved_is_refused_as_stale(
     assert after["serial"] == moved["serial"]
     bucket = next(r for r in after["resources"] if r["type"] == "aws_s3_bucket")
     assert bucket["instances"][0]["attributes"]["tags"] == {"Tier": "db"}
+    # Nothing was applied: the project keeps a deployed status, and is free
+    project_item = emulated.project(project)
+    assert project_item["deploymentStatus"] == "deployed" and "activeJobId" not in project_item
 
 
 def test_an_apply_with_no_saved_plan_fails_clearly(emulated: Emulated, toolchain: Toolchain) -> None:
