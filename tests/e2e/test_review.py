@@ -5,6 +5,7 @@ workflow's path is read back from the execution history."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -458,3 +459,34 @@ def test_a_gated_destroy_shows_what_it_deletes_and_deletes_it_only_when_approved
     assert server.post(f"/api/deploy/approve/{job_id}", {"comment": "decommission"}).status == 202
     completed(server, job_id)
     assert project(server, "gated-destroy-p")["deploymentStatus"] == "destroyed"
+
+
+def test_a_restart_closes_waiting_and_queued_jobs_and_gives_the_project_back(server: LocalServer) -> None:
+    # Runs last: it restarts the module's server.
+    first = deployed(server, "restart-p", marker_only("1"))
+    holder = accepted(
+        server, "/api/deploy", {"projectId": "restart-p", "iacCode": marker_only("2"), "approval": "required"}
+    )["jobId"]
+    wait_for(server, holder, "awaiting_approval")
+    queued = accepted(server, "/api/deploy", {"projectId": "restart-p", "iacCode": marker_only("3")})["jobId"]
+
+    # When the server is killed and started again on the same data (after its saver, which runs
+    # 0.2 s after a write, has kept the last one: a SIGKILL loses what is not saved yet)
+    time.sleep(2)
+    server.stop(signal.SIGKILL, timeout=30)
+    server.start()
+
+    # Then both jobs are closed, the project is as the last applied deploy left it, and free
+    for job_id in (holder, queued):
+        reply = server.get(f"/api/deploy/status/{job_id}")
+        assert reply.status == 200 and reply.body["status"] == "failed", (job_id, reply.body)
+    after = project(server, "restart-p")
+    assert (after["deploymentStatus"], after["deploymentJobId"], after["activeJobId"]) == (
+        "deployed",
+        first,
+        None,
+    )
+    # and the next deploy runs at once, not behind the dead queue
+    assert "queuePosition" not in accepted(
+        server, "/api/deploy", {"projectId": "restart-p", "iacCode": marker_only("4")}
+    )
