@@ -141,6 +141,7 @@ def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepte
     job_id = new_job_id(JobAction.DEPLOY)
     files, variables, fields = _checked_code(request, stores, job_id)
     project = stores.projects.get(request.projectId)
+    _refuse_early(stores, request.projectId, project, request.whenBusy)
     stores.code.put(request.projectId, job_id, files)
     reference = stores.variables.save(request.projectId, variables) if variables else None
     # Set with the lock, so a job undone (or cancelled unrun) puts the previous ones back; a
@@ -164,6 +165,7 @@ def submit_destroy(request: DestroyRequest, stores: SubmitStores) -> DeployAccep
     source_job = (project or {}).get("codeJobId")
     if not project or not source_job:
         raise ProjectNotFound(f"project {request.projectId} has no deployed code to destroy")
+    _refuse_early(stores, request.projectId, project, request.whenBusy)
     job_id = new_job_id(JobAction.DESTROY)
     # The runner reads the job's own workspace; a destroy runs the project's latest code (a
     # queued one copies it again when its turn comes, in case a deploy ahead changed it).
@@ -299,6 +301,20 @@ def _clear_stale_lock(stores: SubmitStores, project_id: str) -> None:
         reap_state_lock(stores.locks, project_id)
 
 
+def _refuse_early(
+    stores: SubmitStores, project_id: str, project: ProjectItem | None, when_busy: WhenBusy
+) -> None:
+    """A caller who wants a refusal from a busy project gets it before anything is stored (the
+    usual 409 of deploys racing for one project); the conditional lock remains the real check."""
+    holder = (project or {}).get("activeJobId")
+    if when_busy != "reject" or not holder:
+        return
+    if not _freed_stale_holder(stores, project_id, str(holder)):
+        raise ProjectBusy(
+            f"project {project_id} has a job in progress ({holder}); wait for it or cancel it", str(holder)
+        )
+
+
 def _take_project(stores: SubmitStores, submission: Submission, now: str) -> dict[str, Any] | None:
     """The project's lock, taken for the job: the fields it replaced; None if the project is busy."""
     _clear_stale_lock(stores, submission.project_id)
@@ -311,7 +327,7 @@ def _take_project(stores: SubmitStores, submission: Submission, now: str) -> dic
             if (
                 attempt
                 or not busy.active_job_id
-                or not _freed_stale_holder(stores, submission, busy.active_job_id)
+                or not _freed_stale_holder(stores, submission.project_id, busy.active_job_id)
             ):
                 if submission.when_busy == "reject":
                     raise
@@ -319,10 +335,10 @@ def _take_project(stores: SubmitStores, submission: Submission, now: str) -> dic
     return None
 
 
-def _freed_stale_holder(stores: SubmitStores, submission: Submission, holder: str) -> bool:
+def _freed_stale_holder(stores: SubmitStores, project_id: str, holder: str) -> bool:
     """Best effort: if the job table or the workflow cannot tell, the job queues (or gets its 409)."""
     with contextlib.suppress(StoreUnavailable, WorkflowUnavailable):
-        return release_stale_holder(stores.locks, submission.project_id, holder, epoch_ms())
+        return release_stale_holder(stores.locks, project_id, holder, epoch_ms())
     return False
 
 

@@ -21,7 +21,10 @@ from tests.support.local_server import LocalServer
 
 pytestmark = pytest.mark.terraform
 
-APPROVAL_TIMEOUT_SECONDS = 90  # long enough for the queue tests to hold a project with a waiting job
+# The module's server holds projects with waiting jobs for as long as a test needs; the expiry
+# test has a server of its own whose approvals expire quickly.
+APPROVAL_TIMEOUT_SECONDS = 3600
+SHORT_APPROVAL_TIMEOUT_SECONDS = 15
 DB_PASSWORD = "Review-Db-Passw0rd-41"
 
 
@@ -51,6 +54,16 @@ def server(tmp_path_factory: pytest.TempPathFactory, toolchain: Toolchain) -> It
     running = LocalServer(
         data_dir,
         extra_env={"APPROVAL_TIMEOUT_SECONDS": str(APPROVAL_TIMEOUT_SECONDS), "QUEUE_POLL_SECONDS": "1"},
+    )
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def expiring_server(tmp_path: Path, toolchain: Toolchain) -> Iterator[LocalServer]:
+    running = LocalServer(
+        tmp_path / "data", extra_env={"APPROVAL_TIMEOUT_SECONDS": str(SHORT_APPROVAL_TIMEOUT_SECONDS)}
     )
     running.start()
     yield running
@@ -300,14 +313,15 @@ def test_discard_ends_the_job_and_gives_the_project_its_previous_status_back(ser
     assert "Record the discard" in visited and "Apply the plan in CodeBuild" not in visited
 
 
-def test_an_approval_that_never_comes_expires_and_discards_itself(server: LocalServer) -> None:
+def test_an_approval_that_never_comes_expires_and_discards_itself(expiring_server: LocalServer) -> None:
+    server = expiring_server
     first = deployed(server, "expiry-p", marker_only("1"))
     job_id = accepted(
         server, "/api/deploy", {"projectId": "expiry-p", "iacCode": marker_only("2"), "approval": "required"}
     )["jobId"]
     wait_for(server, job_id, "awaiting_approval")
 
-    status, _ = server.wait_job(job_id, timeout=APPROVAL_TIMEOUT_SECONDS + 60)
+    status, _ = server.wait_job(job_id, timeout=SHORT_APPROVAL_TIMEOUT_SECONDS + 120)
 
     assert (status["status"], status["phase"]) == ("failed", "discarded")
     assert status["approval"]["state"] == "expired" and "expired" in status["error"]
@@ -367,7 +381,9 @@ def test_ten_deploys_on_a_busy_project_are_all_accepted_and_run_one_at_a_time_in
             break
         time.sleep(0.2)
     expected = [job_id for job_id in ids if job_id != ids[4]]
-    assert [statuses[job_id]["status"] for job_id in expected] == ["completed"] * 9
+    assert [statuses[job_id]["status"] for job_id in expected] == ["completed"] * 9, [
+        statuses[job_id].get("error") for job_id in expected
+    ]
     assert statuses[ids[4]]["status"] == "failed"
     # Each job ran after the one before it ended (a fast job may run between two polls)
     assert running_order == [job_id for job_id in expected if job_id in running_order]

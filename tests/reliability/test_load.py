@@ -113,14 +113,27 @@ def test_twenty_projects_deploying_at_once_all_complete(
 def test_fifty_deploys_racing_for_one_project_exactly_one_accepted(
     strict_server: LocalServer, record_figure: Callable[[str], None]
 ) -> None:
-    body = {"projectId": "load-race", "iacCode": NULL_APP.format(value="race"), "whenBusy": "reject"}
+    # Each asks to be refused when the project is busy; the winner's plan then waits for approval,
+    # so it holds the project however long the other 49 take to arrive.
+    body = {
+        "projectId": "load-race",
+        "iacCode": NULL_APP.format(value="race"),
+        "whenBusy": "reject",
+        "approval": "required",
+    }
     with ThreadPoolExecutor(max_workers=50) as pool:
         replies = list(pool.map(lambda _: strict_server.post("/api/deploy", body), range(50)))
     accepted = [r for r in replies if r.status == 202]
     assert len(accepted) == 1
     assert sorted({r.status for r in replies}) == [202, 409]
     assert {r.body["activeJobId"] for r in replies if r.status == 409} == {accepted[0].body["jobId"]}
-    final, _ = strict_server.wait_job(accepted[0].body["jobId"])
+    job_id = accepted[0].body["jobId"]
+    deadline = time.monotonic() + 600
+    while strict_server.get(f"/api/deploy/status/{job_id}").body["phase"] != "awaiting_approval":
+        assert time.monotonic() < deadline, strict_server.get(f"/api/deploy/status/{job_id}").body
+        time.sleep(0.3)
+    assert strict_server.post(f"/api/deploy/approve/{job_id}", {}).status == 202
+    final, _ = strict_server.wait_job(job_id)
     assert final["status"] == "completed"
     assert json.dumps(final["result"]["outputs"]) == json.dumps({"v": "race"})
     record_figure("50 deploys racing for one project: 1 accepted, 49 answered 409 naming it")
