@@ -82,7 +82,9 @@ class FakeProjectStore(ProjectStore):
             return {}
         previous = {key: copy.deepcopy(item.get(key)) for key in fields}
         now = str(fields.get("lastUpdated", ""))
-        if not apply_update(self.items, project_locked(project_id, job_id, now, fields, from_queue=from_queue)):
+        if not apply_update(
+            self.items, project_locked(project_id, job_id, now, fields, from_queue=from_queue)
+        ):
             holder = active or (item.get("queue") or [None])[-1]
             raise ProjectBusy(f"project {project_id} has a job in progress ({holder})", holder)
         return previous
