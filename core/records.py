@@ -5,11 +5,13 @@ Status values are the seed API's (``spec/seed-api.md``) and are binding.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
 import time
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
@@ -98,6 +100,21 @@ def new_job_id(action: JobAction, now_ms: int | None = None) -> str:
 def iso_now() -> str:
     """UTC timestamp with milliseconds and a Z, as in the seed (2024-01-01T00:00:00.000Z)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_after(moment: str, seconds: int) -> str:
+    """One of our timestamps, ``seconds`` later, in the same shape (an approval's or a plan's expiry)."""
+    later = datetime.fromisoformat(moment.replace("Z", "+00:00")) + timedelta(seconds=seconds)
+    return later.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def code_digest(contents: Mapping[str, bytes]) -> str:
+    """The identity of a job's code: sha256 over its paths and contents, in path order. The API
+    takes it of the code it stores, the runner of the code it downloads; they compare equal."""
+    digest = hashlib.sha256()
+    for path in sorted(contents):
+        digest.update(path.encode() + b"\0" + contents[path] + b"\0")
+    return digest.hexdigest()
 
 
 def epoch_ms() -> int:

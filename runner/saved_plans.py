@@ -8,13 +8,14 @@ refuse it too, but only once the build got that far, and with a less telling mes
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from core.records import code_digest
 
 PLAN_STATE_MEMBER = "tfstate"
 STALE_PREFIX = "stale plan: "
@@ -72,10 +73,7 @@ def code_hash(root: Path, files: Iterable[str]) -> str:
     """sha256 over the workspace's files (sorted relative paths and their contents): the user's
     code as submitted, before the runner adds its own files. The same digest as the API's job
     field ``codeHash`` (functions/logic/submit.py), so the two can be compared."""
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + (root / name).read_bytes() + b"\0")
-    return digest.hexdigest()
+    return code_digest({name: (root / name).read_bytes() for name in files})
 
 
 def has_changes(summary: Mapping[str, int], plan: Mapping[str, Any]) -> bool:

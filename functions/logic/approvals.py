@@ -10,10 +10,9 @@ then the workflow is told through the task token it waits on.
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.records import JobStatus, Phase, iso_now
+from core.records import JobStatus, Phase, iso_after, iso_now
 from core.responses import DecisionOut
 from core.transitions import job_approved, job_awaiting_approval, job_discarded, job_failed
 from functions.dal.jobs import JobItem, JobStore
@@ -29,11 +28,6 @@ from functions.models.exceptions import (
 DISCARDED_ERROR = "Discarded"  # the error the workflow's wait catches
 
 
-def _later(now: str, seconds: int) -> str:
-    moment = datetime.fromisoformat(now.replace("Z", "+00:00")) + timedelta(seconds=seconds)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def await_approval(jobs: JobStore, job_id: str, task_token: str, timeout_seconds: int) -> dict[str, Any]:
     """The workflow's wait begins: the job shows awaiting_approval until someone answers."""
     now = iso_now()
@@ -41,7 +35,7 @@ def await_approval(jobs: JobStore, job_id: str, task_token: str, timeout_seconds
         "required": True,
         "state": "waiting",
         "requestedAt": now,
-        "expiresAt": _later(now, timeout_seconds),
+        "expiresAt": iso_after(now, timeout_seconds),
     }
     if not jobs.apply(job_awaiting_approval(job_id, now, task_token, approval)):
         # Cancelled (or ended) between its plan and its wait: nothing is left to wait for.

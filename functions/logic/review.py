@@ -6,11 +6,10 @@ the cost (the status answer shows them); the whole review is one document beside
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.plans import render_markdown, review_plan
-from core.records import JobAction, JobMode, iso_now
+from core.records import JobAction, JobMode, iso_after, iso_now
 from core.transitions import ACTIVE, Update, job_reviewed, one_of, present
 from cost import estimate
 from functions.dal.jobs import JobItem, JobStore
@@ -43,11 +42,6 @@ def plan_cost(plan: dict[str, Any], default_region: str) -> dict[str, Any]:
     }
 
 
-def expires_at(created_at: str, seconds: int) -> str:
-    moment = datetime.fromisoformat(created_at.replace("Z", "+00:00")) + timedelta(seconds=seconds)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def review_job_plan(
     jobs: JobStore, artifacts: ArtifactReader, job_id: str, *, default_region: str, plan_expiry_seconds: int
 ) -> dict[str, Any]:
@@ -70,7 +64,7 @@ def review_job_plan(
         "terraformVersion": saved.get("terraformVersion") or plan.get("terraform_version"),
         "codeHash": saved.get("codeHash") or job.get("codeHash"),
         "createdAt": created,
-        "expiresAt": expires_at(created, plan_expiry_seconds),
+        "expiresAt": iso_after(created, plan_expiry_seconds),
     }
     document |= {
         "cost": cost,

@@ -11,7 +11,6 @@ released and taken for the new job.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from core.records import (
     JobMode,
     JobStatus,
     Phase,
+    code_digest,
     epoch_ms,
     iso_now,
     new_job_id,
@@ -97,11 +97,8 @@ class Submission:
 
 
 def code_hash(files: Mapping[str, str]) -> str:
-    """The code's identity: its paths and contents, in path order."""
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
-    return digest.hexdigest()
+    """The code's identity (core.records.code_digest), as the runner takes it of the same files."""
+    return code_digest({path: text.encode() for path, text in files.items()})
 
 
 def _checked_code(
