@@ -15,8 +15,16 @@ from constructs import Construct
 from cdk.functions_construct import FunctionsConstruct
 from cdk.nag import suppress
 from cdk.settings import InstallOptions
-from core.records import PROJECT_ID_PATTERN
-from core.requests import MAX_CODE_BYTES, MAX_REQUEST_BYTES, DeployRequest
+from core.records import JOB_ID_PATTERN, PROJECT_ID_PATTERN
+from core.requests import (
+    MAX_CODE_BYTES,
+    MAX_POLICY_BYTES,
+    MAX_REQUEST_BYTES,
+    DeployRequest,
+    OverrideRequest,
+    PolicyDryRunRequest,
+    PolicyRequest,
+)
 from functions.handlers.routing import ROUTES
 
 BAD_BODY_TEMPLATE = '{"error": "bad_request", "message": "$context.error.validationErrorString"}'
@@ -35,6 +43,19 @@ _RUN_OPTIONS = {
     "approval": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=_REQUEST_FIELDS["approval"]["enum"]),
     "whenBusy": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=_REQUEST_FIELDS["whenBusy"]["enum"]),
     "supersede": apigw.JsonSchema(type=apigw.JsonSchemaType.BOOLEAN),
+    # Lets deletes a destroy-protection policy guards go ahead (after a second person approves).
+    "allowDestroy": apigw.JsonSchema(type=apigw.JsonSchemaType.BOOLEAN),
+}
+_POLICY_FIELDS = PolicyRequest.model_json_schema()["properties"]
+_DRY_RUN_FIELDS = PolicyDryRunRequest.model_json_schema()["properties"]
+_REASON = OverrideRequest.model_json_schema()["properties"]["reason"]
+# A policy's body (core/requests.py PolicyRequest): its level, a Rego module of its own or a
+# built-in's settings (free-form: each built-in checks its own), and the project it applies to.
+_POLICY = {
+    "level": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=_POLICY_FIELDS["level"]["enum"]),
+    "rego": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, max_length=MAX_POLICY_BYTES),
+    "syntax": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=_POLICY_FIELDS["syntax"]["enum"]),
+    "settings": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
 }
 
 
@@ -59,6 +80,44 @@ MODELS = {
     "PlanRequest": _body("PlanRequest", dict(_CODE)),
     "ProjectSettingsRequest": _body(
         "ProjectSettingsRequest", {"approval": _RUN_OPTIONS["approval"]}, required=("approval",)
+    ),
+    "OverrideRequest": _body(
+        "OverrideRequest",
+        {
+            "reason": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.STRING,
+                min_length=_REASON["minLength"],
+                max_length=_REASON["maxLength"],
+            )
+        },
+        required=("reason",),
+    ),
+    "PolicyRequest": _body(
+        "PolicyRequest",
+        {
+            **_POLICY,
+            "projectId": _PROJECT_ID,
+            "description": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.STRING, max_length=_POLICY_FIELDS["description"]["maxLength"]
+            ),
+        },
+        required=("level",),
+    ),
+    "PolicyDryRunRequest": _body(
+        "PolicyDryRunRequest",
+        {
+            **_POLICY,
+            "planJobId": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern=JOB_ID_PATTERN),
+            "name": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING),
+            "version": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1),
+            "scope": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.STRING, enum=_DRY_RUN_FIELDS["scope"]["enum"]
+            ),
+            "caller": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.STRING, max_length=_DRY_RUN_FIELDS["caller"]["maxLength"]
+            ),
+        },
+        required=("planJobId",),
     ),
 }
 

@@ -29,7 +29,7 @@ from packaging.utils import canonicalize_name
 from cdk.constants import BUNDLE_CACHE_DIR, BUNDLE_EXCLUDES, PYPROJECT, REPO_ROOT, UV_LOCK
 
 # Bumped when the way a dependency tree is installed changes, so old cache entries are not reused.
-BUNDLER_VERSION = "1"
+BUNDLER_VERSION = "2"
 # Required by the API but never pulled: local bundling always succeeds or raises.
 UNUSED_DOCKER_IMAGE = "public.ecr.aws/sam/build-python3.12"
 
@@ -67,6 +67,30 @@ class TargetPython:
             "os_name": "posix",
             "platform_machine": self.machine,
         }
+
+
+# The manylinux aliases of PEP 599 and PEP 571/513: the same glibc floors under older names.
+_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+
+
+def manylinux_platforms(machine: str, glibc: tuple[int, int]) -> tuple[str, ...]:
+    """Every manylinux platform tag a system with ``glibc`` runs, newest first (PEP 600).
+
+    pip's ``--platform`` takes each tag literally: given only ``manylinux2014_aarch64`` it refuses a
+    ``manylinux_2_34`` wheel that runs fine on the target, so the bundler names them all.
+    """
+    major, newest = glibc
+    if major != 2:
+        raise BundlingError(f"glibc {major}.{newest} is not a manylinux glibc")
+    # aarch64 wheels began with manylinux2014 (glibc 2.17); x86_64 ones with manylinux1 (2.5).
+    oldest = 5 if machine in ("x86_64", "i686") else 17
+    tags: list[str] = []
+    for minor in range(newest, oldest - 1, -1):
+        tags.append(f"manylinux_2_{minor}_{machine}")
+        legacy = _LEGACY_MANYLINUX.get((2, minor))
+        if legacy:
+            tags.append(f"{legacy}_{machine}")
+    return tuple(tags)
 
 
 def group_requirements(group: str, pyproject: Path = PYPROJECT) -> list[str]:
@@ -182,17 +206,17 @@ class LocalBundler:
         *,
         extra_files: Mapping[str, str] | None = None,
         dependencies: Sequence[LockedPackage] = (),
-        pip_platform: str | None = None,
+        pip_platforms: Sequence[str] = (),
         python_version: str | None = None,
         root: Path = REPO_ROOT,
         cache_dir: Path = BUNDLE_CACHE_DIR,
     ) -> None:
-        if dependencies and not (pip_platform and python_version):
+        if dependencies and not (pip_platforms and python_version):
             raise BundlingError("installing dependencies needs the target platform and Python version")
         self.packages = tuple(packages)
         self.extra_files = dict(extra_files or {})
         self.dependencies = tuple(dependencies)
-        self.pip_platform = pip_platform
+        self.pip_platforms = tuple(pip_platforms)
         self.python_version = python_version
         self.root = root
         self.cache_dir = cache_dir
@@ -227,7 +251,7 @@ class LocalBundler:
         text = "\n".join(
             [
                 BUNDLER_VERSION,
-                str(self.pip_platform),
+                " ".join(self.pip_platforms),
                 str(self.python_version),
                 requirements_text(self.dependencies),
             ]
@@ -267,8 +291,7 @@ class LocalBundler:
             "--no-deps",  # the lock already lists the whole closure
             "--require-hashes",
             "--only-binary=:all:",
-            "--platform",
-            str(self.pip_platform),
+            *(option for platform in self.pip_platforms for option in ("--platform", platform)),
             "--implementation",
             "cp",
             "--python-version",
@@ -290,7 +313,7 @@ class LocalBundler:
             requirements.unlink(missing_ok=True)
         if result.returncode != 0:
             raise BundlingError(
-                f"pip could not install the {self.pip_platform} dependencies:\n{result.stderr.strip()}"
+                f"pip could not install the {self.pip_platforms[0]} dependencies:\n{result.stderr.strip()}"
             )
         # pip --target leaves its own metadata bin/ for console scripts; Lambda never runs them.
         shutil.rmtree(target / "bin", ignore_errors=True)

@@ -34,9 +34,12 @@ WORKFLOW_STEPS_TIMEOUT_MARGIN_SECONDS: Final = 5
 # What each bundle ships: its own packages, and its dependency group of pyproject.toml (versions
 # and hashes from uv.lock).
 LAMBDA_GROUP: Final = "lambda"
-LAMBDA_PACKAGES: Final = ("functions", "core", "cost")
+LAMBDA_PACKAGES: Final = ("functions", "core", "cost", "policy")
 LAMBDA_PYTHON_VERSION: Final = "3.12"
-LAMBDA_PLATFORM: Final = "manylinux2014_aarch64"
+LAMBDA_MACHINE: Final = "aarch64"  # the functions' arm64 architecture
+# The python3.12 runtime runs on Amazon Linux 2023, whose glibc is 2.34: wheels built for any
+# manylinux up to 2_34 run there (regorus ships only manylinux_2_34 wheels).
+LAMBDA_GLIBC: Final = (2, 34)
 # Never shipped: caches (the packages listed are the whole of what ships).
 BUNDLE_EXCLUDES: Final = (
     "__pycache__",

@@ -34,6 +34,11 @@ class DataConstruct(Construct):
                 projection_type=dynamodb.ProjectionType.ALL,
             )
         self.projects_table = self._table("ProjectsTable", "projectId", removal_policy=RemovalPolicy.RETAIN)
+        # Every version of every policy is kept beside its head (functions/dal/policies.py): the
+        # record of which rules a job was checked against, so it outlives the stack like the jobs.
+        self.policies_table = self._table(
+            "PoliciesTable", "scope", sort_key="policyKey", removal_policy=RemovalPolicy.RETAIN
+        )
         self.lock_table = self._table("LockTable", "LockID", removal_policy=RemovalPolicy.RETAIN)
         # Idempotency records live for minutes; nothing is lost with the table.
         self.idempotency_table = self._table(
@@ -129,6 +134,7 @@ class DataConstruct(Construct):
         id_: str,
         partition_key: str,
         *,
+        sort_key: str | None = None,
         removal_policy: RemovalPolicy,
         time_to_live_attribute: str | None = None,
     ) -> dynamodb.Table:
@@ -136,6 +142,9 @@ class DataConstruct(Construct):
             self,
             id_,
             partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+            sort_key=(
+                dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING) if sort_key else None
+            ),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
             encryption_key=self.key,

@@ -14,7 +14,13 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk import constants
-from cdk.bundling import LocalBundler, TargetPython, group_requirements, locked_closure
+from cdk.bundling import (
+    LocalBundler,
+    TargetPython,
+    group_requirements,
+    locked_closure,
+    manylinux_platforms,
+)
 from cdk.data_construct import DataConstruct
 from cdk.iam_helpers import (
     ITEM_READ,
@@ -41,6 +47,11 @@ from cdk.workflow_construct import executions_arn, state_machine_arn, steps_time
 # The Lambda runtime ships these; bundling our own would only shadow them.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
 JOB_INDEXES = (constants.JOBS_BY_PROJECT_INDEX, constants.JOBS_BY_CREATION_INDEX)
+# The policy store (functions/dal/policies.py): Query lists a scope's heads or a policy's versions,
+# GetItem reads one head or version; an upload is a TransactWriteItems of two conditional Puts,
+# which IAM authorises as dynamodb:PutItem on the table (no ConditionCheck item is used).
+POLICY_READ = ("dynamodb:GetItem", "dynamodb:Query")
+POLICY_WRITE = ("dynamodb:PutItem",)
 SEND_TASK_REASON = (
     "states:SendTaskSuccess and SendTaskFailure have no resource type in IAM (the task token names "
     "no ARN), so they take Resource '*'; the function sends only the token its job record holds."
@@ -48,17 +59,17 @@ SEND_TASK_REASON = (
 
 
 def lambda_code() -> lambda_.Code:
-    """``functions/``, ``core/`` and ``cost/`` with the lambda group's dependencies, for Python 3.12
-    on arm64; built without Docker."""
+    """``functions/``, ``core/``, ``cost/`` and ``policy/`` with the lambda group's dependencies, for
+    Python 3.12 on arm64 (Amazon Linux 2023); built without Docker."""
     dependencies = locked_closure(
         group_requirements(constants.LAMBDA_GROUP),
-        TargetPython(constants.LAMBDA_PYTHON_VERSION, "aarch64"),
+        TargetPython(constants.LAMBDA_PYTHON_VERSION, constants.LAMBDA_MACHINE),
         provided=RUNTIME_PROVIDED,
     )
     bundler = LocalBundler(
         constants.LAMBDA_PACKAGES,
         dependencies=dependencies,
-        pip_platform=constants.LAMBDA_PLATFORM,
+        pip_platforms=manylinux_platforms(constants.LAMBDA_MACHINE, constants.LAMBDA_GLIBC),
         python_version=constants.LAMBDA_PYTHON_VERSION,
     )
     return lambda_.Code.from_asset(str(constants.REPO_ROOT), **bundler.bundling_options())
@@ -108,6 +119,7 @@ class FunctionsConstruct(Construct):
             {
                 "JOBS_TABLE": data.jobs_table.table_name,
                 "PROJECTS_TABLE": data.projects_table.table_name,
+                "POLICIES_TABLE": data.policies_table.table_name,
                 "IDEMPOTENCY_TABLE": data.idempotency_table.table_name,
                 "LOCK_TABLE": data.lock_table.table_name,
                 "WORKSPACES_BUCKET": data.workspaces_bucket.bucket_name,
@@ -124,6 +136,8 @@ class FunctionsConstruct(Construct):
         allow_items(self.deploy, data.jobs_table, [*ITEM_READ, *ITEM_WRITE], JOB_INDEXES)
         allow_items(self.deploy, data.projects_table, [*ITEM_READ, *ITEM_WRITE])
         allow_items(self.deploy, data.idempotency_table, ["dynamodb:GetItem", *ITEM_WRITE])
+        # A job records the policy set in force at submit: the heads of two scopes, by Query.
+        allow_items(self.deploy, data.policies_table, ["dynamodb:Query"])
         # A destroy and a saved plan's apply copy code (GetObject + PutObject); DeleteObject
         # undoes the code of a job that could not start.
         allow_objects(
@@ -164,31 +178,14 @@ class FunctionsConstruct(Construct):
         allow(self.deploy, ["codebuild:BatchGetBuilds"], [runner_project_arn])
         allow_key(self.deploy, key, KMS_WRITE, via=["dynamodb", "s3", "secretsmanager"])
 
-        self.cancel = self._function(
-            "Cancel",
-            "cancel_handler",
-            "Cancels a job, approves or discards a plan, and releases a stuck terraform state lock",
-            {
-                "JOBS_TABLE": data.jobs_table.table_name,
-                "PROJECTS_TABLE": data.projects_table.table_name,
-                "LOCK_TABLE": data.lock_table.table_name,
-                "IDEMPOTENCY_TABLE": data.idempotency_table.table_name,
-                # Names only: the lock's LockID is "<state bucket>/projects/<projectId>/terraform.tfstate".
-                "STATE_BUCKET": data.state_bucket.bucket_name,
-                "STATE_MACHINE_ARN": machine_arn,
-            },
-            wildcard_reason=SEND_TASK_REASON,
+        self.cancel = self._cancel(
+            data,
+            key,
+            executions=executions,
+            runner_project_arn=runner_project_arn,
+            default_region=default_region,
+            machine_arn=machine_arn,
         )
-        allow_items(self.cancel, data.jobs_table, [*ITEM_READ, *ITEM_WRITE], JOB_INDEXES)
-        allow_items(self.cancel, data.projects_table, [*ITEM_READ, *ITEM_WRITE])
-        allow_items(self.cancel, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
-        allow_items(self.cancel, data.idempotency_table, ["dynamodb:GetItem", *ITEM_WRITE])
-        allow(self.cancel, ["states:StopExecution", "states:DescribeExecution"], [executions])
-        allow(self.cancel, ["codebuild:BatchGetBuilds"], [runner_project_arn])
-        # Approve and discard answer the approval wait's task token. These actions have no resource
-        # type in IAM (a token names no ARN): Resource '*' is the only one that matches.
-        allow(self.cancel, ["states:SendTaskSuccess", "states:SendTaskFailure"], ["*"])
-        allow_key(self.cancel, key, KMS_WRITE, via=["dynamodb"])
 
         self.jobs = self._function(
             "Jobs",
@@ -273,6 +270,56 @@ class FunctionsConstruct(Construct):
             self.workflow_steps,
         )
 
+    def _cancel(
+        self,
+        data: DataConstruct,
+        key: kms.IKey,
+        *,
+        machine_arn: str,
+        executions: str,
+        runner_project_arn: str,
+        default_region: str,
+    ) -> lambda_.Function:
+        """Cancel, approve, discard and override; project settings; policies; the admin unlock."""
+        cancel = self._function(
+            "Cancel",
+            "cancel_handler",
+            "Cancels a job, approves, discards or overrides a plan, manages policies, releases a stuck "
+            "terraform state lock",
+            {
+                "JOBS_TABLE": data.jobs_table.table_name,
+                "PROJECTS_TABLE": data.projects_table.table_name,
+                "POLICIES_TABLE": data.policies_table.table_name,
+                "LOCK_TABLE": data.lock_table.table_name,
+                "IDEMPOTENCY_TABLE": data.idempotency_table.table_name,
+                # Names only: the lock's LockID is "<state bucket>/projects/<projectId>/terraform.tfstate".
+                "STATE_BUCKET": data.state_bucket.bucket_name,
+                # A policy's dry run reads a stored plan and prices it as the review does.
+                "LOGS_BUCKET": data.logs_bucket.bucket_name,
+                "DEFAULT_REGION": default_region,
+                "STATE_MACHINE_ARN": machine_arn,
+            },
+            wildcard_reason=SEND_TASK_REASON,
+        )
+        allow_items(cancel, data.jobs_table, [*ITEM_READ, *ITEM_WRITE], JOB_INDEXES)
+        allow_items(cancel, data.projects_table, [*ITEM_READ, *ITEM_WRITE])
+        allow_items(cancel, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
+        allow_items(cancel, data.idempotency_table, ["dynamodb:GetItem", *ITEM_WRITE])
+        # Policies: list, read and version (GetItem, Query); an upload or a delete writes a new
+        # version and the head in one transaction (PutItem). Nothing is ever deleted.
+        allow_items(cancel, data.policies_table, [*POLICY_READ, *POLICY_WRITE])
+        # The dry run reads a stored plan (plans/<p>/<j>.json), never a log, never a write.
+        allow_objects(
+            cancel, data.logs_bucket, ["s3:GetObject"], [constants.PLANS_PREFIX], list_prefixes=True
+        )
+        allow(cancel, ["states:StopExecution", "states:DescribeExecution"], [executions])
+        allow(cancel, ["codebuild:BatchGetBuilds"], [runner_project_arn])
+        # Approve, discard and override answer the approval wait's task token. These have no resource
+        # type in IAM (a token names no ARN): Resource '*' is the only one that matches.
+        allow(cancel, ["states:SendTaskSuccess", "states:SendTaskFailure"], ["*"])
+        allow_key(cancel, key, KMS_WRITE, via=["dynamodb", "s3"])
+        return cancel
+
     def _reaper(
         self,
         data: DataConstruct,
@@ -325,7 +372,8 @@ class FunctionsConstruct(Construct):
         review: Mapping[str, str],
     ) -> lambda_.Function:
         """Not behind the API: the state machine invokes it for a queued job's turn, a plan's review
-        (with its cost estimate), the approval wait, and a discard or expiry."""
+        (with its cost estimate), its policy check (``python -m policy`` in a resource-limited
+        subprocess), the approval wait, and a discard or expiry."""
         function = self._function(
             "WorkflowSteps",
             "workflow_handler",
@@ -333,6 +381,7 @@ class FunctionsConstruct(Construct):
             {
                 "JOBS_TABLE": data.jobs_table.table_name,
                 "PROJECTS_TABLE": data.projects_table.table_name,
+                "POLICIES_TABLE": data.policies_table.table_name,
                 "LOCK_TABLE": data.lock_table.table_name,
                 "WORKSPACES_BUCKET": data.workspaces_bucket.bucket_name,
                 # Names only: a stale state lock's LockID is "<state bucket>/projects/<id>/terraform.tfstate".
@@ -349,6 +398,8 @@ class FunctionsConstruct(Construct):
         )
         allow_items(function, data.jobs_table, ["dynamodb:GetItem", "dynamodb:UpdateItem"])
         allow_items(function, data.projects_table, ["dynamodb:GetItem", "dynamodb:UpdateItem"])
+        # The policy check loads the versions the job was submitted under; read only.
+        allow_items(function, data.policies_table, POLICY_READ)
         # A queued job's turn frees a project whose holder is dead: its state lock, its execution.
         allow_items(function, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
         allow(function, ["states:DescribeExecution", "states:StopExecution"], [executions])

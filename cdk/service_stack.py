@@ -82,6 +82,7 @@ class ServiceStack(Stack):
             "RunnerProjectName": (self.runner.project.project_name, "CodeBuild project that runs terraform"),
             "JobsTableName": (self.data.jobs_table.table_name, "Job records"),
             "ProjectsTableName": (self.data.projects_table.table_name, "Project records"),
+            "PoliciesTableName": (self.data.policies_table.table_name, "Policies and their versions"),
             "LockTableName": (self.data.lock_table.table_name, "Terraform state locks"),
             "IdempotencyTableName": (self.data.idempotency_table.table_name, "Idempotency records"),
             "WorkspacesBucketName": (self.data.workspaces_bucket.bucket_name, "Submitted code"),

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import fastjsonschema
 import pytest
 from pydantic import BaseModel
 
 from core.records import PROJECT_ID_PATTERN
-from core.requests import MAX_CODE_BYTES, DeployRequest, DestroyRequest, PlanRequest
+from core.requests import (
+    MAX_CODE_BYTES,
+    MAX_POLICY_BYTES,
+    DeployRequest,
+    DestroyRequest,
+    OverrideRequest,
+    PlanRequest,
+    PolicyDryRunRequest,
+    PolicyRequest,
+    ProjectSettingsRequest,
+)
 from functions.handlers.routing import ROUTES
 from tests.infrastructure.conftest import Synth
 
@@ -97,6 +108,7 @@ def test_request_bodies_are_validated_and_code_is_capped(synth: Synth) -> None:
         "approval",
         "whenBusy",
         "supersede",
+        "allowDestroy",
     }
     assert deploy["properties"]["iacCode"]["maxLength"] == MAX_CODE_BYTES
     assert deploy["properties"]["projectId"]["pattern"] == PROJECT_ID_PATTERN
@@ -111,7 +123,18 @@ def test_request_bodies_are_validated_and_code_is_capped(synth: Synth) -> None:
     assert all("RequestValidatorId" in m for m in posts_with_bodies)
 
 
-@pytest.mark.parametrize("model", [DeployRequest, DestroyRequest, PlanRequest])
+@pytest.mark.parametrize(
+    "model",
+    [
+        DeployRequest,
+        DestroyRequest,
+        PlanRequest,
+        ProjectSettingsRequest,
+        OverrideRequest,
+        PolicyRequest,
+        PolicyDryRunRequest,
+    ],
+)
 def test_gateway_models_take_every_field_the_request_models_take(
     synth: Synth, model: type[BaseModel]
 ) -> None:
@@ -128,6 +151,76 @@ def test_gateway_models_take_every_field_the_request_models_take(
         assert gateway["properties"][name]["type"] == field["type"], name
         if "enum" in field:
             assert gateway["properties"][name]["enum"] == field["enum"], name
+        # No stricter a limit than the handler's
+        for limit in ("maxLength", "minLength", "pattern"):
+            if limit in gateway["properties"][name]:
+                assert gateway["properties"][name][limit] == field.get(limit), (name, limit)
+    assert gateway["additionalProperties"] is False
+
+
+def test_every_body_model_a_route_names_is_declared(synth: Synth) -> None:
+    declared = {m["Properties"]["Name"] for m in synth.resources("AWS::ApiGateway::Model").values()}
+    named = {route.body_model for route in ROUTES if route.body_model}
+    assert named <= declared
+    assert {"OverrideRequest", "PolicyRequest", "PolicyDryRunRequest"} <= named
+
+
+def test_the_gateway_lets_allow_destroy_through(synth: Synth) -> None:
+    # Given bodies that forbid unknown fields / Then allowDestroy is a known one, a boolean
+    schemas = _schemas(synth)
+    for name in ("DeployRequest", "DestroyRequest"):
+        assert schemas[name]["additionalProperties"] is False
+        assert schemas[name]["properties"]["allowDestroy"] == {"type": "boolean"}, name
+        body = {"projectId": "p-1", "iacCode": "resource x y {}", "allowDestroy": True}
+        if name == "DestroyRequest":
+            del body["iacCode"]
+        assert _accepts(schemas[name], body), name
+        assert not _accepts(schemas[name], {**body, "allowDestroy": "yes"}), name
+    # The apply's body has no gateway model: the handler alone checks it
+    apply = [r for r in ROUTES if r.path == "/api/deploy/apply/{planJobId}"]
+    assert [r.body_model for r in apply] == [None]
+
+
+def test_a_policy_body_takes_free_form_settings_and_a_full_size_rego_module(synth: Synth) -> None:
+    schemas = _schemas(synth)
+    policy = schemas["PolicyRequest"]
+    assert policy["required"] == ["level"]
+    assert policy["properties"]["settings"] == {"type": "object"}
+    assert MAX_POLICY_BYTES == 262144
+    assert policy["properties"]["rego"] == {"type": "string", "maxLength": MAX_POLICY_BYTES}
+    nested = {"limits": {"monthly": 100, "tags": ["a", {"b": None}]}, "on": True}
+    assert _accepts(policy, {"level": "mandatory", "settings": nested, "projectId": "p-1"})
+    assert _accepts(policy, {"level": "advisory", "rego": "x" * MAX_POLICY_BYTES})
+    assert not _accepts(policy, {"level": "advisory", "rego": "x" * (MAX_POLICY_BYTES + 1)})
+    assert not _accepts(policy, {"level": "strict"})
+    assert not _accepts(policy, {"level": "off", "other": 1})
+    dry_run = schemas["PolicyDryRunRequest"]
+    assert dry_run["required"] == ["planJobId"]
+    assert _accepts(
+        dry_run,
+        {"planJobId": "plan-1700000000000-abc123", "rego": "package x", "settings": nested, "version": 2},
+    )
+    assert not _accepts(dry_run, {"planJobId": "nope"})
+    override = schemas["OverrideRequest"]
+    assert _accepts(override, {"reason": "the change is reviewed"})
+    assert not _accepts(override, {})
+    assert not _accepts(override, {"reason": ""})
+
+
+def _schemas(synth: Synth) -> dict[str, dict[str, Any]]:
+    return {
+        m["Properties"]["Name"]: m["Properties"]["Schema"]
+        for m in synth.resources("AWS::ApiGateway::Model").values()
+    }
+
+
+def _accepts(schema: dict[str, Any], body: dict[str, Any]) -> bool:
+    """JSON Schema draft 4 (the model's $schema), as API Gateway checks a body."""
+    try:
+        fastjsonschema.compile(schema)(body)
+    except fastjsonschema.JsonSchemaValueException:
+        return False
+    return True
 
 
 def test_run_options_are_checked_at_the_gateway(synth: Synth) -> None:

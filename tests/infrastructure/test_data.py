@@ -19,8 +19,8 @@ def _table_logical_id(synth: Synth, key: str) -> str:
     return logical_id
 
 
-def test_four_tables_on_demand_with_pitr_and_the_stack_key(synth: Synth) -> None:
-    synth.template.resource_count_is("AWS::DynamoDB::Table", 4)
+def test_five_tables_on_demand_with_pitr_and_the_stack_key(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 5)
     synth.template.all_resources_properties(
         "AWS::DynamoDB::Table",
         {
@@ -32,7 +32,7 @@ def test_four_tables_on_demand_with_pitr_and_the_stack_key(synth: Synth) -> None
 
 
 def test_table_keys_match_the_emulator(synth: Synth) -> None:
-    for key in ("jobId", "projectId", "LockID", "id"):
+    for key in ("jobId", "projectId", "LockID", "id", "scope"):
         _table_logical_id(synth, key)  # exactly one table per partition key
     synth.template.has_resource_properties(
         "AWS::DynamoDB::Table",
@@ -65,6 +65,22 @@ def test_table_keys_match_the_emulator(synth: Synth) -> None:
     )
 
 
+def test_policies_are_keyed_by_scope_and_policy_key_as_the_store_reads_them(synth: Synth) -> None:
+    # Given functions/dal/policies.py (scope = install | project#<id>; policyKey = head#<name> |
+    # version#<name>#<n>) / Then both keys are strings, no index, and nothing expires
+    table = synth.document["Resources"][_table_logical_id(synth, "scope")]["Properties"]
+    assert table["KeySchema"] == [
+        {"AttributeName": "scope", "KeyType": "HASH"},
+        {"AttributeName": "policyKey", "KeyType": "RANGE"},
+    ]
+    assert table["AttributeDefinitions"] == [
+        {"AttributeName": "scope", "AttributeType": "S"},
+        {"AttributeName": "policyKey", "AttributeType": "S"},
+    ]
+    assert "GlobalSecondaryIndexes" not in table
+    assert "TimeToLiveSpecification" not in table
+
+
 def test_idempotency_records_expire(synth: Synth) -> None:
     synth.template.has_resource_properties(
         "AWS::DynamoDB::Table",
@@ -77,7 +93,8 @@ def test_idempotency_records_expire(synth: Synth) -> None:
 
 def test_state_and_records_outlive_the_stack(synth: Synth) -> None:
     resources = synth.document["Resources"]
-    for key in ("LockID", "projectId", "jobId"):
+    # The policies' versions are the record of what each job was checked against.
+    for key in ("LockID", "projectId", "jobId", "scope"):
         table = resources[_table_logical_id(synth, key)]
         assert table["DeletionPolicy"] == "Retain"
         assert table["Properties"]["DeletionProtectionEnabled"] is True

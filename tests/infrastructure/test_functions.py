@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cdk.constants import HANDLER_MODULE, WORKFLOW_STEPS_MEMORY_MB
+from cdk.bundling import manylinux_platforms
+from cdk.constants import HANDLER_MODULE, LAMBDA_GLIBC, LAMBDA_MACHINE, WORKFLOW_STEPS_MEMORY_MB
 from functions.handlers.routing import HANDLERS
 from functions.models.env_vars import Observability, Workflow, WorkflowStepsEnv
 from tests.infrastructure.conftest import Synth, as_list, statements
@@ -94,6 +95,7 @@ def test_the_workflow_steps_get_exactly_what_they_read(synth: Synth) -> None:
     assert required == {
         "JOBS_TABLE",
         "PROJECTS_TABLE",
+        "POLICIES_TABLE",
         "LOCK_TABLE",
         "WORKSPACES_BUCKET",
         "STATE_BUCKET",
@@ -197,7 +199,9 @@ def test_least_privilege_per_function(synth: Synth) -> None:
         "states:SendTaskFailure",
         "dynamodb:DeleteItem",
     } <= cancel
-    assert not any(a.startswith(("s3:", "secretsmanager:")) for a in cancel)
+    # S3: only the policy dry run's read of a stored plan
+    assert {a for a in cancel if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket"}
+    assert not any(a.startswith("secretsmanager:") for a in cancel)
     projects = _role_actions(synth, role["projects_handler"]) - logs_and_traces
     assert "secretsmanager:GetSecretValue" in projects
     assert not any(
@@ -227,6 +231,7 @@ def test_the_workflow_steps_role_is_exactly_what_the_steps_call(synth: Synth) ->
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "dynamodb:GetItem",
+        "dynamodb:Query",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "states:DescribeExecution",
@@ -247,7 +252,12 @@ def test_the_workflow_steps_role_is_exactly_what_the_steps_call(synth: Synth) ->
         if v["Properties"]["KeySchema"][0]["AttributeName"] == "LockID"
     ]
     assert granted["dynamodb:DeleteItem"] == [json.dumps({"Fn::GetAtt": [lock_table, "Arn"]})]
-    assert not any("/index/" in r for r in granted["dynamodb:GetItem"] + granted["dynamodb:UpdateItem"])
+    assert not any(
+        "/index/" in r
+        for r in granted["dynamodb:GetItem"] + granted["dynamodb:UpdateItem"] + granted["dynamodb:Query"]
+    )
+    # Query: the policies table only (the policy check reads the versions a job was submitted under)
+    assert granted["dynamodb:Query"] == [_table_arn(synth, "scope")]
     # Objects: the workspaces (a queued destroy copies code) and the plans (read the plan, write the review)
     objects = granted["s3:GetObject"] + granted["s3:PutObject"]
     assert objects and all(r.endswith(('/workspaces/*"]]}', '/plans/*"]]}')) for r in objects)
@@ -291,6 +301,10 @@ def test_lambda_asset_holds_the_code_and_arm64_dependencies_but_not_local_mode(s
     assert (asset / "functions" / "__init__.py").is_file()
     assert (asset / "core" / "records.py").is_file()
     assert (asset / "cost" / "data" / "prices.json.gz").is_file()
+    # The policy engine the workflow steps run as `python -m policy`
+    assert (asset / "policy" / "__init__.py").is_file()
+    assert (asset / "policy" / "engine.py").is_file()
+    assert (asset / "policy" / "builtins" / "__init__.py").is_file()
     for other in ("localmode", "runner", "provisioner", "tooling", "tests", "cdk"):
         assert not (asset / other).exists(), other
     for dependency in ("moto", "httpx", "typer", "rich"):
@@ -302,3 +316,122 @@ def test_lambda_asset_holds_the_code_and_arm64_dependencies_but_not_local_mode(s
     [native] = list(Path(asset / "pydantic_core").glob("_pydantic_core.*.so"))
     assert "cpython-312-aarch64" in native.name
     assert native.read_bytes()[18] == 0xB7  # ELF e_machine: AArch64
+
+
+def test_lambda_asset_holds_the_rego_engine_built_for_amazon_linux_2023_on_arm64(synth: Synth) -> None:
+    # Given regorus, whose wheels are manylinux_2_34 only (the python3.12 runtime's glibc is 2.34)
+    key = next(iter(_functions(synth).values()))["Code"]["S3Key"]
+    asset = synth.outdir / f"asset.{key.removesuffix('.zip')}"
+    # Then its wheel for linux aarch64 is in the bundle, native extension and all
+    [native] = list((asset / "regorus").glob("regorus*.so"))
+    elf = native.read_bytes()
+    assert elf[:4] == b"\x7fELF"
+    assert elf[18] == 0xB7  # e_machine: AArch64
+    [dist_info] = list(asset.glob("gordon_to_regorus-*.dist-info"))
+    tags = [
+        line.split(":", 1)[1].strip()
+        for line in (dist_info / "WHEEL").read_text().splitlines()
+        if line.startswith("Tag:")
+    ]
+    assert tags and all(tag.endswith("-manylinux_2_34_aarch64") for tag in tags), tags
+
+
+def test_the_bundler_names_every_manylinux_platform_the_runtime_runs() -> None:
+    platforms = manylinux_platforms(LAMBDA_MACHINE, LAMBDA_GLIBC)
+    # Newest first, down to manylinux2014 (aarch64's first), each legacy alias beside its glibc
+    assert platforms[0] == "manylinux_2_34_aarch64"
+    assert platforms[-2:] == ("manylinux_2_17_aarch64", "manylinux2014_aarch64")
+    assert len(platforms) == 34 - 17 + 1 + 1
+    assert "manylinux_2_35_aarch64" not in platforms
+    x86 = manylinux_platforms("x86_64", (2, 28))
+    assert x86[0] == "manylinux_2_28_x86_64"
+    assert {"manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"} <= set(x86)
+    assert x86[-1] == "manylinux1_x86_64"
+
+
+def _table_arn(synth: Synth, partition_key: str) -> str:
+    """The table's ARN as a role's statements name it (JSON text, as ``_role_grants`` gives it)."""
+    [table] = [
+        k
+        for k, v in synth.resources("AWS::DynamoDB::Table").items()
+        if v["Properties"]["KeySchema"][0]["AttributeName"] == partition_key
+    ]
+    return json.dumps({"Fn::GetAtt": [table, "Arn"]})
+
+
+# What each function may do on the policies table: the deploy reads the set in force at submit
+# (Query); the cancel function lists, reads and versions policies (an upload is a TransactWriteItems
+# of two Puts, authorised as PutItem); the workflow steps read the versions a job was checked under.
+POLICY_GRANTS = {
+    "deploy_handler": {"dynamodb:Query"},
+    "cancel_handler": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"},
+    "workflow_handler": {"dynamodb:GetItem", "dynamodb:Query"},
+}
+
+
+def test_the_policies_table_is_named_to_exactly_the_functions_that_use_it(synth: Synth) -> None:
+    [table] = [
+        k
+        for k, v in synth.resources("AWS::DynamoDB::Table").items()
+        if v["Properties"]["KeySchema"][0]["AttributeName"] == "scope"
+    ]
+    for module, properties in _functions(synth).items():
+        variables = properties["Environment"]["Variables"]
+        if module in POLICY_GRANTS:
+            assert variables["POLICIES_TABLE"] == {"Ref": table}, module
+        else:
+            assert "POLICIES_TABLE" not in variables, module
+
+
+def test_each_function_has_exactly_its_grants_on_the_policies_table(synth: Synth) -> None:
+    table = _table_arn(synth, "scope")
+    logical_id = json.loads(table)["Fn::GetAtt"][0]
+    for module in HANDLER_MODULES:
+        granted = _role_grants(synth, module)
+        on_table = {action for action, resources in granted.items() if table in resources}
+        assert on_table == POLICY_GRANTS.get(module, set()), module
+        # The table itself, never an index of it or a wildcard beside it
+        for action, resources in granted.items():
+            for resource in resources:
+                assert resource == table or logical_id not in resource, (module, action, resource)
+    deploy = _role_grants(synth, "deploy_handler")
+    assert table not in deploy["dynamodb:PutItem"]  # submit never writes a policy
+    assert table not in deploy["dynamodb:GetItem"]
+    for module in ("cancel_handler", "workflow_handler", "deploy_handler"):
+        granted = _role_grants(synth, module)
+        for action in (
+            "dynamodb:DeleteItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Scan",
+            "dynamodb:BatchWriteItem",
+        ):
+            assert table not in granted.get(action, []), (module, action)
+
+
+def test_the_cancel_function_reads_stored_plans_for_a_dry_run_and_nothing_else_of_the_bucket(
+    synth: Synth,
+) -> None:
+    functions = _functions(synth)
+    variables = functions["cancel_handler"]["Environment"]["Variables"]
+    [logs_bucket] = [k for k in synth.resources("AWS::S3::Bucket") if k.startswith("DataLogsBucket")]
+    assert variables["LOGS_BUCKET"] == {"Ref": logs_bucket}
+    # The dry run prices a plan in the region the workflow's review prices it in
+    assert (
+        variables["DEFAULT_REGION"]
+        == functions["workflow_handler"]["Environment"]["Variables"]["DEFAULT_REGION"]
+    )
+    granted = _role_grants(synth, "cancel_handler")
+    reads = granted["s3:GetObject"]
+    assert reads and all(logs_bucket in r and r.endswith('/plans/*"]]}') for r in reads)
+    assert not any(a.startswith("s3:") for a in set(granted) - {"s3:GetObject", "s3:ListBucket"})
+    assert all(logs_bucket in r for r in granted["s3:ListBucket"])
+    # Reading an SSE-KMS object decrypts through S3
+    role_id = functions["cancel_handler"]["Role"]["Fn::GetAtt"][0]
+    vias = [
+        statement["Condition"]["StringEquals"]["kms:ViaService"]
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in statements(policy["Properties"]["PolicyDocument"])
+        if "kms:Decrypt" in as_list(statement["Action"])
+    ]
+    assert vias and any(any("s3." in json.dumps(v) for v in as_list(via)) for via in vias)

@@ -12,6 +12,7 @@ OUTPUTS = (
     "RunnerProjectName",
     "JobsTableName",
     "ProjectsTableName",
+    "PoliciesTableName",
     "LockTableName",
     "IdempotencyTableName",
     "WorkspacesBucketName",
