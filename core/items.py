@@ -107,6 +107,15 @@ class JobRecord(Record):
     codeFiles: list[str] | None = None
     codeHash: str | None = None
     staticFindings: dict[str, Any] | None = None
+    # Policies: who submitted (an override or a second approval must come from someone else),
+    # whether the request allowed protected deletes, the set in force when it was submitted
+    # (scope, name, version of each) and what checking the plan against it found.
+    submittedBy: str | None = None
+    allowDestroy: bool | None = None
+    policySet: list[dict[str, Any]] | None = None
+    policyCheck: dict[str, Any] | None = None
+    # What a waiting job still waits for, comma-separated: approval, second_approval, override.
+    pendingDecisions: str | None = None
 
     @property
     def active(self) -> bool:

@@ -780,3 +780,38 @@ def _fenced(lines: Sequence[str], info: str = "") -> list[str]:
     longest = max((len(r) for line in lines for r in _BACKTICK_RUN.findall(line)), default=0)
     fence = "`" * max(3, longest + 1)
     return [fence + info, *lines, fence]
+
+
+POLICY_MARKS: Final = {"passed": "✅", "failed": "❌", "errored": "⚠️"}
+
+
+def render_policies(check: Mapping[str, Any]) -> str:
+    """The policy section of a pull-request comment. Policy messages are untrusted text (a Rego
+    policy writes them): they go into a fenced block, never into markdown."""
+    lines = [
+        "#### Policies",
+        "",
+        f"**{_escape_text(str(check.get('outcome', '')))}:** {_escape_text(str(check.get('message', '')))}",
+    ]
+    results = check.get("results") or []
+    if results:
+        lines += ["", "| | Policy | Level | Version |", "|:-:|---|---|---|"]
+        for result in results:
+            name = f"{result.get('scope')}/{result.get('policy')}"
+            lines.append(
+                f"| {POLICY_MARKS.get(str(result.get('outcome')), '?')} | {_code_span(name, table=True)} "
+                f"| {_code_span(str(result.get('level')), table=True)} "
+                f"| {_code_span(str(result.get('version')), table=True)} |"
+            )
+        messages = [
+            f"{result.get('scope')}/{result.get('policy')}: {_one_line(str(message))}"
+            for result in results
+            for message in [*(result.get("messages") or []), *(result.get("warnings") or [])]
+        ]
+        if messages:
+            lines += ["", *_fenced(messages)]
+    override = check.get("override")
+    if isinstance(override, Mapping):
+        who, reason = _code_span(str(override.get("by"))), _escape_text(str(override.get("reason")))
+        lines += ["", f"Overridden by {who}: {reason}"]
+    return "\n".join(lines) + "\n"

@@ -53,6 +53,8 @@ class Phase(StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     # A gated job whose plan was discarded (by a person, or by its approval expiring).
     DISCARDED = "discarded"
+    # A plan a policy refused: nothing was applied.
+    POLICY_FAILED = "policy_failed"
 
 
 class JobStage(StrEnum):
@@ -66,10 +68,12 @@ class JobStage(StrEnum):
 
 class JobMode(StrEnum):
     """How the workflow runs a job: one build (direct), plan then wait for a person then apply
-    (gated), or apply a speculative plan's saved file (saved)."""
+    (gated), plan then check the policies then apply, waiting only when a policy asks (checked),
+    or apply a speculative plan's saved file (saved)."""
 
     DIRECT = "direct"
     GATED = "gated"
+    CHECKED = "checked"
     SAVED = "saved"
 
 

@@ -210,12 +210,20 @@ WhenBusy = Annotated[
 Supersede = Annotated[
     bool, Field(description="Queued: older queued deploys of the project give way to this one.")
 ]
+AllowDestroy = Annotated[
+    bool,
+    Field(
+        description="Deletes a destroy-protection policy guards may go ahead, once a second person "
+        "approves the plan."
+    ),
+]
 
 
 class DeployRequest(CodeRequest):
     approval: ApprovalChoice = None
     whenBusy: WhenBusy = "queue"
     supersede: Supersede = False
+    allowDestroy: AllowDestroy = False
 
 
 class PlanRequest(CodeRequest):
@@ -229,6 +237,7 @@ class DestroyRequest(BaseModel):
     approval: ApprovalChoice = None
     whenBusy: WhenBusy = "queue"
     supersede: Supersede = False
+    allowDestroy: AllowDestroy = False
 
 
 class ApplyRequest(BaseModel):
@@ -236,6 +245,7 @@ class ApplyRequest(BaseModel):
 
     whenBusy: WhenBusy = "queue"
     supersede: Supersede = False
+    allowDestroy: AllowDestroy = False
 
 
 class ProjectSettingsRequest(BaseModel):
@@ -273,3 +283,74 @@ class UnlockRequest(BaseModel):
             "(activeJobId; its job is marked failed), or both."
         ),
     ] = "state"
+
+
+POLICY_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+MAX_POLICY_BYTES = 256 * 1024
+PolicyLevel = Literal["off", "advisory", "soft-mandatory", "mandatory"]
+RegoSyntax = Annotated[
+    Literal["v1", "v0"], Field(description="OPA 1.x syntax (v1, the default) or the pre-1.0 syntax (v0).")
+]
+
+
+class PolicyRequest(BaseModel):
+    """A policy's new version: a built-in's settings, or a Rego module of one's own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: Annotated[
+        PolicyLevel,
+        Field(
+            description="off; advisory (warns); soft-mandatory (stops until another person overrides); "
+            "mandatory (stops the job)."
+        ),
+    ]
+    projectId: Annotated[
+        ProjectId | SkipJsonSchema[None],
+        Field(description="The project it applies to; absent: every project."),
+    ] = None
+    rego: Annotated[
+        str | SkipJsonSchema[None],
+        Field(max_length=MAX_POLICY_BYTES, description="A Rego module defining deny, violation or warn."),
+    ] = None
+    syntax: RegoSyntax = "v1"
+    settings: Annotated[
+        dict[str, JsonValue] | SkipJsonSchema[None], Field(description="A built-in policy's settings.")
+    ] = None
+    description: Annotated[str, Field(max_length=500)] = ""
+
+
+class PolicyDryRunRequest(BaseModel):
+    """Evaluate against a stored plan: a policy given here, a stored one, or the whole set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    planJobId: Annotated[str, Field(pattern=JOB_ID_PATTERN, description="A job with a reviewed plan.")]
+    name: Annotated[
+        str | SkipJsonSchema[None],
+        Field(
+            pattern=POLICY_NAME_PATTERN, description="A stored policy, or a built-in's name with settings."
+        ),
+    ] = None
+    version: Annotated[int | SkipJsonSchema[None], Field(ge=1)] = None
+    scope: Annotated[
+        Literal["install", "project"], Field(description="Which stored policy of that name.")
+    ] = "project"
+    level: PolicyLevel = "mandatory"
+    rego: Annotated[str | SkipJsonSchema[None], Field(max_length=MAX_POLICY_BYTES)] = None
+    syntax: RegoSyntax = "v1"
+    settings: dict[str, JsonValue] | SkipJsonSchema[None] = None
+    caller: Annotated[str | SkipJsonSchema[None], Field(max_length=256)] = None
+
+
+class OverrideRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000, description="Why, for the record.")]
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError("blank_reason", "an override needs a reason")
+        return value

@@ -12,6 +12,8 @@ from core.records import DeploymentStatus, JobStatus
 class ErrorOut(BaseModel):
     error: Annotated[str, Field(description="A short machine-readable code, e.g. bad_request.")]
     message: Annotated[str, Field(description="What went wrong, for people.")]
+    line: Annotated[int | None, Field(description="Where a policy's Rego is wrong, on a 400.")] = None
+    column: int | None = None
     field: Annotated[str | None, Field(description="The request field at fault, where one is.")] = None
     activeJobId: Annotated[str | None, Field(description="The job holding the project, on a 409.")] = None
     errors: Annotated[list[dict[str, Any]] | None, Field(description="Every problem found, on a 400.")] = None
@@ -76,12 +78,59 @@ class Approval(BaseModel):
     decidedBy: str | None = None
     decidedAt: str | None = None
     comment: str | None = None
+    needs: Annotated[
+        list[str], Field(description="What the plan waits for: approval, second_approval, override.")
+    ] = []
 
 
 class JobActions(BaseModel):
     canApprove: bool
     canDiscard: bool
     canCancel: bool
+    canOverride: bool = False
+
+
+class PolicyFinding(BaseModel):
+    message: str
+    address: str | None = None
+
+
+class PolicyResultOut(BaseModel):
+    policy: str
+    scope: Literal["install", "project"]
+    projectId: str | None = None
+    kind: Literal["builtin", "rego"]
+    level: str
+    version: int
+    hash: Annotated[str, Field(description="sha256 of what this version enforces.")]
+    outcome: Literal["passed", "failed", "errored"]
+    messages: list[str]
+    findings: list[PolicyFinding] = []
+    warnings: list[str] = []
+    overridable: bool = False
+
+
+class PolicyOverride(BaseModel):
+    by: str
+    at: str
+    reason: str
+    policies: list[str]
+
+
+class PolicyCheckOut(BaseModel):
+    """What the policies said of a plan. "no_policies" when none was enabled: never "passed"."""
+
+    outcome: Literal["no_policies", "passed", "warned", "needs_override", "needs_approval", "failed"]
+    message: str
+    results: list[PolicyResultOut] = []
+    requires: Annotated[
+        list[Literal["override", "second_approval"]],
+        Field(description="What the job waits for before its plan is applied."),
+    ] = []
+    stoppedBy: list[str] = []
+    counts: dict[str, int] = {}
+    evaluatedAt: str | None = None
+    override: PolicyOverride | None = None
 
 
 class JobOut(BaseModel):
@@ -102,6 +151,7 @@ class JobOut(BaseModel):
     approval: Approval | None = None
     actions: JobActions | None = None
     plan: JobPlan | None = None
+    policies: PolicyCheckOut | None = None
 
 
 class JobSummary(BaseModel):
@@ -164,6 +214,7 @@ class PlanOut(BaseModel):
     cost: PlanCost | None = None
     markdown: str
     basis: dict[str, Any]
+    policies: PolicyCheckOut | None = None
 
 
 class StateSummary(BaseModel):
@@ -298,3 +349,46 @@ class UnlockOut(BaseModel):
     ] = None
     clearedBy: str
     message: str
+
+
+class PolicyOut(BaseModel):
+    name: str
+    scope: Literal["install", "project"]
+    projectId: str | None = None
+    kind: Literal["builtin", "rego"]
+    level: str
+    version: int
+    hash: str
+    description: str = ""
+    settings: dict[str, Any] | None = None
+    rego: str | None = None
+    syntax: Literal["v1", "v0"] = "v1"
+    package: str | None = None
+    deleted: bool = False
+    updatedBy: str | None = None
+    updatedAt: str | None = None
+
+
+class BuiltinPolicyOut(BaseModel):
+    name: str
+    description: str
+    defaults: dict[str, Any]
+
+
+class PolicyListOut(BaseModel):
+    projectId: str | None = None
+    policies: Annotated[
+        list[PolicyOut], Field(description="The install's, and the project's when one is asked for.")
+    ]
+    builtins: list[BuiltinPolicyOut]
+
+
+class PolicyVersionsOut(BaseModel):
+    name: str
+    scope: Literal["install", "project"]
+    projectId: str | None = None
+    versions: list[PolicyOut]
+
+
+class DryRunOut(PolicyCheckOut):
+    planJobId: str

@@ -292,27 +292,74 @@ def job_reviewed(
 _WAITING = (equals("status", JobStatus.PROCESSING.value), equals("phase", Phase.AWAITING_APPROVAL.value))
 
 
-def job_awaiting_approval(job_id: str, now: str, token: str, approval: Mapping[str, Any]) -> Update:
-    """The plan waits for a person; the token is what lets the workflow go on."""
+def job_awaiting_approval(
+    job_id: str, now: str, token: str, approval: Mapping[str, Any], pending: str | None = None
+) -> Update:
+    """The plan waits for a person; the token is what lets the workflow go on. ``pending``: the
+    decisions it waits for, comma-separated (an approval, a second approval, a policy override)."""
     return Update(
         _job(job_id),
         {
             "phase": Phase.AWAITING_APPROVAL.value,
             "approvalToken": token,
             "approval": dict(approval),
+            "pendingDecisions": pending,
             "updatedAt": now,
         },
         conditions=(present("jobId"), equals("status", JobStatus.PROCESSING.value)),
     )
 
 
-def job_approved(job_id: str, now: str, approval: Mapping[str, Any]) -> Update:
-    """Only a job still waiting: of an approve and a discard racing, one wins."""
+def job_approved(
+    job_id: str,
+    now: str,
+    approval: Mapping[str, Any],
+    *,
+    pending: str | None = None,
+    fields: Mapping[str, Any] | None = None,
+) -> Update:
+    """Only a job still waiting: of an approve and a discard racing, one wins. ``pending``: only
+    while the decisions it waits for are still these (see job_decision_recorded)."""
+    conditions = _WAITING if pending is None else (*_WAITING, equals("pendingDecisions", pending))
     return Update(
         _job(job_id),
-        {"approval": dict(approval), "phase": Phase.INIT.value, "updatedAt": now},
-        remove=("approvalToken",),
-        conditions=_WAITING,
+        {**(fields or {}), "approval": dict(approval), "phase": Phase.INIT.value, "updatedAt": now},
+        remove=("approvalToken", "pendingDecisions"),
+        conditions=conditions,
+    )
+
+
+def job_decision_recorded(
+    job_id: str, now: str, pending: str, remaining: str, fields: Mapping[str, Any]
+) -> Update:
+    """One of several decisions a job waits for (an approval, a policy override) is given and
+    others remain. Conditional on the pending ones being exactly what the decider read, so of
+    two decisions given at the same moment one records first and the other sees it."""
+    return Update(
+        _job(job_id),
+        {**fields, "pendingDecisions": remaining, "updatedAt": now},
+        conditions=(*_WAITING, equals("pendingDecisions", pending)),
+    )
+
+
+def job_policy_checked(job_id: str, now: str, check: Mapping[str, Any]) -> Update:
+    return Update(_job(job_id), {"policyCheck": dict(check), "updatedAt": now}, conditions=_WHILE_ACTIVE)
+
+
+def job_policy_stopped(job_id: str, now: str, error: str) -> Update:
+    """A policy refused the plan: the job ends failed, phase policy_failed; nothing was applied."""
+    return Update(
+        _job(job_id),
+        {
+            "status": JobStatus.FAILED.value,
+            "phase": Phase.POLICY_FAILED.value,
+            "error": error,
+            "resultMessage": error,
+            "endTime": now,
+            "updatedAt": now,
+        },
+        remove=("approvalToken", "pendingDecisions"),
+        conditions=_WHILE_ACTIVE,
     )
 
 

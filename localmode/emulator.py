@@ -43,6 +43,7 @@ class ServiceResources:
 
     jobs_table: str = "provisioner-jobs"
     projects_table: str = "provisioner-projects"
+    policies_table: str = "provisioner-policies"
     lock_table: str = "provisioner-terraform-locks"
     idempotency_table: str = "provisioner-idempotency"
     workspaces_bucket: str = "provisioner-workspaces"
@@ -54,6 +55,7 @@ class ServiceResources:
         return {
             "JOBS_TABLE": self.jobs_table,
             "PROJECTS_TABLE": self.projects_table,
+            "POLICIES_TABLE": self.policies_table,
             "LOCK_TABLE": self.lock_table,
             "IDEMPOTENCY_TABLE": self.idempotency_table,
             "WORKSPACES_BUCKET": self.workspaces_bucket,
@@ -88,6 +90,7 @@ def create_service_resources(endpoint_url: str, resources: ServiceResources) -> 
         ],
     )
     _create_table(dynamodb, resources.projects_table, "projectId")
+    _create_table(dynamodb, resources.policies_table, "scope", sort_key="policyKey")
     _create_table(dynamodb, resources.lock_table, "LockID")
     _create_table(dynamodb, resources.idempotency_table, "id")
     with contextlib.suppress(ClientError):
@@ -162,14 +165,19 @@ def _create_table(
     name: str,
     key: str,
     *,
+    sort_key: str | None = None,
     extra_attributes: dict[str, str] | None = None,
     indexes: list[GlobalSecondaryIndexTypeDef] | None = None,
 ) -> None:
-    definitions: list[Any] = [{"AttributeName": key, "AttributeType": "S"}]
+    keys = [key, *([sort_key] if sort_key else [])]
+    definitions: list[Any] = [{"AttributeName": k, "AttributeType": "S"} for k in keys]
     definitions += [{"AttributeName": k, "AttributeType": v} for k, v in (extra_attributes or {}).items()]
     arguments: dict[str, Any] = {
         "TableName": name,
-        "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}],
+        "KeySchema": [
+            {"AttributeName": key, "KeyType": "HASH"},
+            *([{"AttributeName": sort_key, "KeyType": "RANGE"}] if sort_key else []),
+        ],
         "AttributeDefinitions": definitions,
         "BillingMode": "PAY_PER_REQUEST",
     }

@@ -42,6 +42,8 @@ VIEW_FIELDS = (
     "planCost",
     "reviewKey",
     "cancelRequestedAt",
+    "policyCheck",
+    "pendingDecisions",
 )
 
 

@@ -1,5 +1,6 @@
 """Lambda entry point of the workflow's own steps (the state machine invokes it; no API route):
-a queued job's turn, the review of a plan, the approval wait, discard and expiry."""
+a queued job's turn, the review of a plan, its policy check, the approval wait, discard, expiry
+and the stop a policy makes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.dal.jobs import job_store
 from functions.dal.objects import artifact_reader, code_store
+from functions.dal.policies import policy_store
 from functions.dal.projects import project_store
 from functions.logic.wiring import lock_services
 from functions.logic.workflow_steps import StepServices, run_step
@@ -24,6 +26,7 @@ def services() -> StepServices:
     return StepServices(
         jobs=job_store(env.JOBS_TABLE),
         projects=project_store(env.PROJECTS_TABLE),
+        policies=policy_store(env.POLICIES_TABLE),
         code=code_store(env.WORKSPACES_BUCKET),
         artifacts=artifact_reader(env.LOGS_BUCKET),
         locks=lock_services(env),

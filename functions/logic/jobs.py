@@ -17,6 +17,7 @@ from core.responses import (
     PlanCost,
     PlanOut,
     PlanSummary,
+    PolicyCheckOut,
 )
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.objects import ArtifactReader
@@ -40,8 +41,9 @@ def job_view(item: JobItem, project: ProjectItem | None = None) -> JobOut:
     message = item.get("resultMessage") or DEFAULT_MESSAGES.get(status) or status.value
     phase = item.get("phase")
     place, waiting_for = position(project, str(item["jobId"])) if item.get("queued") else (None, None)
+    pending = pending_decisions(item)
     if status is JobStatus.PROCESSING and phase == Phase.AWAITING_APPROVAL.value:
-        message = "Job is waiting for approval of its plan"
+        message = WAITING_MESSAGES.get(pending[0] if pending else "approval", WAITING_MESSAGES["approval"])
     elif status is JobStatus.PROCESSING and phase:
         message = f"Job is running: {phase}"
     elif status is JobStatus.PENDING and place is not None:
@@ -71,10 +73,12 @@ def job_view(item: JobItem, project: ProjectItem | None = None) -> JobOut:
         waitingFor=waiting_for,
         approval=Approval(**approval) if isinstance(approval, dict) else None,
         actions=JobActions(
-            canApprove=waiting,
+            canApprove=waiting and bool({"approval", "second_approval"} & set(pending)),
             canDiscard=waiting,
             canCancel=status in (JobStatus.PENDING, JobStatus.PROCESSING),
+            canOverride=waiting and "override" in pending,
         ),
+        policies=policy_check_out(item.get("policyCheck")),
         plan=JobPlan(
             summary=PlanSummary(**plan),
             cost=PlanCost(**cost) if isinstance(cost, dict) else None,
@@ -83,6 +87,25 @@ def job_view(item: JobItem, project: ProjectItem | None = None) -> JobOut:
         if isinstance(plan, dict) and item.get("reviewKey")
         else None,
     )
+
+
+WAITING_MESSAGES = {
+    "approval": "Job is waiting for approval of its plan",
+    "second_approval": "Job is waiting for a second person to approve the destroys its plan makes",
+    "override": "Job is waiting for another person to override a failed policy",
+}
+
+
+def pending_decisions(item: JobItem) -> list[str]:
+    """What a waiting job waits for; a job from before policies waits for an approval only."""
+    raw = item.get("pendingDecisions")
+    if raw is None:
+        return ["approval"] if item.get("phase") == Phase.AWAITING_APPROVAL.value else []
+    return [part for part in str(raw).split(",") if part]
+
+
+def policy_check_out(check: object) -> PolicyCheckOut | None:
+    return PolicyCheckOut.model_validate(check) if isinstance(check, dict) else None
 
 
 def get_job(jobs: JobStore, projects: ProjectStore, job_id: str) -> JobOut:
@@ -108,6 +131,7 @@ def get_plan(jobs: JobStore, artifacts: ArtifactReader, job_id: str) -> PlanOut:
         cost=PlanCost(**document["cost"]) if isinstance(document.get("cost"), dict) else None,
         markdown=str(document.get("markdown", "")),
         basis=document.get("basis") or {},
+        policies=policy_check_out(job.get("policyCheck")),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -34,10 +34,12 @@ from core.requests import ApplyRequest, CodeRequest, DeployRequest, DestroyReque
 from core.responses import DeployAccepted
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.objects import CodeStore, StateReader
+from functions.dal.policies import PolicyStore
 from functions.dal.projects import ProjectItem, ProjectStore
 from functions.dal.variables import VariableStore
 from functions.dal.workflow import Workflow
 from functions.logic.locks import LockServices, reap_state_lock, release_stale_holder
+from functions.logic.policies import policy_set, snapshot
 from functions.logic.queue import enqueue, leave_queue, lock_fields, supersede_queued
 from functions.logic.queue import position as queue_position
 from functions.logic.validation import REFUSING_CHECKS, stored_findings
@@ -79,6 +81,7 @@ class SubmitStores:
     approval_timeout_seconds: int = 7 * 24 * 3600
     plan_expiry_seconds: int = 7 * 24 * 3600
     queue_poll_seconds: int = 5
+    policies: PolicyStore | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ class Submission:
     project_fields: Mapping[str, Any] | None = None  # None: the job takes no lock (a plan)
     job_fields: Mapping[str, Any] | None = None
     plan_job_id: str | None = None
+    submitted_by: str = "unknown"
+    allow_destroy: bool = False
 
 
 def code_hash(files: Mapping[str, str]) -> str:
@@ -134,7 +139,7 @@ def _mode(approval: str | None, project: ProjectItem | None) -> JobMode:
     return JobMode.GATED if choice == "required" else JobMode.DIRECT
 
 
-def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepted:
+def submit_deploy(request: DeployRequest, stores: SubmitStores, *, caller: str = "unknown") -> DeployAccepted:
     job_id = new_job_id(JobAction.DEPLOY)
     files, variables, fields = _checked_code(request, stores, job_id)
     project = stores.projects.get(request.projectId)
@@ -153,11 +158,15 @@ def submit_deploy(request: DeployRequest, stores: SubmitStores) -> DeployAccepte
         supersede=request.supersede,
         project_fields=project_fields,
         job_fields={"variablesRef": reference, "codeJobId": job_id, "codeHash": code_hash(files)},
+        submitted_by=caller,
+        allow_destroy=request.allowDestroy,
     )
     return _submit(stores, submission, undo_storage=lambda: stores.code.delete(request.projectId, job_id))
 
 
-def submit_destroy(request: DestroyRequest, stores: SubmitStores) -> DeployAccepted:
+def submit_destroy(
+    request: DestroyRequest, stores: SubmitStores, *, caller: str = "unknown"
+) -> DeployAccepted:
     project = stores.projects.get(request.projectId)
     source_job = (project or {}).get("codeJobId")
     if not project or not source_job:
@@ -177,11 +186,13 @@ def submit_destroy(request: DestroyRequest, stores: SubmitStores) -> DeployAccep
         supersede=request.supersede,
         project_fields={},
         job_fields={"variablesRef": project.get("variablesRef"), "codeJobId": source_job},
+        submitted_by=caller,
+        allow_destroy=request.allowDestroy,
     )
     return _submit(stores, submission, undo_storage=lambda: stores.code.delete(request.projectId, job_id))
 
 
-def submit_plan(request: PlanRequest, stores: SubmitStores) -> DeployAccepted:
+def submit_plan(request: PlanRequest, stores: SubmitStores, *, caller: str = "unknown") -> DeployAccepted:
     """A speculative plan: no lock, no queue, no change to the project; its saved plan can be
     applied later (``submit_apply``) while the project is still as it was planned against."""
     job_id = new_job_id(JobAction.PLAN)
@@ -205,6 +216,7 @@ def submit_plan(request: PlanRequest, stores: SubmitStores) -> DeployAccepted:
             "codeHash": code_hash(files),
             "planBasis": basis,
         },
+        submitted_by=caller,
     )
     return _submit(stores, submission, undo_storage=lambda: stores.code.delete(request.projectId, job_id))
 
@@ -241,7 +253,9 @@ def stale_reasons(
     return reasons
 
 
-def submit_apply(plan_job_id: str, request: ApplyRequest, stores: SubmitStores) -> DeployAccepted:
+def submit_apply(
+    plan_job_id: str, request: ApplyRequest, stores: SubmitStores, *, caller: str = "unknown"
+) -> DeployAccepted:
     """Apply a speculative plan's saved file, unchanged: refused with the reasons when it is stale."""
     plan_job = stores.jobs.get(plan_job_id)
     if plan_job is None:
@@ -281,6 +295,8 @@ def submit_apply(plan_job_id: str, request: ApplyRequest, stores: SubmitStores) 
             "planJobId": plan_job_id,
         },
         plan_job_id=plan_job_id,
+        submitted_by=caller,
+        allow_destroy=request.allowDestroy,
     )
     accepted = _submit(stores, submission, undo_storage=lambda: stores.code.delete(project_id, job_id))
     return accepted.model_copy(update={"message": f"Applying saved plan {plan_job_id}"})
@@ -339,9 +355,34 @@ def _freed_stale_holder(stores: SubmitStores, project_id: str, holder: str) -> b
     return False
 
 
+def _with_policies(stores: SubmitStores, submission: Submission) -> Submission:
+    """The policy set in force now is the one the job's plan is checked against (each version
+    recorded). A direct job with policies to pass is planned and checked before it applies."""
+    refs = snapshot(policy_set(stores.policies, submission.project_id)) if stores.policies else []
+    fields: dict[str, Any] = {
+        **(submission.job_fields or {}),
+        "submittedBy": submission.submitted_by,
+        "allowDestroy": submission.allow_destroy or None,
+    }
+    if refs:
+        fields["policySet"] = refs
+    else:
+        fields["policyCheck"] = {"outcome": "no_policies", "message": "no policies"}
+    mode = JobMode.CHECKED if refs and submission.mode is JobMode.DIRECT else submission.mode
+    if submission.action is JobAction.PLAN:
+        mode = submission.mode
+    return replace(submission, mode=mode, job_fields=fields)
+
+
 def _submit(
     stores: SubmitStores, submission: Submission, *, undo_storage: Callable[[], None]
 ) -> DeployAccepted:
+    try:
+        submission = _with_policies(stores, submission)
+    except StoreUnavailable:
+        with contextlib.suppress(StoreUnavailable):
+            undo_storage()
+        raise
     now = iso_now()
     locks = submission.project_fields is not None
     try:
@@ -380,6 +421,9 @@ def _submit(
             )
             position = queue_position(stores.projects.get(submission.project_id), submission.job_id)
     message = (GATED_MESSAGES if submission.mode is JobMode.GATED else ACCEPTED_MESSAGES)[submission.action]
+    if submission.mode is JobMode.CHECKED:
+        count = len((submission.job_fields or {}).get("policySet") or [])
+        message += f": its plan is checked against {count} {'policy' if count == 1 else 'policies'} first"
     if queued:
         message += f": queued behind {position[1] or 'the job in progress'} (position {position[0]})"
     return DeployAccepted(

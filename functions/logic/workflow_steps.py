@@ -1,5 +1,6 @@
 """The workflow's own steps, each a Lambda task of the state machine: a queued job's turn, the
-review of a plan, and the approval wait with its discard and expiry paths."""
+review of a plan, its policy check (and the stop a policy makes), and the approval wait with its
+discard and expiry paths."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 from core.records import JobAction, epoch_ms
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.objects import ArtifactReader, CodeStore
+from functions.dal.policies import PolicyStore
 from functions.dal.projects import ProjectItem, ProjectStore
 from functions.logic.approvals import await_approval, close_discarded
 from functions.logic.locks import LockServices, release_stale_holder
+from functions.logic.policy_check import check_job_policies, stop_for_policy
 from functions.logic.queue import take_turn
 from functions.logic.review import review_job_plan
 from functions.models.exceptions import InvalidRequest, StoreUnavailable
@@ -21,6 +24,7 @@ from functions.models.exceptions import InvalidRequest, StoreUnavailable
 class StepServices:
     jobs: JobStore
     projects: ProjectStore
+    policies: PolicyStore
     code: CodeStore
     artifacts: ArtifactReader
     locks: LockServices
@@ -65,6 +69,19 @@ def run_step(services: StepServices, event: dict[str, Any]) -> dict[str, Any]:
             default_region=services.default_region,
             plan_expiry_seconds=services.plan_expiry_seconds,
         )
+    if step == "check_policies":
+        return check_job_policies(
+            services.jobs,
+            services.policies,
+            services.artifacts,
+            job_id,
+            default_region=services.default_region,
+            # A saved plan's apply comes here without a review of its own: its plan had changes.
+            has_changes=bool((job.get("review") or {}).get("hasChanges", True)),
+        )
+    if step == "record_policy_stop":
+        stop_for_policy(services.jobs, services.projects, job_id)
+        return {"closed": True}
     if step == "await_approval":
         approval = await_approval(
             services.jobs, job_id, str(event["taskToken"]), int(job.get("approvalTimeoutSeconds", 0)) or 1

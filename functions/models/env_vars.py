@@ -27,6 +27,10 @@ class IdempotencyTable(BaseModel):
     IDEMPOTENCY_TABLE: Annotated[str, Field(min_length=3)]
 
 
+class PoliciesTable(BaseModel):
+    POLICIES_TABLE: Annotated[str, Field(min_length=3)]
+
+
 class LockTable(BaseModel):
     LOCK_TABLE: Annotated[str, Field(min_length=3)]
 
@@ -77,6 +81,7 @@ class DeployEnv(
     Observability,
     JobsTable,
     ProjectsTable,
+    PoliciesTable,
     IdempotencyTable,
     LockTable,
     WorkspacesBucket,
@@ -89,8 +94,20 @@ class DeployEnv(
     """POST /api/deploy, /api/deploy/destroy, /api/deploy/plan and /api/deploy/apply/{planJobId}."""
 
 
-class CancelEnv(Observability, JobsTable, ProjectsTable, IdempotencyTable, LockTable, StateBucket, Workflow):
-    """POST /api/deploy/cancel/{jobId}, approve and discard of a plan, and the admin unlock."""
+class CancelEnv(
+    Observability,
+    JobsTable,
+    ProjectsTable,
+    PoliciesTable,
+    IdempotencyTable,
+    LockTable,
+    StateBucket,
+    LogsBucket,
+    Workflow,
+    Region,
+):
+    """POST /api/deploy/cancel/{jobId}; approve, discard and override of a plan; the admin unlock;
+    project settings; policies and their dry run (which reads a stored plan from the logs bucket)."""
 
 
 class JobsEnv(Observability, JobsTable, ProjectsTable, LogsBucket):
@@ -101,6 +118,7 @@ class WorkflowStepsEnv(
     Observability,
     JobsTable,
     ProjectsTable,
+    PoliciesTable,
     LockTable,
     WorkspacesBucket,
     StateBucket,

@@ -98,3 +98,31 @@ class StalePlan(ProvisionerError):
 
 class ApprovalWaitEnded(ProvisionerError):
     """The workflow no longer waits on the task token (expired, stopped)."""
+
+
+class InvalidPolicy(ProvisionerError):
+    """A policy that cannot be stored: bad Rego (with its line and column) or bad settings."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "field": "rego" if self.line is not None else "settings",
+            "line": self.line,
+            "column": self.column,
+        }
+
+
+class PolicyNotFound(ProvisionerError):
+    pass
+
+
+class PolicyConflict(ProvisionerError):
+    """Another upload of the same policy won the race: read it and try again."""
+
+
+class SecondIdentityRequired(ProvisionerError):
+    """An override, or the approval of a protected destroy, by the very person who submitted it."""

@@ -17,8 +17,8 @@ from functions.logic.locks import force_unlock
 from functions.logic.settings import get_settings, put_settings
 from functions.logic.wiring import lock_services
 from functions.models.env_vars import CancelEnv
-from functions.routes.cancel import caller
 from functions.utils.env import environment
+from functions.utils.identity import caller
 from functions.utils.observability import logger, metrics
 from functions.utils.rest_api_resolver import error_responses, success_response
 

@@ -11,27 +11,18 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.metrics import MetricUnit
 
 from core.records import JOB_ID_PATTERN
-from core.requests import DecisionRequest
+from core.requests import DecisionRequest, OverrideRequest
 from core.responses import CancelOut, DecisionOut
 from functions.dal.jobs import job_store
 from functions.dal.projects import project_store
 from functions.dal.workflow import workflow
-from functions.logic.approvals import approve, discard
+from functions.logic.approvals import approve, discard, override
 from functions.logic.cancel import cancel_job
 from functions.models.env_vars import CancelEnv
 from functions.utils.env import environment
+from functions.utils.identity import caller
 from functions.utils.observability import metrics
 from functions.utils.rest_api_resolver import error_responses, success_response
-
-
-def caller(current_event_identity: dict[str, object] | None) -> str:
-    """Who asked, for the record: the IAM principal or Cognito user API Gateway authenticated."""
-    identity = current_event_identity or {}
-    for key in ("userArn", "cognitoIdentityId", "user", "caller", "sourceIp"):
-        value = identity.get(key)
-        if value:
-            return str(value)
-    return "unknown"
 
 
 def build_router() -> Router:
@@ -74,7 +65,7 @@ def build_router() -> Router:
         description="The workflow applies exactly the reviewed plan. Who, when and the comment are recorded.",
         responses={
             **success_response(202, DecisionOut, "Approved: the plan is being applied"),
-            **error_responses(400, 404, 409, 503),
+            **error_responses(400, 403, 404, 409, 503),
         },
         tags=["plans"],
     )
@@ -116,5 +107,34 @@ def build_router() -> Router:
         )
         metrics.add_metric(name="PlanDiscarded", unit=MetricUnit.Count, value=1)
         return result
+
+    @router.post(
+        "/api/deploy/override/<jobId>",
+        summary="Override the soft-mandatory policy failures a job waits with",
+        description="Only someone other than the job's submitter (403 otherwise), with a reason; who, "
+        "when, why and which policies are recorded on the job's policy check.",
+        responses={
+            **success_response(
+                202, DecisionOut, "Overridden: the plan goes on (or waits for what else it needs)"
+            ),
+            **error_responses(400, 403, 404, 409, 415, 503),
+        },
+        tags=["policies"],
+    )
+    def override_policies(
+        jobId: Annotated[str, Path(pattern=JOB_ID_PATTERN)], body: OverrideRequest
+    ) -> Response[DecisionOut]:
+        env = environment(CancelEnv)
+        result = override(
+            job_store(env.JOBS_TABLE),
+            workflow(env.STATE_MACHINE_ARN),
+            jobId,
+            by=identity(),
+            reason=body.reason,
+        )
+        metrics.add_metric(name="PolicyOverridden", unit=MetricUnit.Count, value=1)
+        return Response(
+            status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=result
+        )
 
     return router

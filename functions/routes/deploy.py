@@ -25,6 +25,7 @@ from core.requests import ApplyRequest, DeployRequest, DestroyRequest, PlanReque
 from core.responses import DeployAccepted
 from functions.dal.jobs import job_store
 from functions.dal.objects import code_store, state_reader
+from functions.dal.policies import policy_store
 from functions.dal.projects import project_store
 from functions.dal.variables import variable_store
 from functions.dal.workflow import workflow
@@ -32,6 +33,7 @@ from functions.logic.submit import SubmitStores, submit_apply, submit_deploy, su
 from functions.logic.wiring import lock_services
 from functions.models.env_vars import DeployEnv
 from functions.utils.env import environment
+from functions.utils.identity import caller
 from functions.utils.observability import metrics
 from functions.utils.rest_api_resolver import error_responses, success_response
 
@@ -60,6 +62,7 @@ def _stores() -> SubmitStores:
         run_timeout_seconds=env.RUN_TIMEOUT_SECONDS,
         policy=PreflightPolicy(allow_exec=env.ALLOW_EXEC_CONSTRUCTS),
         locks=lock_services(env),
+        policies=policy_store(env.POLICIES_TABLE),
         states=state_reader(env.STATE_BUCKET),
         approval_timeout_seconds=env.APPROVAL_TIMEOUT_SECONDS,
         plan_expiry_seconds=env.PLAN_EXPIRY_SECONDS,
@@ -67,17 +70,17 @@ def _stores() -> SubmitStores:
     )
 
 
-def _submit(route: str, body: dict[str, Any]) -> dict[str, Any]:
+def _submit(route: str, body: dict[str, Any], who: str) -> dict[str, Any]:
     stores = _stores()
     if route == "deploy":
-        accepted = submit_deploy(DeployRequest.model_validate(body), stores)
+        accepted = submit_deploy(DeployRequest.model_validate(body), stores, caller=who)
     elif route == "destroy":
-        accepted = submit_destroy(DestroyRequest.model_validate(body), stores)
+        accepted = submit_destroy(DestroyRequest.model_validate(body), stores, caller=who)
     elif route == "plan":
-        accepted = submit_plan(PlanRequest.model_validate(body), stores)
+        accepted = submit_plan(PlanRequest.model_validate(body), stores, caller=who)
     else:
         plan_job_id = route.removeprefix("apply/")
-        accepted = submit_apply(plan_job_id, ApplyRequest.model_validate(body), stores)
+        accepted = submit_apply(plan_job_id, ApplyRequest.model_validate(body), stores, caller=who)
     return accepted.model_dump(exclude_none=True)
 
 
@@ -93,20 +96,22 @@ def _idempotent_submit(table_name: str) -> tuple[IdempotencyConfig, Callable[...
 
     @idempotent_function(data_keyword_argument="request", config=config, persistence_store=persistence)
     def submit(request: dict[str, Any]) -> dict[str, Any]:
-        return _submit(request["route"], request["body"])
+        return _submit(request["route"], request["body"], str(request.get("caller") or "unknown"))
 
     return config, submit
 
 
-def _accept(route: str, body: BaseModel, key: str | None, context: LambdaContext) -> Response[dict[str, Any]]:
+def _accept(
+    route: str, body: BaseModel, key: str | None, context: LambdaContext, who: str
+) -> Response[dict[str, Any]]:
     payload = body.model_dump(mode="json")
     if key:
         config, submit = _idempotent_submit(environment(DeployEnv).IDEMPOTENCY_TABLE)
         # The in-progress record expires with the invocation, so a crashed request can be retried.
         config.register_lambda_context(context)
-        result = submit(request={"key": key, "route": route, "body": payload})
+        result = submit(request={"key": key, "route": route, "body": payload, "caller": who})
     else:
-        result = _submit(route, payload)
+        result = _submit(route, payload, who)
     metrics.add_metric(
         name=f"{route.split('/', maxsplit=1)[0].capitalize()}Accepted", unit=MetricUnit.Count, value=1
     )
@@ -123,6 +128,9 @@ def build_router() -> Router:
     """A fresh router per resolver: a router included in two resolvers would share one current event."""
     router = Router()
 
+    def who() -> str:
+        return caller((router.current_event.raw_event.get("requestContext") or {}).get("identity"))
+
     @router.post(
         "/api/deploy",
         summary="Deploy a project's Terraform code",
@@ -131,7 +139,7 @@ def build_router() -> Router:
         tags=["deploy"],
     )
     def deploy(body: DeployRequest, idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
-        return _accept("deploy", body, idempotency_key, router.lambda_context)
+        return _accept("deploy", body, idempotency_key, router.lambda_context, who())
 
     @router.post(
         "/api/deploy/destroy",
@@ -140,7 +148,7 @@ def build_router() -> Router:
         tags=["deploy"],
     )
     def destroy(body: DestroyRequest, idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
-        return _accept("destroy", body, idempotency_key, router.lambda_context)
+        return _accept("destroy", body, idempotency_key, router.lambda_context, who())
 
     @router.post(
         "/api/deploy/plan",
@@ -154,7 +162,7 @@ def build_router() -> Router:
         tags=["plans"],
     )
     def plan(body: PlanRequest, idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
-        return _accept("plan", body, idempotency_key, router.lambda_context)
+        return _accept("plan", body, idempotency_key, router.lambda_context, who())
 
     @router.post(
         "/api/deploy/apply/<planJobId>",
@@ -172,6 +180,8 @@ def build_router() -> Router:
         body: ApplyRequest | None = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[dict[str, Any]]:
-        return _accept(f"apply/{planJobId}", body or ApplyRequest(), idempotency_key, router.lambda_context)
+        return _accept(
+            f"apply/{planJobId}", body or ApplyRequest(), idempotency_key, router.lambda_context, who()
+        )
 
     return router

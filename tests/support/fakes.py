@@ -19,6 +19,7 @@ from functions.dal.builds import BuildStatus
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.locks import LockStore, StateLock
 from functions.dal.objects import ArtifactReader, CodeStore, StateReader
+from functions.dal.policies import PolicyItem, PolicyStore, head_key, version_key
 from functions.dal.projects import LOCK_VIEW_FIELDS, ProjectItem, ProjectStore
 from functions.dal.variables import VariableStore
 from functions.dal.workflow import Workflow
@@ -330,6 +331,8 @@ class Fakes:
     variables: FakeVariableStore = field(default_factory=FakeVariableStore)
     states: FakeStateReader = field(default_factory=FakeStateReader)
     artifacts: FakeArtifactReader = field(default_factory=FakeArtifactReader)
+    # Defined below the other fakes; a lambda looks the class up when a Fakes is made.
+    policies: FakePolicyStore = field(default_factory=lambda: FakePolicyStore())  # noqa: PLW0108
 
     def submit_stores(self, policy: PreflightPolicy | None = None) -> SubmitStores:
         return SubmitStores(
@@ -342,6 +345,7 @@ class Fakes:
             policy=policy or PreflightPolicy(),
             locks=self.lock_services(),
             states=self.states,
+            policies=self.policies,
         )
 
     def readers(self) -> ProjectReaders:
@@ -364,3 +368,43 @@ class Fakes:
             workflow=self.workflow,
             state_bucket=STATE_BUCKET,
         )
+
+
+class FakePolicyStore(PolicyStore):
+    """Heads and versions as DynamoDB holds them: a put is refused when the head moved."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], PolicyItem] = {}
+
+    def _prefixed(self, scope: str, prefix: str) -> list[PolicyItem]:
+        return [
+            copy.deepcopy(item)
+            for (item_scope, key), item in sorted(self.items.items())
+            if item_scope == scope and key.startswith(prefix)
+        ]
+
+    def heads(self, scope: str) -> list[PolicyItem]:
+        return self._prefixed(scope, "head#")
+
+    def head(self, scope: str, name: str) -> PolicyItem | None:
+        return copy.deepcopy(self.items.get((scope, head_key(name))))
+
+    def version(self, scope: str, name: str, version: int) -> PolicyItem | None:
+        return copy.deepcopy(self.items.get((scope, version_key(name, version))))
+
+    def versions(self, scope: str, name: str) -> list[PolicyItem]:
+        return self._prefixed(scope, f"version#{name}#")
+
+    def put(self, item: PolicyItem) -> bool:
+        scope, name, version = str(item["scope"]), str(item["name"]), int(item["version"])
+        head = self.items.get((scope, head_key(name)))
+        if (head is None and version != 1) or (head is not None and int(head["version"]) != version - 1):
+            return False
+        if (scope, version_key(name, version)) in self.items:
+            return False
+        self.items[(scope, version_key(name, version))] = {
+            **copy.deepcopy(item),
+            "policyKey": version_key(name, version),
+        }
+        self.items[(scope, head_key(name))] = {**copy.deepcopy(item), "policyKey": head_key(name)}
+        return True

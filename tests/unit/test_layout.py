@@ -14,11 +14,12 @@ REPO = Path(__file__).resolve().parents[2]
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "cost": {"core"},
-    "functions": {"core", "cost"},
+    "policy": {"core"},
+    "functions": {"core", "cost", "policy"},
     "runner": {"core"},
     "tooling": {"core", "cost"},
     "provisioner": {"core", "cost"},
-    "localmode": {"core", "cost", "functions", "tooling"},
+    "localmode": {"core", "cost", "functions", "policy", "tooling"},
     "cdk": {"core", "functions"},
 }
 OURS = {*ALLOWED, "tests", "benchmarks"}

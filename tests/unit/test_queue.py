@@ -59,6 +59,7 @@ def steps(fakes: Fakes) -> StepServices:
     return StepServices(
         jobs=fakes.jobs,
         projects=fakes.projects,
+        policies=fakes.policies,
         code=fakes.code,
         artifacts=fakes.artifacts,
         locks=fakes.lock_services(),
