@@ -36,15 +36,26 @@ from core.responses import (
 )
 from provisioner.errors import (
     ApiError,
+    InvalidPolicy,
     NotAwaitingApproval,
     PlanNotReady,
     ProvisionerError,
+    SecondIdentityRequired,
     ServiceUnreachable,
     SigningError,
     StalePlan,
     WaitTimeout,
 )
-from provisioner.models import Accepted, Decision, JobDetail, PlanOut
+from provisioner.models import (
+    Accepted,
+    Decision,
+    DryRunOut,
+    JobDetail,
+    PlanOut,
+    PolicyListOut,
+    PolicyOut,
+    PolicyVersionsOut,
+)
 from provisioner.signing import SIGNING_SERVICE, SigV4Signer, is_aws_host, region_from_host
 from provisioner.transport import DEFAULT_TIMEOUT, RETRY_STATUSES, USER_AGENT, Reply, Transport
 
@@ -61,14 +72,22 @@ __all__ = [
     "ApiError",
     "Approval",
     "Decision",
+    "DryRunOut",
+    "InvalidPolicy",
     "JobDetail",
     "NotAwaitingApproval",
     "PlanNotReady",
     "PlanOut",
+    "PolicyLevel",
+    "PolicyListOut",
+    "PolicyOut",
+    "PolicyVersionsOut",
     "ProvisionerClient",
     "ProvisionerError",
     "RawApi",
+    "RegoSyntax",
     "Reply",
+    "SecondIdentityRequired",
     "ServiceUnreachable",
     "SigV4Signer",
     "SigningError",
@@ -84,6 +103,10 @@ DEFAULT_ENDPOINT: Final = "http://127.0.0.1:8080"
 Approval = Literal["required", "auto"]
 # When the project is busy with another job: wait in its queue (the API's default), or be refused.
 WhenBusy = Literal["queue", "reject"]
+# What a failing policy does: nothing, warn, stop until someone else overrides it, or stop the job.
+PolicyLevel = Literal["off", "advisory", "soft-mandatory", "mandatory"]
+# OPA 1.x syntax, or the pre-1.0 one.
+RegoSyntax = Literal["v1", "v0"]
 
 
 def _segment(value: str) -> str:
@@ -92,11 +115,24 @@ def _segment(value: str) -> str:
 
 
 def _options(
-    *, approval: Approval | None = None, when_busy: WhenBusy | None = None, supersede: bool | None = None
+    *,
+    approval: Approval | None = None,
+    when_busy: WhenBusy | None = None,
+    supersede: bool | None = None,
+    allow_destroy: bool | None = None,
 ) -> dict[str, Any]:
     """A job's options as the API spells them; those not given are left to the service's defaults."""
-    given = {"approval": approval, "whenBusy": when_busy, "supersede": supersede}
+    given = {
+        "approval": approval,
+        "whenBusy": when_busy,
+        "supersede": supersede,
+        "allowDestroy": allow_destroy,
+    }
     return {name: value for name, value in given.items() if value is not None}
+
+
+def _policy(name: str) -> str:
+    return f"/api/deploy/policies/{_segment(name)}"
 
 
 class RawApi:
@@ -118,11 +154,14 @@ class RawApi:
         approval: Approval | None = None,
         when_busy: WhenBusy | None = None,
         supersede: bool | None = None,
+        allow_destroy: bool | None = None,
     ) -> Any:
         body: dict[str, Any] = {"projectId": project_id, "files": dict(files)}
         if variables:
             body["variables"] = dict(variables)
-        body.update(_options(approval=approval, when_busy=when_busy, supersede=supersede))
+        body.update(
+            _options(approval=approval, when_busy=when_busy, supersede=supersede, allow_destroy=allow_destroy)
+        )
         # A key per call makes a retried POST safe: the API answers the first response again.
         key = idempotency_key or str(uuid.uuid4())
         return self._http.send("POST", "/api/deploy", body=body, headers={"Idempotency-Key": key})
@@ -135,10 +174,13 @@ class RawApi:
         approval: Approval | None = None,
         when_busy: WhenBusy | None = None,
         supersede: bool | None = None,
+        allow_destroy: bool | None = None,
     ) -> Any:
         body = {
             "projectId": project_id,
-            **_options(approval=approval, when_busy=when_busy, supersede=supersede),
+            **_options(
+                approval=approval, when_busy=when_busy, supersede=supersede, allow_destroy=allow_destroy
+            ),
         }
         key = idempotency_key or str(uuid.uuid4())
         return self._http.send("POST", "/api/deploy/destroy", body=body, headers={"Idempotency-Key": key})
@@ -161,10 +203,15 @@ class RawApi:
         return self._http.send("GET", f"/api/deploy/plan/{_segment(job_id)}")
 
     def apply(
-        self, plan_job_id: str, *, when_busy: WhenBusy | None = None, supersede: bool | None = None
+        self,
+        plan_job_id: str,
+        *,
+        when_busy: WhenBusy | None = None,
+        supersede: bool | None = None,
+        allow_destroy: bool | None = None,
     ) -> Any:
         # Never retried: a second apply of the same plan would be refused as stale, hiding the first.
-        body = _options(when_busy=when_busy, supersede=supersede)
+        body = _options(when_busy=when_busy, supersede=supersede, allow_destroy=allow_destroy)
         return self._http.send("POST", f"/api/deploy/apply/{_segment(plan_job_id)}", body=body, retry=False)
 
     def approve(self, job_id: str, comment: str | None = None) -> Any:
@@ -176,6 +223,12 @@ class RawApi:
         body = {"comment": comment} if comment else {}
         return self._http.send("POST", f"/api/deploy/discard/{_segment(job_id)}", body=body, retry=False)
 
+    def override(self, job_id: str, reason: str) -> Any:
+        # A decision: never retried, as approve and discard.
+        return self._http.send(
+            "POST", f"/api/deploy/override/{_segment(job_id)}", body={"reason": reason}, retry=False
+        )
+
     def settings(self, project_id: str) -> Any:
         return self._http.send("GET", f"/api/deploy/settings/{_segment(project_id)}")
 
@@ -184,6 +237,43 @@ class RawApi:
         return self._http.send(
             "PUT", f"/api/deploy/settings/{_segment(project_id)}", body={"approval": approval}
         )
+
+    def policies(self, project_id: str | None = None) -> Any:
+        return self._http.send("GET", "/api/deploy/policies", query={"projectId": project_id})
+
+    def policy(self, name: str, project_id: str | None = None, version: int | None = None) -> Any:
+        return self._http.send("GET", _policy(name), query={"projectId": project_id, "version": version})
+
+    def policy_versions(self, name: str, project_id: str | None = None) -> Any:
+        return self._http.send("GET", _policy(name) + "/versions", query={"projectId": project_id})
+
+    def put_policy(
+        self,
+        name: str,
+        level: PolicyLevel,
+        *,
+        project_id: str | None = None,
+        rego: str | None = None,
+        syntax: RegoSyntax = "v1",
+        settings: Mapping[str, Any] | None = None,
+        description: str = "",
+    ) -> Any:
+        body: dict[str, Any] = {"level": level, "syntax": syntax, "description": description}
+        given = {"projectId": project_id, "rego": rego, "settings": dict(settings) if settings else None}
+        body.update({key: value for key, value in given.items() if value is not None})
+        # Never retried: each PUT stores a version, so a retry after a lost answer would store two.
+        return self._http.send("PUT", _policy(name), body=body, retry=False)
+
+    def delete_policy(self, name: str, project_id: str | None = None) -> Any:
+        # A delete stores a (deleting) version too: never retried.
+        return self._http.send("DELETE", _policy(name), query={"projectId": project_id}, retry=False)
+
+    def dry_run(self, plan_job_id: str, **fields: Any) -> Any:
+        """``fields``: the rest of the request as the API spells them (name, version, scope, level,
+        rego, syntax, settings, caller); those that are None are left out."""
+        body = {"planJobId": plan_job_id, **{k: v for k, v in fields.items() if v is not None}}
+        # Nothing is stored: safe to retry.
+        return self._http.send("POST", "/api/deploy/policies/dry-run", body=body)
 
     def cancel(self, job_id: str) -> Any:
         # Cancelling twice is harmless, but the second answer would be a confusing 409: never retried.
@@ -274,12 +364,15 @@ class ProvisionerClient:
         approval: Approval | None = None,
         when_busy: WhenBusy | None = None,
         supersede: bool | None = None,
+        allow_destroy: bool | None = None,
     ) -> Accepted:
         """Send a configuration (relative path -> text) and start a deploy job.
 
         ``approval="required"``: the job plans, then waits for ``approve`` (or ``discard``).
         ``when_busy="reject"``: refused (409) instead of queued when the project has a job running;
         ``supersede``: a queued job of the project that has not started is replaced by this one.
+        ``allow_destroy``: deletes a destroy-protection policy guards may go ahead, once someone
+        other than the submitter approves the plan.
         """
         answer = self.raw.deploy(
             project_id,
@@ -289,6 +382,7 @@ class ProvisionerClient:
             approval=approval,
             when_busy=when_busy,
             supersede=supersede,
+            allow_destroy=allow_destroy,
         )
         return Accepted.model_validate(answer)
 
@@ -300,6 +394,7 @@ class ProvisionerClient:
         approval: Approval | None = None,
         when_busy: WhenBusy | None = None,
         supersede: bool | None = None,
+        allow_destroy: bool | None = None,
     ) -> Accepted:
         answer = self.raw.destroy(
             project_id,
@@ -307,6 +402,7 @@ class ProvisionerClient:
             approval=approval,
             when_busy=when_busy,
             supersede=supersede,
+            allow_destroy=allow_destroy,
         )
         return Accepted.model_validate(answer)
 
@@ -328,19 +424,80 @@ class ProvisionerClient:
         return PlanOut.model_validate(self.raw.get_plan(job_id))
 
     def apply(
-        self, plan_job_id: str, *, when_busy: WhenBusy | None = None, supersede: bool | None = None
+        self,
+        plan_job_id: str,
+        *,
+        when_busy: WhenBusy | None = None,
+        supersede: bool | None = None,
+        allow_destroy: bool | None = None,
     ) -> Accepted:
         """Start a deploy job that applies exactly this plan. ``StalePlan`` (its ``reasons``) when the
         state or the code moved since; ``PlanNotReady`` while it is still planning."""
-        return Accepted.model_validate(self.raw.apply(plan_job_id, when_busy=when_busy, supersede=supersede))
+        answer = self.raw.apply(
+            plan_job_id, when_busy=when_busy, supersede=supersede, allow_destroy=allow_destroy
+        )
+        return Accepted.model_validate(answer)
 
     def approve(self, job_id: str, comment: str | None = None) -> Decision:
-        """Apply a job's plan, which waits for a person. ``NotAwaitingApproval`` when it does not."""
+        """Apply a job's plan, which waits for a person. ``NotAwaitingApproval`` when it does not;
+        ``SecondIdentityRequired`` when it deletes protected resources and the caller submitted it.
+        The plan may still wait for an override after it (the decision's message says so)."""
         return Decision.model_validate(self.raw.approve(job_id, comment))
+
+    def override(self, job_id: str, reason: str) -> Decision:
+        """Let a plan through the soft-mandatory policies it failed, saying why. Someone other than
+        the submitter only (``SecondIdentityRequired``); ``NotAwaitingApproval`` when nothing is to
+        be overridden."""
+        return Decision.model_validate(self.raw.override(job_id, reason))
 
     def discard(self, job_id: str, comment: str | None = None) -> Decision:
         """Refuse a job's plan: the job ends, failed, with nothing applied."""
         return Decision.model_validate(self.raw.discard(job_id, comment))
+
+    def policies(self, project_id: str | None = None) -> PolicyListOut:
+        """The install's policies (and the project's, with ``project_id``) and the built-ins."""
+        return PolicyListOut.model_validate(self.raw.policies(project_id))
+
+    def policy(self, name: str, project_id: str | None = None, version: int | None = None) -> PolicyOut:
+        """A policy's latest version (or ``version``), its Rego source or settings included."""
+        return PolicyOut.model_validate(self.raw.policy(name, project_id, version))
+
+    def policy_versions(self, name: str, project_id: str | None = None) -> PolicyVersionsOut:
+        return PolicyVersionsOut.model_validate(self.raw.policy_versions(name, project_id))
+
+    def put_policy(
+        self,
+        name: str,
+        level: PolicyLevel,
+        *,
+        project_id: str | None = None,
+        rego: str | None = None,
+        syntax: RegoSyntax = "v1",
+        settings: Mapping[str, Any] | None = None,
+        description: str = "",
+    ) -> PolicyOut:
+        """Store a policy's new version: a built-in's ``settings`` or a Rego module. The install's,
+        or the project's with ``project_id``. ``InvalidPolicy`` (``line``, ``column``) for Rego that
+        does not compile."""
+        answer = self.raw.put_policy(
+            name,
+            level,
+            project_id=project_id,
+            rego=rego,
+            syntax=syntax,
+            settings=settings,
+            description=description,
+        )
+        return PolicyOut.model_validate(answer)
+
+    def delete_policy(self, name: str, project_id: str | None = None) -> PolicyOut:
+        """Turn a policy off for good: its deleting version (the history stays)."""
+        return PolicyOut.model_validate(self.raw.delete_policy(name, project_id))
+
+    def dry_run(self, plan_job_id: str, **fields: Any) -> DryRunOut:
+        """What policies say of a stored plan, nothing recorded: a Rego module (``rego=``), a stored
+        policy (``name=``, ``version=``, ``scope=``), a built-in's ``settings``, or the whole set."""
+        return DryRunOut.model_validate(self.raw.dry_run(plan_job_id, **fields))
 
     def cancel(self, job_id: str) -> CancelOut:
         return CancelOut.model_validate(self.raw.cancel(job_id))

@@ -40,6 +40,15 @@ class ApiError(ProvisionerError):
         return [dict(item) for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
     @property
+    def line(self) -> int | None:
+        """Where a policy's Rego is wrong (a 400 invalid_policy), 1-based; None when not said."""
+        return _number(self.body.get("line"))
+
+    @property
+    def column(self) -> int | None:
+        return _number(self.body.get("column"))
+
+    @property
     def reasons(self) -> list[str]:
         """Why the API refused, one sentence each (a stale plan's: what moved since it was made)."""
         value = self.body.get("reasons")
@@ -59,11 +68,26 @@ class NotAwaitingApproval(ApiError):
     """409 ``not_awaiting_approval``: the job is not waiting for a decision (any more)."""
 
 
+class SecondIdentityRequired(ApiError):
+    """403 ``second_identity_required``: the job's submitter may not decide this (a policy override,
+    or the approval of deletes a destroy-protection policy guards); someone else must."""
+
+
+class InvalidPolicy(ApiError):
+    """400 ``invalid_policy``: the Rego does not compile; ``line`` and ``column`` say where."""
+
+
 _BY_CODE: dict[str, type[ApiError]] = {
     "stale_plan": StalePlan,
     "plan_not_ready": PlanNotReady,
     "not_awaiting_approval": NotAwaitingApproval,
+    "second_identity_required": SecondIdentityRequired,
+    "invalid_policy": InvalidPolicy,
 }
+
+
+def _number(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def api_error(status: int, body: Mapping[str, Any]) -> ApiError:

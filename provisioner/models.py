@@ -2,8 +2,9 @@
 
 ``JobDetail`` is the status answer (``core.responses.JobOut``) with what a job gained for review:
 its place in the project's queue, its approval, what the caller may do with it, and its plan's
-summary and cost. ``PlanOut`` is a plan document (``GET /api/deploy/plan/{jobId}``). Every new
-field is optional, so an older service's answers still read.
+summary and cost. ``PlanOut`` is a plan document (``GET /api/deploy/plan/{jobId}``). Both carry what the
+policies said of the plan (``PolicyCheckOut``); the ``Policy*Out`` models are the policy routes'
+answers. Every new field is optional, so an older service's answers still read.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ Action = Literal["create", "update", "delete", "replace"]
 ApprovalState = Literal["waiting", "approved", "discarded", "expired", "not_needed"]
 AWAITING_APPROVAL = "awaiting_approval"
 DISCARDED = "discarded"
+POLICY_FAILED = "policy_failed"
+PolicyOutcome = Literal["no_policies", "passed", "warned", "needs_override", "needs_approval", "failed"]
+PolicyResultOutcome = Literal["passed", "failed", "errored"]
+# What a policy check may end with and the plan still go on as it is.
+POLICY_OUTCOMES_THAT_PASS = frozenset({"no_policies", "passed", "warned"})
+APPROVALS = frozenset({"approval", "second_approval"})
 
 
 class Accepted(DeployAccepted):
@@ -45,12 +52,16 @@ class Approval(BaseModel):
     decidedBy: str | None = None
     decidedAt: str | None = None
     comment: str | None = None
+    # What the plan waits for: "approval", "second_approval" (someone other than the submitter),
+    # "override" (a soft-mandatory policy failed). Empty from a service older than policies.
+    needs: list[str] = Field(default_factory=list)
 
 
 class JobActions(BaseModel):
     canApprove: bool = False
     canDiscard: bool = False
     canCancel: bool = False
+    canOverride: bool = False
 
 
 # A count the service may leave null (a job planned before replace and outputs were counted): 0.
@@ -88,6 +99,96 @@ class JobPlan(BaseModel):
     cost: PlanCost | None = None
 
 
+class PolicyFinding(BaseModel):
+    message: str = ""
+    address: str | None = None
+
+
+class PolicyResultOut(BaseModel):
+    """One policy's verdict on a plan."""
+
+    policy: str
+    scope: str = "install"
+    projectId: str | None = None
+    kind: str = "rego"
+    level: str = "mandatory"
+    version: int | None = None
+    hash: str = ""
+    outcome: PolicyResultOutcome | str = "passed"
+    messages: list[str] = Field(default_factory=list)
+    findings: list[PolicyFinding] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    overridable: bool = False
+
+
+class PolicyOverride(BaseModel):
+    by: str | None = None
+    at: str | None = None
+    reason: str = ""
+    policies: list[str] = Field(default_factory=list)
+
+
+class PolicyCheckOut(BaseModel):
+    """What the policies said of a plan; "no_policies" when none was enabled (never "passed")."""
+
+    outcome: PolicyOutcome | str
+    message: str = ""
+    results: list[PolicyResultOut] = Field(default_factory=list)
+    requires: list[str] = Field(default_factory=list)
+    stoppedBy: list[str] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict)
+    evaluatedAt: str | None = None
+    override: PolicyOverride | None = None
+
+    @property
+    def stops(self) -> bool:
+        """Whether the plan may not go on as it is (failed, or waits for an override or approval)."""
+        return self.outcome not in POLICY_OUTCOMES_THAT_PASS
+
+
+class DryRunOut(PolicyCheckOut):
+    planJobId: str
+
+
+class PolicyOut(BaseModel):
+    """One version of a policy: a built-in's settings, or a Rego module's source."""
+
+    name: str
+    scope: str = "install"
+    projectId: str | None = None
+    kind: str = "rego"
+    level: str
+    version: int
+    hash: str = ""
+    description: str = ""
+    settings: dict[str, Any] | None = None
+    rego: str | None = None
+    syntax: str = "v1"
+    package: str | None = None
+    deleted: bool = False
+    updatedBy: str | None = None
+    updatedAt: str | None = None
+
+
+class BuiltinPolicyOut(BaseModel):
+    name: str
+    description: str = ""
+    defaults: dict[str, Any] = Field(default_factory=dict)
+
+
+class PolicyListOut(BaseModel):
+    projectId: str | None = None
+    policies: list[PolicyOut] = Field(default_factory=list)
+    builtins: list[BuiltinPolicyOut] = Field(default_factory=list)
+
+
+class PolicyVersionsOut(BaseModel):
+    name: str
+    scope: str = "install"
+    projectId: str | None = None
+    versions: list[PolicyOut] = Field(default_factory=list)
+
+
 class JobDetail(JobOut):
     # core.responses.JobOut is gaining these too, more strictly (required fields): the client reads
     # them leniently, so that a service older or newer by a field still answers.
@@ -96,10 +197,22 @@ class JobDetail(JobOut):
     approval: Approval | None = None  # type: ignore[assignment, unused-ignore]
     actions: JobActions | None = None  # type: ignore[assignment, unused-ignore]
     plan: JobPlan | None = None  # type: ignore[assignment, unused-ignore]
+    policies: PolicyCheckOut | None = None  # type: ignore[assignment, unused-ignore]
 
     @property
     def awaiting_approval(self) -> bool:
+        """Its plan waits for people: an approval, a second approval or a policy override."""
         return self.status is JobStatus.PROCESSING and self.phase == AWAITING_APPROVAL
+
+    @property
+    def needs(self) -> list[str]:
+        """What a waiting plan waits for; an older service's answers only ever wait for an approval."""
+        if not self.awaiting_approval:
+            return []
+        needs = list(self.approval.needs) if self.approval is not None else []
+        if not needs and self.actions is not None and self.actions.canOverride:
+            needs = ["override"]
+        return needs or ["approval"]
 
     @property
     def queued(self) -> bool:
@@ -157,3 +270,4 @@ class PlanOut(BaseModel):
     cost: PlanCost | None = None
     markdown: str = ""
     basis: PlanBasis | None = None
+    policies: PolicyCheckOut | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from provisioner.cli.failures import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    api_error,
     guarded,
     job_exit,
 )
@@ -42,9 +44,19 @@ from provisioner.cli.options import SERVICE_PARAMETERS, ApiKey, Endpoint, Json, 
 from provisioner.cli.pack import Package, merge_variables, pack
 from provisioner.cli.session import Connection, Session, console, write
 from provisioner.cli.watch import POLL_SECONDS, JobWatch, interactive
-from provisioner.client import Approval, WhenBusy
+from provisioner.client import Approval, PolicyLevel, RegoSyntax, WhenBusy
 from provisioner.errors import ApiError, SigningError
-from provisioner.models import Accepted, Decision, JobDetail, PlanOut
+from provisioner.models import (
+    POLICY_OUTCOMES_THAT_PASS,
+    Accepted,
+    Decision,
+    DryRunOut,
+    JobDetail,
+    PlanOut,
+    PolicyListOut,
+    PolicyOut,
+    PolicyVersionsOut,
+)
 
 WIDE: Final = 100  # columns from which tables get their optional columns
 
@@ -60,6 +72,16 @@ cli = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+policies_cli = typer.Typer(
+    name="policies",
+    help="The policies every plan is checked against: list, show, put, delete, and try one on a plan.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+cli.add_typer(policies_cli, name="policies")
 
 # --- the service options, before or after the command ------------------------------------------
 
@@ -83,9 +105,9 @@ def service_options(
 Body = Callable[..., int]
 
 
-def command(name: str, help_text: str) -> Callable[[Body], Body]:
-    """Register ``body(session, ...its own options)`` as a command that also takes the service
-    options: the command typer sees has the body's parameters and those."""
+def command(name: str, help_text: str, group: typer.Typer = cli) -> Callable[[Body], Body]:
+    """Register ``body(session, ...its own options)`` as a command (of ``group``) that also takes the
+    service options: the command typer sees has the body's parameters and those."""
 
     def register(body: Body) -> Body:
         @functools.wraps(body)
@@ -109,7 +131,7 @@ def command(name: str, help_text: str) -> Callable[[Body], Body]:
         signature = inspect.Signature([*own, *SERVICE_PARAMETERS], return_annotation=int)
         run.__signature__ = signature  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
-        cli.command(name, help=help_text)(run)
+        group.command(name, help=help_text)(run)
         return body
 
     return register
@@ -165,6 +187,14 @@ Supersede = Annotated[
 Comment = Annotated[
     str | None, typer.Option("--comment", metavar="TEXT", help="recorded with the approval or discard")
 ]
+AllowDestroy = Annotated[
+    bool,
+    typer.Option(
+        "--allow-destroy",
+        help="let deletes a destroy-protection policy guards go ahead, once someone other than you "
+        "approves the plan",
+    ),
+]
 
 
 @command("deploy", "deploy a directory (or one .tf file) of Terraform code")
@@ -187,6 +217,7 @@ def cmd_deploy(
     approval: ApprovalOption = None,
     when_busy: WhenBusyOption = None,
     supersede: Supersede = False,
+    allow_destroy: AllowDestroy = False,
     comment: Comment = None,
     wait: Wait = False,
     logs: Logs = False,
@@ -209,6 +240,7 @@ def cmd_deploy(
         approval=approval,
         when_busy=when_busy,
         supersede=supersede or None,
+        allow_destroy=allow_destroy or None,
     )
     return _after_submit(session, document, wait=wait, logs=logs, comment=comment)
 
@@ -260,12 +292,17 @@ def cmd_destroy(
     approval: ApprovalOption = None,
     when_busy: WhenBusyOption = None,
     supersede: Supersede = False,
+    allow_destroy: AllowDestroy = False,
     comment: Comment = None,
     wait: Wait = False,
     logs: Logs = False,
 ) -> int:
     document = session.client.raw.destroy(
-        project, approval=approval, when_busy=when_busy, supersede=supersede or None
+        project,
+        approval=approval,
+        when_busy=when_busy,
+        supersede=supersede or None,
+        allow_destroy=allow_destroy or None,
     )
     return _after_submit(session, document, wait=wait, logs=logs, comment=comment)
 
@@ -292,7 +329,12 @@ def _after_submit(
         return EXIT_INTERRUPTED
     if session.json:
         session.print_json(session.client.raw.status(accepted.jobId))
-    elif job.status is JobStatus.COMPLETED:
+        return job_exit(job)
+    if job.policies is not None:
+        from provisioner.cli.review import print_policies  # noqa: PLC0415
+
+        print_policies(session.out, job.policies)
+    if job.status is JobStatus.COMPLETED:
         session.out.print(render.text(job.result.message if job.result else "Done.", "bold green"))
         if job.action == "deploy":
             render.print_outputs(session.out, job.result.outputs if job.result else {})
@@ -324,18 +366,33 @@ def _follow(session: Session, job_id: str, *, logs: bool, comment: str | None) -
 
 
 def _review(session: Session, job: JobDetail, comment: str | None) -> bool:
-    """Show the plan a job waits with; on a terminal ask whether to apply it. False: stop watching."""
-    from provisioner.cli.review import print_plan  # noqa: PLC0415 - only for gated jobs
+    """Show the plan a job waits with; on a terminal ask whether to apply it, when an approval is
+    what it waits for (an override is someone else's: only said how). False: stop watching."""
+    # Only for gated jobs:
+    from provisioner.cli.review import approvable, decision_hints, print_plan, print_policies  # noqa: PLC0415
 
     shown = session.err if session.json else session.out
     try:
-        print_plan(shown, session.client.get_plan(job.jobId))
+        plan = session.client.get_plan(job.jobId)
     except ApiError as exc:  # the plan cannot be read: the decision is still the person's
         session.err.print(render.text(f"cannot show the plan: {exc.message}", "yellow"))
-    commands = f"  apply it:   provisioner approve {job.jobId}\n  discard it: provisioner discard {job.jobId}"
-    if not watch.can_review():
-        session.err.print(render.text(f"Job {job.jobId} waits for approval:\n{commands}", "yellow"))
+        if job.policies is not None:
+            print_policies(shown, job.policies)
+    else:
+        print_plan(shown, plan)
+        if plan.policies is None and job.policies is not None:
+            print_policies(shown, job.policies)
+    commands = "\n".join(f"  {hint}" for hint in decision_hints(job))
+    if not watch.can_review() or not approvable(job):
+        session.err.print(render.text(f"Job {job.jobId} waits:\n{commands}", "yellow"))
         return True
+    if "override" in job.needs:
+        session.err.print(
+            render.text(
+                "Approving it leaves it waiting for an override by someone other than the submitter.",
+                "yellow",
+            )
+        )
     apply = watch.ask_apply(session.err)
     if apply is None:  # Ctrl-C or end of input: no decision, the job keeps waiting
         session.err.print(render.text(f"\nNo decision; job {job.jobId} keeps waiting.\n{commands}", "yellow"))
@@ -444,10 +501,13 @@ def cmd_apply(
     plan_job: Annotated[str, typer.Argument(metavar="PLAN_JOB_ID", show_default=False)],
     when_busy: WhenBusyOption = None,
     supersede: Supersede = False,
+    allow_destroy: AllowDestroy = False,
     wait: Wait = False,
     logs: Logs = False,
 ) -> int:
-    document = session.client.raw.apply(plan_job, when_busy=when_busy, supersede=supersede or None)
+    document = session.client.raw.apply(
+        plan_job, when_busy=when_busy, supersede=supersede or None, allow_destroy=allow_destroy or None
+    )
     return _after_submit(session, document, wait=wait, logs=logs)
 
 
@@ -459,6 +519,24 @@ def cmd_approve(session: Session, *, job: Job, comment: Comment = None) -> int:
 @command("discard", "refuse the plan a job waits with (the job ends, nothing applied)")
 def cmd_discard(session: Session, *, job: Job, comment: Comment = None) -> int:
     return _decided(session, session.client.raw.discard(job, comment), "yellow")
+
+
+@command(
+    "override",
+    "let a plan through the soft-mandatory policies it failed (not the job's submitter; with a reason)",
+)
+def cmd_override(
+    session: Session,
+    *,
+    job: Job,
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="why, recorded on the job's policy check")
+    ],
+) -> int:
+    if not reason.strip():
+        session.err.print(render.text("error: an override needs a reason (--reason)", "red"))
+        return EXIT_USAGE
+    return _decided(session, session.client.raw.override(job, reason), "yellow")
 
 
 def _decided(session: Session, document: Any, style: str) -> int:
@@ -473,7 +551,7 @@ def _decided(session: Session, document: Any, style: str) -> int:
 
 @command("status", "a job's status, progress and result")
 def cmd_status(session: Session, *, job: Job) -> int:
-    from provisioner.cli.review import review_rows  # noqa: PLC0415
+    from provisioner.cli.review import decision_hints, print_policy_results, review_rows  # noqa: PLC0415
 
     document = session.client.raw.status(job)
     read = JobDetail.model_validate(document)
@@ -481,16 +559,12 @@ def cmd_status(session: Session, *, job: Job) -> int:
         session.print_json(document)
     else:
         render.print_job(session.out, read, extra=review_rows(read))
+        if read.policies is not None:
+            print_policy_results(session.out, read.policies)
         if read.status is JobStatus.FAILED:
             render.print_failure(session.out, read, headline=False)
-        if read.actions is not None and read.actions.canApprove:
-            session.err.print(
-                render.text(
-                    f"it waits for approval: provisioner approve {read.jobId}"
-                    f" / provisioner discard {read.jobId}",
-                    "dim",
-                )
-            )
+        for hint in decision_hints(read):
+            session.err.print(render.text(hint, "dim"))
     return job_exit(read)
 
 
@@ -611,6 +685,251 @@ def cmd_settings(session: Session, *, project: Project, approval: ApprovalOption
         )
         session.out.print(f"{document['projectId']}: approval {document['approval']}{changed}")
     return EXIT_OK
+
+
+# --- policies ------------------------------------------------------------------------------------
+
+PolicyName = Annotated[str, typer.Argument(metavar="NAME", show_default=False)]
+PolicyProject = Annotated[
+    str | None,
+    typer.Option("--project", "-p", help="the project's policy (absent: the install's, for every project)"),
+]
+LevelOption = Annotated[
+    PolicyLevel,
+    typer.Option(
+        "--level",
+        help="off; advisory (warns); soft-mandatory (stops until someone else overrides); "
+        "mandatory (stops the job)",
+        show_default=False,
+    ),
+]
+RegoFile = Annotated[
+    Path | None,
+    typer.Option("--rego", metavar="FILE", help="a Rego module defining deny, violation or warn"),
+]
+SyntaxOption = Annotated[
+    RegoSyntax, typer.Option("--syntax", help="the Rego's syntax: OPA 1.x (v1) or pre-1.0 (v0)")
+]
+SettingsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--settings",
+        metavar="JSON|@FILE",
+        help="a built-in policy's settings: a JSON object, or @ and a file holding one",
+    ),
+]
+
+
+class _BadArgument(Exception):
+    """A policy file or settings that cannot be read: a usage error (2)."""
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _BadArgument(f"cannot read {path}: {exc}") from exc
+
+
+def _settings(raw: str | None) -> dict[str, Any] | None:
+    """--settings: a JSON object, given as it is or as @FILE."""
+    if raw is None:
+        return None
+    given = _read_text(Path(raw[1:])) if raw.startswith("@") else raw
+    try:
+        value = json.loads(given)
+    except ValueError as exc:
+        raise _BadArgument(f"--settings is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise _BadArgument("--settings must be a JSON object")
+    return value
+
+
+def _usage(session: Session, run: Callable[[], int]) -> int:
+    try:
+        return run()
+    except _BadArgument as exc:
+        session.err.print(render.text(f"error: {exc}", "red"))
+        return EXIT_USAGE
+
+
+@command("list", "the install's policies (and a project's, with -p) and the built-ins", policies_cli)
+def cmd_policies_list(session: Session, *, project: PolicyProject = None) -> int:
+    from provisioner.cli.policies import print_policy_list  # noqa: PLC0415
+
+    document = session.client.raw.policies(project)
+    if session.json:
+        session.print_json(document)
+    else:
+        print_policy_list(session.out, PolicyListOut.model_validate(document))
+    return EXIT_OK
+
+
+@command("show", "a policy's version: its header on stderr, its Rego or settings on stdout", policies_cli)
+def cmd_policies_show(
+    session: Session,
+    *,
+    name: PolicyName,
+    project: PolicyProject = None,
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="this version (default: the latest)")
+    ] = None,
+) -> int:
+    from provisioner.cli.policies import header_table, source  # noqa: PLC0415
+
+    document = session.client.raw.policy(name, project, version)
+    if session.json:
+        session.print_json(document)
+        return EXIT_OK
+    policy = PolicyOut.model_validate(document)
+    # The source alone on stdout: `policies show NAME > policy.rego` gives back what `put` took.
+    session.err.print(header_table(policy))
+    write(source(policy))
+    return EXIT_OK
+
+
+@command("versions", "a policy's versions, newest first", policies_cli)
+def cmd_policies_versions(session: Session, *, name: PolicyName, project: PolicyProject = None) -> int:
+    from provisioner.cli.policies import versions_table  # noqa: PLC0415
+
+    document = session.client.raw.policy_versions(name, project)
+    if session.json:
+        session.print_json(document)
+    else:
+        session.out.print(versions_table(PolicyVersionsOut.model_validate(document)))
+    return EXIT_OK
+
+
+@command(
+    "put",
+    "store a policy's new version: a built-in's --settings, or a --rego module (checked before it is stored)",
+    policies_cli,
+)
+def cmd_policies_put(
+    session: Session,
+    *,
+    name: PolicyName,
+    level: LevelOption,
+    rego: RegoFile = None,
+    syntax: SyntaxOption = "v1",
+    settings: SettingsOption = None,
+    project: PolicyProject = None,
+    description: Annotated[str, typer.Option("--description", metavar="TEXT", help="what it is for")] = "",
+) -> int:
+    def put() -> int:
+        module = _read_text(rego) if rego is not None else None
+        given = _settings(settings)
+        try:
+            document = session.client.raw.put_policy(
+                name,
+                level,
+                project_id=project,
+                rego=module,
+                syntax=syntax,
+                settings=given,
+                description=description,
+            )
+        except ApiError as exc:
+            # A Rego that does not compile: where, as a compiler says it (FILE:LINE:COLUMN).
+            return api_error(session, exc, source=str(rego) if rego is not None else None)
+        if session.json:
+            session.print_json(document)
+            return EXIT_OK
+        from provisioner.cli.policies import scope_label, short_hash  # noqa: PLC0415
+
+        stored = PolicyOut.model_validate(document)
+        session.out.print(
+            render.text(
+                f"Stored {scope_label(stored.scope, stored.projectId)}/{stored.name} version "
+                f"{stored.version}: {stored.level} ({stored.kind}, {short_hash(stored.hash)})",
+                "green",
+            )
+        )
+        return EXIT_OK
+
+    return _usage(session, put)
+
+
+@command("delete", "turn a policy off for good (a last, deleting version; the history stays)", policies_cli)
+def cmd_policies_delete(session: Session, *, name: PolicyName, project: PolicyProject = None) -> int:
+    from provisioner.cli.policies import scope_label  # noqa: PLC0415
+
+    document = session.client.raw.delete_policy(name, project)
+    if session.json:
+        session.print_json(document)
+    else:
+        deleted = PolicyOut.model_validate(document)
+        session.out.print(
+            render.text(
+                f"Deleted {scope_label(deleted.scope, deleted.projectId)}/{deleted.name} "
+                f"(version {deleted.version}, {deleted.level})",
+                "yellow",
+            )
+        )
+    return EXIT_OK
+
+
+@command(
+    "try",
+    "check a stored plan against a policy (--rego FILE, or --name a stored or built-in one) or the "
+    "whole set; nothing is recorded. Exit 1 when the plan would be stopped",
+    policies_cli,
+)
+def cmd_policies_try(
+    session: Session,
+    *,
+    plan_job: Annotated[str, typer.Argument(metavar="PLAN_JOB_ID", show_default=False)],
+    rego: RegoFile = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="a stored policy, or a built-in's name with --settings")
+    ] = None,
+    version: Annotated[int | None, typer.Option("--version", min=1, help="with --name: this version")] = None,
+    scope: Annotated[
+        Literal["install", "project"] | None,
+        typer.Option("--scope", help="with --name: the install's policy or the project's (default)"),
+    ] = None,
+    settings: SettingsOption = None,
+    level: Annotated[
+        PolicyLevel | None, typer.Option("--level", help="the level to judge it at (default: mandatory)")
+    ] = None,
+    syntax: Annotated[
+        RegoSyntax | None, typer.Option("--syntax", help="with --rego: v1 (default) or v0")
+    ] = None,
+    caller: Annotated[
+        str | None,
+        typer.Option("--caller", metavar="IDENTITY", help="judge it as submitted by this identity"),
+    ] = None,
+) -> int:
+    def dry_run() -> int:
+        if rego is not None and name is not None:
+            raise _BadArgument("give --rego FILE or --name NAME, not both")
+        if name is None and (version is not None or scope is not None):
+            raise _BadArgument("--version and --scope choose a stored policy: give --name too")
+        module = _read_text(rego) if rego is not None else None
+        document = session.client.raw.dry_run(
+            plan_job,
+            name=name,
+            version=version,
+            scope=scope,
+            level=level,
+            rego=module,
+            syntax=syntax,
+            settings=_settings(settings),
+            caller=caller,
+        )
+        check = DryRunOut.model_validate(document)
+        if session.json:
+            session.print_json(document)
+        else:
+            from provisioner.cli.review import print_policies  # noqa: PLC0415
+
+            print_policies(session.out, check)
+            session.err.print(
+                render.text(f"checked the plan of job {check.planJobId}; nothing recorded", "dim")
+            )
+        return EXIT_OK if check.outcome in POLICY_OUTCOMES_THAT_PASS else EXIT_FAILED
+
+    return _usage(session, dry_run)
 
 
 @command("cancel", "cancel a job; terraform stops safely")

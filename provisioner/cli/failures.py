@@ -17,7 +17,7 @@ from core.responses import JobOut
 from provisioner.cli import render
 from provisioner.cli.pack import PackError
 from provisioner.cli.session import ENDPOINT_VARIABLE, Session
-from provisioner.errors import ApiError, ServiceUnreachable, SigningError, StalePlan
+from provisioner.errors import ApiError, SecondIdentityRequired, ServiceUnreachable, SigningError, StalePlan
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -65,10 +65,14 @@ def unreachable(err: Console, exc: ServiceUnreachable) -> int:
     return EXIT_UNREACHABLE
 
 
-def api_error(session: Session, exc: ApiError) -> int:
+def api_error(session: Session, exc: ApiError, *, source: str | None = None) -> int:
+    """``source``: the file sent, for an error that says where in it (a policy's Rego)."""
     if session.json:
         session.print_json(exc.body)
     session.err.print(render.text(f"error ({exc.status} {exc.error}): {exc.message}", "red"))
+    if exc.line is not None:
+        where = f"{source or 'line'}:{exc.line}" + (f":{exc.column}" if exc.column is not None else "")
+        session.err.print(render.text(f"  at {where}", "red"))
     for problem in exc.errors:
         where = problem.get("file") or ""
         if where and problem.get("line") is not None:
@@ -86,7 +90,13 @@ def api_error(session: Session, exc: ApiError) -> int:
         session.err.print(
             render.text(f"the project is busy with job {job}: provisioner status {job} / cancel {job}", "dim")
         )
-    if exc.status in (401, 403):
+    if isinstance(exc, SecondIdentityRequired):
+        session.err.print(
+            render.text(
+                "someone other than the job's submitter must decide this; the job keeps waiting", "dim"
+            )
+        )
+    elif exc.status in (401, 403):
         session.err.print(
             render.text(
                 "the API refused the credentials: for IAM auth use --sign (and AWS credentials with "

@@ -1,5 +1,5 @@
 """A plan for people to review: the summary line, a table of resource changes, each resource's
-attribute diff, the output changes and the monthly cost before and after.
+attribute diff, the output changes, the monthly cost before and after, and what the policies said.
 
 As in ``render``, every value from the API or terraform goes in as ``Text``, never as markup.
 """
@@ -15,12 +15,15 @@ from rich.text import Text
 
 from provisioner.cli.render import money, text
 from provisioner.models import (
+    APPROVALS,
     AttributeChange,
     ChangeSummary,
     JobDetail,
     OutputChange,
     PlanCost,
     PlanOut,
+    PolicyCheckOut,
+    PolicyResultOut,
     ResourceChange,
 )
 
@@ -183,8 +186,121 @@ def print_plan(console: Console, plan: PlanOut) -> None:
             console.print(output_line(change), soft_wrap=True)
     if plan.cost is not None:
         print_cost(console, plan.cost)
+    if plan.policies is not None:
+        print_policies(console, plan.policies)
     if plan.basis is not None and plan.basis.expiresAt:
         console.print(text(f"The plan can be applied until {plan.basis.expiresAt}.", "dim"))
+
+
+# --- policies -------------------------------------------------------------------------------------
+
+NO_POLICIES: Final = "no policies"
+OUTCOME_STYLES: Final = {
+    "no_policies": "dim",
+    "passed": "green",
+    "warned": "yellow",
+    "needs_override": "yellow",
+    "needs_approval": "yellow",
+    "failed": "red",
+}
+# ✓ passed; ✗ failed; ! errored (the policy could not be evaluated) or failed but only advisory.
+MARKS: Final = {"passed": ("✓", "green"), "failed": ("✗", "red"), "errored": ("!", "red")}
+
+
+def outcome_label(outcome: str) -> str:
+    """no_policies -> "no policies" (never to be read as passed), needs_override -> "needs override"."""
+    return NO_POLICIES if outcome == "no_policies" else outcome.replace("_", " ")
+
+
+def outcome_text(check: PolicyCheckOut) -> Text:
+    """The outcome, then the service's one-line message."""
+    line = text(outcome_label(check.outcome), "bold " + OUTCOME_STYLES.get(check.outcome, ""))
+    if check.message and check.message != outcome_label(check.outcome):
+        line.append(f": {check.message}")
+    return line
+
+
+def result_mark(result: PolicyResultOut) -> Text:
+    if result.outcome == "failed" and result.level == "advisory":
+        return text("!", "bold yellow")
+    mark, style = MARKS.get(result.outcome, ("?", ""))
+    return text(mark, f"bold {style}")
+
+
+def result_messages(result: PolicyResultOut) -> Text:
+    lines = [*result.messages, *(f"warning: {warning}" for warning in result.warnings)]
+    if result.outcome != "passed" and result.overridable:
+        lines.append("(can be overridden)")
+    return text("\n".join(lines))
+
+
+def policies_table(check: PolicyCheckOut) -> Table:
+    table = Table(title="Policies", title_justify="left")
+    table.add_column("", no_wrap=True)
+    table.add_column("Policy", overflow="fold")
+    table.add_column("Outcome", no_wrap=True)
+    table.add_column("Level", no_wrap=True)
+    table.add_column("Version", justify="right")
+    table.add_column("Messages", overflow="fold", ratio=1)
+    for result in check.results:
+        table.add_row(
+            result_mark(result),
+            text(f"{result.scope}/{result.policy}"),
+            text(result.outcome, MARKS.get(result.outcome, ("", ""))[1]),
+            text(result.level),
+            text("-" if result.version is None else result.version),
+            result_messages(result),
+        )
+    return table
+
+
+def print_policies(console: Console, check: PolicyCheckOut) -> None:
+    """The outcome line, then a row per policy (none when no policy is enabled)."""
+    console.print(Text.assemble(text("Policies: ", "bold"), outcome_text(check)))
+    print_policy_results(console, check)
+
+
+def print_policy_results(console: Console, check: PolicyCheckOut) -> None:
+    """A row per policy, and the override when there was one (``status`` has the outcome line)."""
+    if check.results:
+        console.print(policies_table(check))
+    done = check.override
+    if done is not None:
+        console.print(
+            text(
+                f"Overridden by {done.by or '?'} at {done.at or '?'}: {done.reason}"
+                + (f" ({', '.join(done.policies)})" if done.policies else ""),
+                "yellow",
+            )
+        )
+
+
+def decision_hints(job: JobDetail) -> list[str]:
+    """What a waiting plan waits for, each with the command that gives it."""
+    needs = job.needs
+    hints = []
+    if "second_approval" in needs:
+        hints.append(
+            "it deletes protected resources and waits for the approval of someone other than the "
+            f"submitter: provisioner approve {job.jobId}"
+        )
+    elif "approval" in needs:
+        hints.append(f"it waits for approval: provisioner approve {job.jobId}")
+    if "override" in needs:
+        hints.append(OVERRIDE_HINT.format(job=job.jobId))
+    if hints:
+        hints.append(f"discard it: provisioner discard {job.jobId}")
+    return hints
+
+
+OVERRIDE_HINT: Final = (
+    'it waits for an override by someone other than the submitter: provisioner override {job} --reason "..."'
+)
+
+
+def approvable(job: JobDetail) -> bool:
+    """Whether an approval is among what the plan waits for (else only an override is)."""
+    return bool(APPROVALS & set(job.needs))
 
 
 def review_rows(job: JobDetail) -> list[tuple[str, Text]]:
@@ -208,10 +324,16 @@ def review_rows(job: JobDetail) -> list[tuple[str, Text]]:
         rows.append(("Approval", line))
         if approval.comment:
             rows.append(("Comment", text(approval.comment)))
+        if state == "waiting" and job.needs:
+            rows.append(
+                ("Waits for", text(", ".join(need.replace("_", " ") for need in job.needs), "yellow"))
+            )
     if job.plan is not None:
         rows.append(("Plan", text(summary_line(job.plan.summary).removeprefix("Plan: "))))
         if job.plan.cost is not None:
             rows.append(("Cost", text(cost_line(job.plan.cost))))
+    if job.policies is not None:
+        rows.append(("Policies", outcome_text(job.policies)))
     return rows
 
 
