@@ -342,8 +342,20 @@ def job_decision_recorded(
     )
 
 
-def job_policy_checked(job_id: str, now: str, check: Mapping[str, Any]) -> Update:
-    return Update(_job(job_id), {"policyCheck": dict(check), "updatedAt": now}, conditions=_WHILE_ACTIVE)
+def job_policy_checked(
+    job_id: str, now: str, check: Mapping[str, Any], *, completed_message: str | None = None
+) -> Update:
+    """What the policies said of the job's plan; a speculative plan's job ends with it."""
+    fields: dict[str, Any] = {"policyCheck": dict(check), "updatedAt": now}
+    if completed_message is not None:
+        fields |= {
+            "status": JobStatus.COMPLETED.value,
+            "progress": 100,
+            "phase": Phase.DONE.value,
+            "endTime": now,
+            "resultMessage": completed_message,
+        }
+    return Update(_job(job_id), fields, conditions=_WHILE_ACTIVE)
 
 
 def job_policy_stopped(job_id: str, now: str, error: str) -> Update:

@@ -10,8 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
-from policy.rego import compile_policy
-
 from core.records import iso_now
 from core.requests import PolicyDryRunRequest, PolicyRequest
 from core.responses import BuiltinPolicyOut, DryRunOut, PolicyListOut, PolicyOut, PolicyVersionsOut
@@ -29,6 +27,7 @@ from functions.models.exceptions import (
 from policy.builtins import BUILTINS, parse_settings
 from policy.engine import Policy, check_plan, policy_digest
 from policy.model import Level, PolicyContext, PolicyError
+from policy.rego import compile_policy
 
 
 def scope_of(project_id: str | None) -> str:

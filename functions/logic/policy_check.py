@@ -18,7 +18,7 @@ from functions.dal.objects import ArtifactReader
 from functions.dal.policies import PolicyStore
 from functions.dal.projects import ProjectStore
 from functions.logic.policies import load_snapshot
-from functions.logic.review import plan_cost
+from functions.logic.review import completed_message, plan_cost
 from functions.models.exceptions import JobNotFound
 from policy.engine import PolicyCheck, check_plan
 from policy.model import PolicyContext, PolicyError
@@ -93,7 +93,12 @@ def check_job_policies(
         **evaluate_job(jobs, policies, artifacts, job, default_region=default_region),
         "evaluatedAt": iso_now(),
     }
-    jobs.apply(job_policy_checked(job_id, iso_now(), check))
+    message = None
+    if job.get("action") == JobAction.PLAN.value:
+        message = completed_message(job.get("planSummary") or {}, has_changes)
+        if check["outcome"] not in ("no_policies", "passed"):
+            message += f"; policies: {check['outcome']} ({check['message']})"
+    jobs.apply(job_policy_checked(job_id, iso_now(), check, completed_message=message))
     _annotate_review(artifacts, job, check)
     return {"next": next_step(job, check, has_changes=has_changes), "outcome": check["outcome"]}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.plans import render_markdown, review_plan
-from core.records import JobAction, JobMode, iso_after, iso_now
+from core.records import JobMode, iso_after, iso_now
 from core.transitions import ACTIVE, Update, job_reviewed, one_of, present
 from cost import estimate
 from functions.dal.jobs import JobItem, JobStore
@@ -72,25 +72,14 @@ def review_job_plan(
         "basis": basis,
     }
     key = artifacts.save_review(project_id, job_id, document)
-    speculative = job.get("action") == JobAction.PLAN.value
-    jobs.apply(
-        job_reviewed(
-            job_id,
-            iso_now(),
-            document["summary"],
-            cost,
-            key,
-            completed_message=_completed_message(document["summary"], review.has_changes)
-            if speculative
-            else None,
-        )
-    )
+    # A speculative plan's job ends once its policies are checked (functions/logic/policy_check).
+    jobs.apply(job_reviewed(job_id, iso_now(), document["summary"], cost, key))
     if job.get("mode") == JobMode.GATED.value and not review.has_changes:
         jobs.apply(_not_needed(job))
     return {"hasChanges": review.has_changes}
 
 
-def _completed_message(summary: dict[str, Any], has_changes: bool) -> str:
+def completed_message(summary: dict[str, Any], has_changes: bool) -> str:
     # The review's own verdict: an import or a forget is a change terraform counts apart.
     if not has_changes:
         return f"{PLAN_CREATED}: no changes"

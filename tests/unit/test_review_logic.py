@@ -12,6 +12,7 @@ import pytest
 from core.redaction import redact_plan
 from core.requests import DeployRequest, PlanRequest
 from functions.logic.jobs import get_job, get_plan
+from functions.logic.policy_check import check_job_policies
 from functions.logic.review import PLAN_CREATED, read_review, review_job_plan
 from functions.logic.submit import submit_deploy, submit_plan
 from functions.models.exceptions import JobNotFound, PlanNotReady
@@ -171,9 +172,19 @@ def speculative(fakes: Fakes, plan: dict[str, Any]) -> str:
 
 
 def review(fakes: Fakes, job_id: str) -> dict[str, Any]:
-    return review_job_plan(
+    """The workflow's review, then (as the workflow goes on) its policy check."""
+    reviewed = review_job_plan(
         fakes.jobs, fakes.artifacts, job_id, default_region="us-east-1", plan_expiry_seconds=3600
     )
+    check_job_policies(
+        fakes.jobs,
+        fakes.policies,
+        fakes.artifacts,
+        job_id,
+        default_region="us-east-1",
+        has_changes=reviewed["hasChanges"],
+    )
+    return reviewed
 
 
 def test_a_review_stores_the_changes_the_cost_and_the_markdown() -> None:
@@ -227,7 +238,7 @@ def test_a_first_deploys_prior_cost_is_zero() -> None:
     assert cost["delta"] == cost["proposed"]
 
 
-def test_a_speculative_plan_ends_with_its_review() -> None:
+def test_a_speculative_plan_ends_with_its_review_and_policy_check() -> None:
     # Given a speculative plan job processing its plan
     fakes = Fakes()
     job_id = speculative(fakes, _plan())
