@@ -78,7 +78,7 @@ def test_a_failure_counts_at_its_level(level: Level, verdict: str, requires: tup
 
 def test_an_error_fails_closed_and_a_pass_is_counted() -> None:
     broken, fine = rego("broken", Level.MANDATORY), rego("fine", Level.MANDATORY)
-    outcomes = {
+    outcomes: dict[str, RegoOutcome | PolicyError] = {
         broken.key: PolicyError("timed out after 10 s"),
         fine.key: RegoOutcome([], ["just so you know"]),
     }
