@@ -310,8 +310,8 @@ class PolicyRequest(BaseModel):
         Field(description="The project it applies to; absent: every project."),
     ] = None
     rego: Annotated[
-        str | SkipJsonSchema[None],
-        Field(max_length=MAX_POLICY_BYTES, description="A Rego module defining deny, violation or warn."),
+        Annotated[str, Field(max_length=MAX_POLICY_BYTES)] | SkipJsonSchema[None],
+        Field(description="A Rego module defining deny, violation or warn."),
     ] = None
     syntax: RegoSyntax = "v1"
     settings: Annotated[
@@ -327,20 +327,18 @@ class PolicyDryRunRequest(BaseModel):
 
     planJobId: Annotated[str, Field(pattern=JOB_ID_PATTERN, description="A job with a reviewed plan.")]
     name: Annotated[
-        str | SkipJsonSchema[None],
-        Field(
-            pattern=POLICY_NAME_PATTERN, description="A stored policy, or a built-in's name with settings."
-        ),
+        Annotated[str, Field(pattern=POLICY_NAME_PATTERN)] | SkipJsonSchema[None],
+        Field(description="A stored policy, or a built-in's name with settings."),
     ] = None
-    version: Annotated[int | SkipJsonSchema[None], Field(ge=1)] = None
+    version: Annotated[int, Field(ge=1)] | SkipJsonSchema[None] = None
     scope: Annotated[
         Literal["install", "project"], Field(description="Which stored policy of that name.")
     ] = "project"
     level: PolicyLevel = "mandatory"
-    rego: Annotated[str | SkipJsonSchema[None], Field(max_length=MAX_POLICY_BYTES)] = None
+    rego: Annotated[str, Field(max_length=MAX_POLICY_BYTES)] | SkipJsonSchema[None] = None
     syntax: RegoSyntax = "v1"
     settings: dict[str, JsonValue] | SkipJsonSchema[None] = None
-    caller: Annotated[str | SkipJsonSchema[None], Field(max_length=256)] = None
+    caller: Annotated[str, Field(max_length=256)] | SkipJsonSchema[None] = None
 
 
 class OverrideRequest(BaseModel):

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from core.requests import DeployRequest, OverrideRequest, PolicyRequest
+from core.requests import DeployRequest, OverrideRequest, PolicyDryRunRequest, PolicyRequest
 from functions.logic.approvals import approve, await_approval, override
 from functions.logic.jobs import get_job
-from functions.logic.policies import put_policy
+from functions.logic.policies import dry_run, put_policy
 from functions.logic.policy_check import next_step
 from functions.logic.submit import submit_deploy
 from functions.models.exceptions import NotAwaitingApproval, SecondIdentityRequired
@@ -181,3 +181,63 @@ def test_the_way_on_after_the_check(
 def test_an_override_needs_a_reason() -> None:
     with pytest.raises(ValueError, match="reason"):
         OverrideRequest(reason="   ")
+
+
+PLAN_JOB = "plan-1796190000000-aaaaaaaaa"
+
+
+def stored_plan(fakes: Fakes) -> None:
+    fakes.jobs.items[PLAN_JOB] = {
+        "jobId": PLAN_JOB,
+        "projectId": "p",
+        "action": "plan",
+        "status": "completed",
+        "planCost": {
+            "prior": 0.0,
+            "proposed": 20.0,
+            "delta": 20.0,
+            "priced": 1,
+            "free": 0,
+            "unpriced": 0,
+            "total": 1,
+        },
+    }
+    fakes.artifacts.plans[("p", PLAN_JOB)] = {"resource_changes": []}
+
+
+def test_a_dry_run_tries_inline_stored_and_whole_sets_and_stores_nothing() -> None:
+    fakes = Fakes()
+    stored_plan(fakes)
+    # an inline built-in, with every optional field sent as null
+    inline = PolicyDryRunRequest.model_validate(
+        {
+            "planJobId": PLAN_JOB,
+            "name": "budget",
+            "settings": {"maxMonthlyTotal": 1},
+            "rego": None,
+            "version": None,
+        }
+    )
+    tried = dry_run(
+        fakes.policies, fakes.jobs, fakes.artifacts, inline, caller=ALICE, default_region="us-east-1"
+    )
+    assert tried.outcome == "failed" and "$1.00" in tried.results[0].messages[0]
+    assert fakes.policies.items == {}
+    # a stored policy is tried at the level asked for, even one stored off
+    put_policy(
+        fakes.policies,
+        "budget",
+        PolicyRequest(level="off", projectId="p", settings={"maxMonthlyTotal": 100}),
+        ALICE,
+    )
+    stored = PolicyDryRunRequest(planJobId=PLAN_JOB, name="budget", level="advisory")
+    assert (
+        dry_run(fakes.policies, fakes.jobs, fakes.artifacts, stored, caller=ALICE, default_region="x").outcome
+        == "passed"
+    )
+    # the whole set: the only policy is off, so there are none
+    whole = PolicyDryRunRequest(planJobId=PLAN_JOB)
+    assert (
+        dry_run(fakes.policies, fakes.jobs, fakes.artifacts, whole, caller=ALICE, default_region="x").outcome
+        == "no_policies"
+    )
