@@ -56,11 +56,24 @@ deny contains msg if {
 
 
 def _plan() -> dict[str, Any]:
+    """The cost bench's plan, with what terraform adds: providers, tags, the configuration."""
     plan = synthetic_plan(RESOURCES)
+    resources: dict[str, dict[str, Any]] = {}
     for change in plan["resource_changes"]:
         change["provider_name"] = "registry.terraform.io/hashicorp/aws"
+        change["name"] = change["address"].split(".")[1].split("[")[0]
         change["change"]["after"]["tags"] = {"owner": "bench"}
+        change["change"]["after"]["tags_all"] = {"owner": "bench"}
         change["change"]["after_unknown"] = {}
+        address = change["address"].split("[")[0]
+        resources[address] = {
+            "address": address,
+            "mode": "managed",
+            "type": change["type"],
+            "name": change["name"],
+            "provider_config_key": "aws",
+        }
+    plan["configuration"]["root_module"] = {"resources": list(resources.values())}
     return plan
 
 
