@@ -52,6 +52,10 @@ class PolicyContext:
     default_region: str = "us-east-1"
     allow_destroy: bool = False
     speculative: bool = False
+    # The plan records what a provider setting or module argument refers to, not the expression:
+    # a variable's value stands for it only where the code writes the bare variable
+    # (policy.expressions.bare_references); False: constants alone are trusted.
+    bare_references: bool = True
 
     def rego_input(self, plan: Mapping[str, Any]) -> dict[str, Any]:
         """The input a Rego policy sees. Terraform's plan JSON at the top (conftest's shape),

@@ -261,6 +261,8 @@ def dry_run(
         default_region=default_region,
         allow_destroy=bool(job.get("allowDestroy")),
         speculative=job.get("action") == "plan",
+        # As the plan's own check read its code; a plan never checked is read with constants alone.
+        bare_references=bool((job.get("policyCheck") or {}).get("bareReferences")),
     )
     check = check_plan(policies, plan, context).as_dict()
     return DryRunOut.model_validate({**check, "evaluatedAt": iso_now(), "planJobId": request.planJobId})

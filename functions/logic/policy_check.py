@@ -14,13 +14,14 @@ from core.plans import render_policies
 from core.records import JobAction, iso_now
 from core.transitions import job_policy_checked, job_policy_stopped
 from functions.dal.jobs import JobItem, JobStore
-from functions.dal.objects import ArtifactReader
+from functions.dal.objects import ArtifactReader, CodeStore
 from functions.dal.policies import PolicyStore
 from functions.dal.projects import ProjectStore
 from functions.logic.policies import load_snapshot
 from functions.logic.review import completed_message, plan_cost
 from functions.models.exceptions import JobNotFound
 from policy.engine import PolicyCheck, check_plan
+from policy.expressions import bare_references
 from policy.model import PolicyContext, PolicyError
 
 Next = Literal["apply", "wait", "stop", "end"]
@@ -37,16 +38,29 @@ def _failed_closed(message: str) -> dict[str, Any]:
     }
 
 
+def _bare_references(code: CodeStore, job: JobItem) -> bool:
+    """What the job's code says of the plan's references (policy.expressions); unreadable: False."""
+    files = code.read(str(job["projectId"]), str(job.get("codeJobId") or job["jobId"]))
+    return bool(files) and bare_references(files)
+
+
 def evaluate_job(
-    jobs: JobStore, policies: PolicyStore, artifacts: ArtifactReader, job: JobItem, *, default_region: str
+    jobs: JobStore,
+    policies: PolicyStore,
+    artifacts: ArtifactReader,
+    code: CodeStore,
+    job: JobItem,
+    *,
+    default_region: str,
 ) -> dict[str, Any]:
     """The policy check of a job's plan, as it is stored on the job."""
     job_id = str(job["jobId"])
     project_id = str(job["projectId"])
     plan_job_id = str(job.get("planJobId") or job_id)
     refs = job.get("policySet") or []
+    bare = _bare_references(code, job)
     if not refs:
-        return PolicyCheck("no_policies", (), message="no policies").as_dict()
+        return {**PolicyCheck("no_policies", (), message="no policies").as_dict(), "bareReferences": bare}
     plan = artifacts.plan(project_id, plan_job_id)
     if plan is None:
         return _failed_closed(f"job {plan_job_id} has no stored plan")
@@ -59,12 +73,14 @@ def evaluate_job(
         default_region=default_region,
         allow_destroy=bool(job.get("allowDestroy")),
         speculative=job.get("action") == JobAction.PLAN.value,
+        bare_references=bare,
     )
     try:
         set_ = load_snapshot(policies, refs)
     except PolicyError as exc:
         return _failed_closed(exc.message)
-    return check_plan(set_, plan, context).as_dict()
+    # Kept with the result, so a dry run on this plan later reads the code the same way.
+    return {**check_plan(set_, plan, context).as_dict(), "bareReferences": bare}
 
 
 def _cost(
@@ -80,6 +96,7 @@ def check_job_policies(
     jobs: JobStore,
     policies: PolicyStore,
     artifacts: ArtifactReader,
+    code: CodeStore,
     job_id: str,
     *,
     default_region: str,
@@ -90,7 +107,7 @@ def check_job_policies(
     if job is None:
         raise JobNotFound(f"no job {job_id}")
     check = {
-        **evaluate_job(jobs, policies, artifacts, job, default_region=default_region),
+        **evaluate_job(jobs, policies, artifacts, code, job, default_region=default_region),
         "evaluatedAt": iso_now(),
     }
     message = None

@@ -74,6 +74,7 @@ def run_step(services: StepServices, event: dict[str, Any]) -> dict[str, Any]:
             services.jobs,
             services.policies,
             services.artifacts,
+            services.code,
             job_id,
             default_region=services.default_region,
             # A saved plan's apply comes here without a review of its own: its plan had changes.

@@ -412,7 +412,7 @@ def _same_provider(candidate: Mapping[str, Any], provider_name: Any) -> bool:
 
 
 def _variable_value(  # noqa: PLR0911 - a return per place a value comes from
-    plan: Mapping[str, Any], calls: Sequence[str], name: str, depth: int = 0
+    plan: Mapping[str, Any], calls: Sequence[str], name: str, depth: int = 0, *, references: bool = True
 ) -> Any:
     if depth > 50:
         return UNKNOWN
@@ -427,7 +427,7 @@ def _variable_value(  # noqa: PLR0911 - a return per place a value comes from
         return UNKNOWN
     expression = (call.get("expressions") or {}).get(name)
     if expression is not None:
-        return _resolve(plan, expression, calls[:-1], depth + 1)
+        return _resolve(plan, expression, calls[:-1], depth + 1, references=references)
     module = call.get("module")
     declared = ((module or {}).get("variables") or {}).get(name) if isinstance(module, Mapping) else None
     if isinstance(declared, Mapping) and "default" in declared:
@@ -435,41 +435,49 @@ def _variable_value(  # noqa: PLR0911 - a return per place a value comes from
     return UNKNOWN
 
 
-def _resolve(plan: Mapping[str, Any], expression: Any, calls: Sequence[str], depth: int) -> Any:
+def _resolve(
+    plan: Mapping[str, Any], expression: Any, calls: Sequence[str], depth: int, *, references: bool
+) -> Any:
     if not isinstance(expression, Mapping):
         return UNKNOWN
     if "constant_value" in expression:
         return expression["constant_value"]
-    references = expression.get("references")
-    if isinstance(references, list) and len(set(references)) == 1:
-        reference = references[0]
+    referred = expression.get("references")
+    if references and isinstance(referred, list) and len(set(referred)) == 1:
+        reference = referred[0]
         if isinstance(reference, str) and reference.startswith("var."):
             name = reference[len("var.") :]
             if _NAME.fullmatch(name):
-                return _variable_value(plan, calls, name, depth)
+                return _variable_value(plan, calls, name, depth, references=references)
     return UNKNOWN
 
 
-def resolve_expression(plan: Mapping[str, Any], expression: Any, module_calls: Sequence[str] = ()) -> Any:
+def resolve_expression(
+    plan: Mapping[str, Any], expression: Any, module_calls: Sequence[str] = (), *, references: bool = True
+) -> Any:
     """A configuration expression's value: its ``constant_value``, or the value of the one
     variable it refers to (``references == ["var.x"]``: the root's from ``plan["variables"]``, a
     module's from its call's expression or its default); anything else is ``UNKNOWN``.
 
     The plan records only what an expression refers to, not the expression: one that refers to
-    a single variable is taken as that variable."""
-    return _resolve(plan, expression, module_calls, 0)
+    a single variable is taken as that variable, which holds only where the code writes the bare
+    variable. ``references=False`` (the code writes something else: PolicyContext.bare_references)
+    trusts constants alone."""
+    return _resolve(plan, expression, module_calls, 0, references=references)
 
 
-def provider_setting(plan: Mapping[str, Any], provider: ProviderConfig, name: str) -> Any:
+def provider_setting(
+    plan: Mapping[str, Any], provider: ProviderConfig, name: str, *, references: bool = True
+) -> Any:
     """A provider configuration's setting: None when not set, ``UNKNOWN`` when unresolvable."""
     expression = provider.expressions.get(name)
     if expression is None:
         return None
-    return resolve_expression(plan, expression, provider.module_calls)
+    return resolve_expression(plan, expression, provider.module_calls, references=references)
 
 
 def provider_default_tags(  # noqa: PLR0911 - a return per shape the block can have
-    plan: Mapping[str, Any], provider: ProviderConfig
+    plan: Mapping[str, Any], provider: ProviderConfig, *, references: bool = True
 ) -> Any:
     """``default_tags[0].tags`` of an AWS provider configuration: {} when none, else a mapping or
     ``UNKNOWN``."""
@@ -485,7 +493,7 @@ def provider_default_tags(  # noqa: PLR0911 - a return per shape the block can h
         return UNKNOWN
     if "tags" not in block:
         return {}
-    value = resolve_expression(plan, block["tags"], provider.module_calls)
+    value = resolve_expression(plan, block["tags"], provider.module_calls, references=references)
     if value is None:
         return {}
     return value if isinstance(value, Mapping) else UNKNOWN

@@ -23,7 +23,9 @@ class RegionSettings(BaseModel):
     regions: list[str] = Field(default_factory=list)
 
 
-def regions_of(plan: Mapping[str, Any], change: Mapping[str, Any], default_region: str) -> list[Any]:
+def regions_of(
+    plan: Mapping[str, Any], change: Mapping[str, Any], default_region: str, *, references: bool = True
+) -> list[Any]:
     """The regions the change's resource may be in (``UNKNOWN`` among them when one cannot be told)."""
     own = _plan.after_value(change, "region")
     if isinstance(own, str) and own:
@@ -39,7 +41,7 @@ def regions_of(plan: Mapping[str, Any], change: Mapping[str, Any], default_regio
         return [_plan.UNKNOWN]
     found: list[Any] = []
     for provider in providers:
-        region = _plan.provider_setting(plan, provider, "region")
+        region = _plan.provider_setting(plan, provider, "region", references=references)
         if region is None:
             region = default_region
         if not (isinstance(region, str) and region):
@@ -57,9 +59,14 @@ def check(plan: Mapping[str, Any], settings: RegionSettings, context: PolicyCont
         if not (_plan.is_aws(change) and _plan.is_create_or_update(change)):
             continue
         address = change["address"]
-        candidates = regions_of(plan, change, context.default_region)
+        candidates = regions_of(plan, change, context.default_region, references=context.bare_references)
         if _plan.UNKNOWN in candidates:
-            findings.append(Finding(f"cannot tell the region of {address}", address))
+            hint = (
+                ""
+                if context.bare_references
+                else " (write its provider's region as a literal or a bare variable)"
+            )
+            findings.append(Finding(f"cannot tell the region of {address}{hint}", address))
             continue
         refused = [region for region in candidates if not _plan.any_glob(settings.regions, region)]
         if refused:

@@ -53,7 +53,9 @@ def _own(change: Mapping[str, Any], key: str) -> _Tags | _plan._Unknown | None:
     return _Tags(merged)
 
 
-def _effective(plan: Mapping[str, Any], change: Mapping[str, Any]) -> list[_Tags] | _plan._Unknown:
+def _effective(
+    plan: Mapping[str, Any], change: Mapping[str, Any], *, references: bool = True
+) -> list[_Tags] | _plan._Unknown:
     """The tags the resource will have, one set per provider configuration it may use."""
     tags_all = _own(change, "tags_all")
     if isinstance(tags_all, _Tags):
@@ -67,7 +69,7 @@ def _effective(plan: Mapping[str, Any], change: Mapping[str, Any]) -> list[_Tags
         return _plan.UNKNOWN
     result = []
     for provider in providers:
-        defaults = _plan.provider_default_tags(plan, provider)
+        defaults = _plan.provider_default_tags(plan, provider, references=references)
         if defaults is _plan.UNKNOWN:
             # Unknown defaults: only tags the resource sets itself are known to be there.
             result.append(_Tags(dict(own), defaults_unknown=True))
@@ -110,7 +112,7 @@ def check(plan: Mapping[str, Any], settings: TagSettings, context: PolicyContext
         if not names & {"tags", "tags_all"}:
             continue
         address = change["address"]
-        effective = _effective(plan, change)
+        effective = _effective(plan, change, references=context.bare_references)
         if not isinstance(effective, list):
             findings.append(Finding(f"cannot tell the tags of {address}", address))
             continue

@@ -10,6 +10,7 @@ import pytest
 
 from policy.builtins import BUILTINS, parse_settings
 from policy.builtins import _plan as plan_json
+from policy.expressions import bare_references
 from policy.model import Finding, PolicyContext, PolicyError
 
 AWS = "registry.terraform.io/hashicorp/aws"
@@ -1085,3 +1086,50 @@ def test_exposure_computed_bucket_attributes_follow_the_configuration() -> None:
         "aws_s3_bucket.s has an acl that is not known until apply",
         "aws_s3_bucket.s has a policy that is not known until apply",
     ]
+
+
+def test_a_reference_the_code_does_not_write_bare_is_not_trusted() -> None:
+    """The plan reads ``{"references": ["var.r"]}`` for ``var.r`` and for an expression of it alike."""
+    plan = {
+        "variables": {"r": {"value": "us-east-1"}},
+        "configuration": {
+            "provider_config": {"aws": {"name": "aws", "expressions": {"region": {"references": ["var.r"]}}}},
+            "root_module": {
+                "resources": [
+                    {
+                        "address": "aws_s3_bucket.b",
+                        "mode": "managed",
+                        "type": "aws_s3_bucket",
+                        "name": "b",
+                        "provider_config_key": "aws",
+                    }
+                ]
+            },
+        },
+        "resource_changes": [
+            {
+                "address": "aws_s3_bucket.b",
+                "mode": "managed",
+                "type": "aws_s3_bucket",
+                "name": "b",
+                "provider_name": "registry.terraform.io/hashicorp/aws",
+                "change": {
+                    "actions": ["create"],
+                    "before": None,
+                    "after": {"bucket": "b"},
+                    "after_unknown": {},
+                },
+            }
+        ],
+    }
+    settings = BUILTINS["allowed-regions"].settings(regions=["us-*"])
+    bare = 'provider "aws" {\n  region = var.r\n}\n'
+    disguised = 'provider "aws" {\n  region = var.r == "us-east-1" ? "eu-west-3" : "us-east-1"\n}\n'
+    for code, expected in ((bare, True), (disguised, False)):
+        trusted = bare_references({"main.tf": code})
+        assert trusted is expected
+        context = PolicyContext(project_id="p", caller="c", action="deploy", bare_references=trusted)
+        findings = BUILTINS["allowed-regions"].check(plan, settings, context)
+        assert (findings == []) is expected, findings
+        if not expected:
+            assert "literal or a bare variable" in findings[0].message

@@ -180,6 +180,7 @@ def review(fakes: Fakes, job_id: str) -> dict[str, Any]:
         fakes.jobs,
         fakes.policies,
         fakes.artifacts,
+        fakes.code,
         job_id,
         default_region="us-east-1",
         has_changes=reviewed["hasChanges"],
