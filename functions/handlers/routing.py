@@ -54,8 +54,12 @@ HANDLERS: Final = tuple(sorted({route.handler for route in ROUTES}))
 
 def route_for(method: str, path: str) -> Route | None:
     """The route API Gateway would match; None for an unknown path or method."""
-    return next((r for r in ROUTES if r.method == method and r.pattern.match(path)), None)
+    return next((r for r in routes_for_path(path) if r.method == method), None)
 
 
 def routes_for_path(path: str) -> list[Route]:
-    return [r for r in ROUTES if r.pattern.match(path)]
+    """The routes of the resource API Gateway would pick: a literal path (``/policies/dry-run``)
+    wins over a parameter (``/policies/{name}``) at the same place, whatever the method."""
+    matching = [r for r in ROUTES if r.pattern.match(path)]
+    literal = [r for r in matching if r.path == path]
+    return literal or matching
