@@ -254,7 +254,12 @@ def test_a_gated_deploy_waits_with_its_plan_and_approve_applies_it(server: Local
 
     waiting = wait_for(server, job_id, "awaiting_approval")
     assert waiting["status"] == "processing"
-    assert waiting["actions"] == {"canApprove": True, "canDiscard": True, "canCancel": True}
+    assert waiting["actions"] == {
+        "canApprove": True,
+        "canDiscard": True,
+        "canCancel": True,
+        "canOverride": False,
+    }
     assert waiting["plan"]["summary"]["replace"] == 1 and waiting["approval"]["state"] == "waiting"
     assert "approvalToken" not in json.dumps(waiting)
     assert project(server, "gate-p")["activeJobId"] == job_id
