@@ -268,24 +268,15 @@ def job_reviewed(
     summary: Mapping[str, int],
     cost: Mapping[str, Any] | None,
     review_key: str,
-    *,
-    completed_message: str | None = None,
 ) -> Update:
-    """The workflow's review of a plan is stored; a speculative plan's job ends with it."""
+    """The workflow's review of a plan is stored (a speculative plan's job ends with its policy
+    check: job_policy_checked)."""
     fields: dict[str, Any] = {
         "planSummary": dict(summary),
         "planCost": None if cost is None else dict(cost),
         "reviewKey": review_key,
         "updatedAt": now,
     }
-    if completed_message is not None:
-        fields |= {
-            "status": JobStatus.COMPLETED.value,
-            "progress": 100,
-            "phase": Phase.DONE.value,
-            "endTime": now,
-            "resultMessage": completed_message,
-        }
     return Update(_job(job_id), fields, conditions=_WHILE_ACTIVE)
 
 
