@@ -116,6 +116,14 @@ class JobRecord(Record):
     policyCheck: dict[str, Any] | None = None
     # What a waiting job still waits for, comma-separated: approval, second_approval, override.
     pendingDecisions: str | None = None
+    # Drift checks: what started it (manual, schedule, rollback), the project it was asked of
+    # (its deployment and code), what its build ran against, and what it found.
+    trigger: str | None = None
+    driftBasis: dict[str, Any] | None = None
+    driftRun: dict[str, Any] | None = None
+    drift: dict[str, Any] | None = None
+    # A remediation job: the drift check it answers.
+    remediates: str | None = None
 
     @property
     def active(self) -> bool:
@@ -148,8 +156,12 @@ class ProjectRecord(Record):
     queue: list[str] | None = None
     # The project's own default for deploys and destroys that do not say ("required" or "auto").
     approvalDefault: Literal["required", "auto"] | None = None
+    # How often its drift is checked ("off" or "rate(N minutes|hours|days)"; unset: the install's).
+    driftSchedule: str | None = None
     settingsUpdatedBy: str | None = None
     settingsUpdatedAt: str | None = None
+    # The latest drift check: status, baseline (the last conclusive status), counts, when, which job.
+    drift: dict[str, Any] | None = None
 
 
 class WorkflowInput(BaseModel):

@@ -39,6 +39,8 @@ class JobAction(StrEnum):
     DESTROY = "destroy"
     PLAN = "plan"
     VALIDATE = "validate"
+    # A read-only check of the deployed code against reality: no lock, no state written.
+    DRIFT = "drift"
 
 
 class Phase(StrEnum):
@@ -78,7 +80,7 @@ class JobMode(StrEnum):
 
 
 PROJECT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
-JOB_ID_PATTERN: Final = r"^(deploy|destroy|plan|validate)-[0-9]{13}-[a-z0-9]{6,12}$"
+JOB_ID_PATTERN: Final = r"^(deploy|destroy|plan|validate|drift)-[0-9]{13}-[a-z0-9]{6,12}$"
 _PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
 _JOB_ID = re.compile(JOB_ID_PATTERN)
 CANCELLED_MESSAGE: Final = "cancelled"
@@ -159,6 +161,11 @@ def saved_plan_prefix(project_id: str, job_id: str) -> str:
     """A job's saved plan file and the lock file it was planned with, in the state bucket: the plan
     file holds the variables' values and state, so it is kept as the state is."""
     return f"{PLANS_PREFIX}{project_id}/{job_id}/"
+
+
+def drift_key(project_id: str, job_id: str) -> str:
+    """A drift check's redacted refresh-only plan (``show -json``), in the logs bucket."""
+    return f"{PLANS_PREFIX}{project_id}/{job_id}.drift.json"
 
 
 def review_key(project_id: str, job_id: str) -> str:

@@ -252,14 +252,27 @@ class ProjectSettingsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     approval: Annotated[
-        Literal["required", "auto"],
+        Literal["required", "auto"] | None,
         Field(
             description=(
                 '"required": every deploy and destroy of the project waits for approval, '
                 'unless it says "auto".'
             )
         ),
-    ]
+    ] = None
+    driftSchedule: Annotated[
+        str | None,
+        Field(
+            max_length=40,
+            description='How often its drift is checked: "off" or "rate(N minutes|hours|days)".',
+        ),
+    ] = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Self:
+        if self.approval is None and self.driftSchedule is None:
+            raise ValueError("give approval, driftSchedule or both")
+        return self
 
 
 class DecisionRequest(BaseModel):
@@ -352,3 +365,20 @@ class OverrideRequest(BaseModel):
         if not value.strip():
             raise PydanticCustomError("blank_reason", "an override needs a reason")
         return value
+
+
+class RemediateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Annotated[
+        Literal["plan", "apply"],
+        Field(
+            description=(
+                '"plan": a speculative plan of the deployed code, to review and apply later; "apply": a '
+                "deploy of the deployed code, through the project's approvals and policies."
+            )
+        ),
+    ]
+    approval: ApprovalChoice = None
+    whenBusy: WhenBusy = "queue"
+    allowDestroy: AllowDestroy = False

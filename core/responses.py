@@ -189,6 +189,9 @@ class CancelOut(BaseModel):
 class ProjectSettingsOut(BaseModel):
     projectId: str
     approval: Literal["required", "auto"]
+    driftSchedule: Annotated[str, Field(description='How often its drift is checked ("off": never).')] = (
+        "rate(1 day)"
+    )
     updatedBy: str | None = None
     updatedAt: str | None = None
 
@@ -392,3 +395,93 @@ class PolicyVersionsOut(BaseModel):
 
 class DryRunOut(PolicyCheckOut):
     planJobId: str
+
+
+DriftStatusOut = Literal["running", "clean", "drifted", "errored", "skipped"]
+
+
+class DriftAttributeOut(BaseModel):
+    attribute: Annotated[str, Field(description="Its path in the resource, e.g. tags.owner or ingress[0].")]
+    before: Annotated[Any, Field(description="As the state (or code) has it; sensitive hidden.")] = None
+    after: Annotated[Any, Field(description="As it is (or would be); sensitive ones hidden.")] = None
+
+
+class DriftResourceOut(BaseModel):
+    address: str
+    type: str
+    name: str
+    module: str | None = None
+    actions: list[str]
+    attributes: list[DriftAttributeOut]
+
+
+class DriftCostOut(BaseModel):
+    """Monthly cost of the drifted resources as recorded in the state and as they really are."""
+
+    recorded: float
+    actual: float
+    delta: float
+    currency: str = "USD"
+    priced: int
+    unpriced: int
+    lowerBound: Annotated[bool, Field(description="Unpriced resources: the figures are a floor.")]
+
+
+class DriftCheckOut(BaseModel):
+    jobId: str
+    projectId: str
+    status: DriftStatusOut
+    jobStatus: JobStatus
+    trigger: Annotated[str | None, Field(description="manual, schedule or rollback.")] = None
+    startedAt: str
+    checkedAt: str | None = None
+    message: str | None = None
+    reason: Annotated[str | None, Field(description="Why it was skipped or errored.")] = None
+    counts: dict[str, int] | None = None
+    resources: Annotated[
+        list[DriftResourceOut], Field(description="Managed resources changed outside terraform.")
+    ] = []
+    plannedChanges: Annotated[
+        list[DriftResourceOut], Field(description="What applying the deployed code now would change.")
+    ] = []
+    cost: DriftCostOut | None = None
+    stateSerial: int | None = None
+    stateLineage: str | None = None
+    codeHash: str | None = None
+    terraformVersion: str | None = None
+
+
+class DriftOut(BaseModel):
+    projectId: str
+    status: Annotated[
+        DriftStatusOut | Literal["never_checked"], Field(description="The latest check's status.")
+    ]
+    baseline: Annotated[
+        Literal["clean", "drifted"] | None, Field(description="The last conclusive status.")
+    ] = None
+    schedule: Annotated[str, Field(description='How often it is checked: "rate(...)" or "off".')]
+    latest: DriftCheckOut | None = None
+    history: Annotated[list[DriftCheckOut], Field(description="Checks, newest first (without details).")]
+    next: Annotated[str | None, Field(description="Pass as ?next= for the following page; null on the last.")]
+
+
+class DriftFleetEntry(BaseModel):
+    projectId: str
+    deploymentStatus: DeploymentStatus | None = None
+    status: DriftStatusOut | Literal["never_checked"]
+    baseline: Literal["clean", "drifted"] | None = None
+    checkedAt: str | None = None
+    jobId: str | None = None
+    drifted: int = 0
+    plannedChanges: int = 0
+
+
+class DriftFleetOut(BaseModel):
+    projects: list[DriftFleetEntry]
+    counts: Annotated[dict[str, int], Field(description="Projects per latest status.")]
+
+
+class DriftCheckAccepted(BaseModel):
+    jobId: str
+    status: Literal["accepted", "skipped"]
+    message: str

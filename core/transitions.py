@@ -212,6 +212,17 @@ def job_planned(job_id: str, now: str, summary: Mapping[str, int], plan_key: str
     )
 
 
+def job_drift_run(job_id: str, now: str, run: Mapping[str, Any]) -> Update:
+    """What a drift check's build ran against: state serial and lineage, code hash, terraform."""
+    return Update(_job(job_id), {"driftRun": dict(run), "updatedAt": now}, conditions=_WHILE_ACTIVE)
+
+
+def job_drift_recorded(job_id: str, now: str, report: Mapping[str, Any]) -> Update:
+    """The drift check's finding, on its job (the history); the job stays active until the
+    workflow's result step closes it (or the failure path, for an errored check)."""
+    return Update(_job(job_id), {"drift": dict(report), "updatedAt": now})
+
+
 def job_completed(job_id: str, now: str, message: str, log_tail: str, outputs_json: str) -> Update:
     return Update(
         _job(job_id),

@@ -5,6 +5,7 @@ LOCAL_DATA_DIR              where records, code, logs and state are kept (.local
 PROVISIONER_TARGET          sandbox (default: AWS resources in the emulator) or aws (real account)
 ALLOW_EXEC_CONSTRUCTS       true to allow local-exec/remote-exec provisioners and "external"
 EMULATOR_PORT               the emulator's port (0: any free one)
+LOCAL_SCHEDULER_MINUTE_SECONDS  how long a drift schedule's minute lasts here (60)
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from types import FrameType
 from typing import TextIO
 
 from core.records import epoch_ms
+from functions.dal import aws
+from functions.dal.projects import project_store
+from functions.dal.schedules import drift_schedules
+from functions.handlers.drift_handler import run_scheduled
 from functions.logic.locks import reap
 from functions.logic.wiring import lock_services
 from functions.models.env_vars import LocalEnv
@@ -33,6 +38,7 @@ from localmode.emulator import REPO_ROOT, EmulatorServer, ServiceResources
 from localmode.persistence import DataDirectory
 from localmode.recovery import recover
 from localmode.sandbox import SandboxProcess
+from localmode.scheduler import LocalScheduler, restore_schedules
 from localmode.server import ApiServer, JobWatcher, WorkerPool, dispatch_to, log
 from localmode.services import LocalServices, start_local_services
 from tooling.toolchain import ensure_toolchain
@@ -124,6 +130,7 @@ class Running:
     api: ApiServer
     watcher: JobWatcher
     reaper: Reaper
+    scheduler: LocalScheduler
     workers: list[subprocess.Popen[bytes]]
     sandbox: SandboxProcess | None = None
 
@@ -175,9 +182,31 @@ def _start(options: argparse.Namespace) -> Running:
         log("faults fault injection is on: /_local/faults, /_local/emulator/restart, /_local/info")
     reaper = Reaper(options.reaper_interval)
     reaper.start()
+    scheduler = _start_scheduler()
     api = ApiServer(options.host, options.port, control)
     workers = _start_workers(options, control) if options.api_workers else []
-    return Running(emulator, services, data, api, watcher, reaper, workers, sandbox)
+    return Running(emulator, services, data, api, watcher, reaper, scheduler, workers, sandbox)
+
+
+def _start_scheduler() -> LocalScheduler:
+    """The drift schedules fire here as EventBridge Scheduler fires them in AWS."""
+    env = environment(LocalEnv)
+    schedules = drift_schedules(
+        env.DRIFT_SCHEDULE_GROUP, env.DRIFT_FUNCTION_ARN, env.DRIFT_SCHEDULER_ROLE_ARN
+    )
+    projects = project_store(env.PROJECTS_TABLE).drift_summaries()
+    restored = restore_schedules(schedules, projects, env.DRIFT_SCHEDULE_DEFAULT)
+    if restored:
+        log(f"sched  restored the drift schedules of {restored} project(s)")
+    scheduler = LocalScheduler(
+        aws.scheduler(),
+        env.DRIFT_SCHEDULE_GROUP,
+        run_scheduled,
+        minute_seconds=float(os.environ.get("LOCAL_SCHEDULER_MINUTE_SECONDS", "60")),
+        log=log,
+    )
+    scheduler.start()
+    return scheduler
 
 
 def _start_workers(
@@ -210,6 +239,7 @@ def _stop(running: Running) -> None:
     running.services.builds.stop_all(grace_seconds=120)
     running.watcher.stop()
     running.reaper.stop()
+    running.scheduler.stop()
     running.data.stop()
     running.emulator.stop()
     if running.sandbox is not None:

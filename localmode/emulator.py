@@ -32,6 +32,8 @@ STATE_MACHINE_NAME = "provisioner-jobs"
 RUNNER_PROJECT_NAME = "provisioner-runner"
 # The Lambda of the workflow's own steps; locally compat runs its handler in this process.
 WORKFLOW_STEPS_FUNCTION = "provisioner-workflow-steps"
+# What the drift schedules invoke; locally localmode/scheduler.py runs its handler in this process.
+DRIFT_FUNCTION = "provisioner-drift"
 EMULATOR_ACCOUNT = "123456789012"
 EMULATOR_ACCESS_KEY = "test"
 EMULATOR_SECRET_KEY = "test"  # noqa: S105 - the emulator accepts any key; this one is public
@@ -49,6 +51,7 @@ class ServiceResources:
     workspaces_bucket: str = "provisioner-workspaces"
     state_bucket: str = "provisioner-state"
     logs_bucket: str = "provisioner-logs"
+    drift_schedule_group: str = "provisioner-drift"
     region: str = "us-east-1"
 
     def environment(self) -> dict[str, str]:
@@ -61,6 +64,10 @@ class ServiceResources:
             "WORKSPACES_BUCKET": self.workspaces_bucket,
             "STATE_BUCKET": self.state_bucket,
             "LOGS_BUCKET": self.logs_bucket,
+            "DRIFT_SCHEDULE_GROUP": self.drift_schedule_group,
+            "DRIFT_FUNCTION_ARN": f"arn:aws:lambda:{self.region}:{EMULATOR_ACCOUNT}:function:"
+            + DRIFT_FUNCTION,
+            "DRIFT_SCHEDULER_ROLE_ARN": f"arn:aws:iam::{EMULATOR_ACCOUNT}:role/{DRIFT_FUNCTION}-scheduler",
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
         }
@@ -98,6 +105,9 @@ def create_service_resources(endpoint_url: str, resources: ServiceResources) -> 
             TableName=resources.idempotency_table,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
         )
+    scheduler = session.client("scheduler", endpoint_url=endpoint_url)
+    with contextlib.suppress(scheduler.exceptions.ConflictException):
+        scheduler.create_schedule_group(Name=resources.drift_schedule_group)
     s3 = session.client("s3", endpoint_url=endpoint_url)
     for bucket in resources.buckets():
         try:

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 
+from core.drift import drift_report
 from core.hcl.config import Configuration, Finding, is_config_file, load_configuration
 from core.hcl.preflight import PreflightPolicy, preflight
 from core.hcl.providers import aws_local_names
@@ -100,7 +101,10 @@ SUCCESS_MESSAGES = {
     JobAction.DESTROY: "Infrastructure destroyed successfully",
     JobAction.PLAN: "Plan created successfully",
     JobAction.VALIDATE: "Terraform configuration is valid",
+    JobAction.DRIFT: "Drift check finished",
 }
+DRIFT_CHECKED_MESSAGE = SUCCESS_MESSAGES[JobAction.DRIFT]
+DRIFT_PLAN_FILE = "drift.tfplan"
 PLAN_SAVED_MESSAGE = "Plan saved for review"
 
 
@@ -185,6 +189,8 @@ class Run:
             # A refresh error during plan can echo the deployed state's secrets.
             state_before = self.store.read_state()
             self.scrubber.add(secrets_in_state(state_before or {}, facts.sensitive_paths))
+        if action is JobAction.DRIFT:
+            return self._check_drift(var_file, facts, configuration, confinement, state_before)
         self.tracker.enter(Phase.VALIDATE)
         if action is JobAction.VALIDATE:
             self._check_validation(self._run(VALIDATE_ARGS, capture=True))
@@ -264,6 +270,55 @@ class Run:
         )
         self.tracker.enter(Phase.DESTROY if action is JobAction.DESTROY else Phase.APPLY)
         return self._apply(summary, facts)
+
+    def _check_drift(
+        self,
+        var_file: Path,
+        facts: overrides.ProviderFacts,
+        configuration: Configuration,
+        confinement: Confinement,
+        state_before: Mapping[str, Any] | None,
+    ) -> Outcome:
+        """Read-only: a refresh-only plan (the real infrastructure against the state), then a normal
+        plan (the deployed code against both). Neither takes the state lock nor is ever applied, so
+        a check never blocks a deploy; the code was validated when it was deployed."""
+        self.tracker.enter(Phase.PLAN)
+        common = ["-input=false", "-json", "-detailed-exitcode", "-lock=false", f"-var-file={var_file}"]
+        refresh_args = ["plan", "-refresh-only", *common, f"-out={DRIFT_PLAN_FILE}"]
+        self._require_plan(self._run(refresh_args, json_lines=True), "plan -refresh-only")
+        shown = self._run(["show", "-json", "-no-color", DRIFT_PLAN_FILE], capture=True)
+        self._require(shown, "show")
+        collector = SecretCollector()
+        refresh_plan = redact_plan(json.loads(shown.stdout), facts.sensitive_paths, collector)
+        self.scrubber.add(collector.values)
+        self.store.upload_drift_plan(refresh_plan)
+        self._require_plan(self._run(["plan", *common, f"-out={PLAN_FILE}"], json_lines=True), "plan")
+        plan = self._check_and_record_plan(
+            self._run(SHOW_ARGS, capture=True), facts, configuration, confinement
+        )
+        state = StateIdentity.of_state(state_before)
+        self.store.record_drift_run(
+            {
+                "stateSerial": state.serial,
+                "stateLineage": state.lineage,
+                "codeHash": self._code_hash,
+                "terraformVersion": self.toolchain.version,
+            }
+        )
+        found = drift_report(refresh_plan, plan)
+        counts = found["counts"]
+        self.tracker.log(
+            f"drift: {counts['drifted']} resource(s) changed outside terraform, "
+            f"{counts['plannedChanges']} the deployed code would change"
+        )
+        # The workflow's next step records the finding, then closes the job.
+        return Outcome(DRIFT_CHECKED_MESSAGE, plan_summary=plan_summary(plan), completes=False)
+
+    def _require_plan(self, result: CommandResult, command: str) -> None:
+        """``-detailed-exitcode``: 0 is no changes, 2 is changes, anything else failed."""
+        if result.returncode == 2 and not result.interrupted:
+            return
+        self._require(result, command)
 
     def _save_plan(
         self,

@@ -36,6 +36,7 @@ PHASE_BANDS: dict[JobAction, dict[Phase, tuple[int, int]]] = {
     },
     JobAction.PLAN: {Phase.INIT: (0, 25), Phase.VALIDATE: (25, 35), Phase.PLAN: (35, 99)},
     JobAction.VALIDATE: {Phase.INIT: (0, 60), Phase.VALIDATE: (60, 99)},
+    JobAction.DRIFT: {Phase.INIT: (0, 25), Phase.VALIDATE: (25, 30), Phase.PLAN: (30, 99)},
 }
 
 

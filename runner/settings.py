@@ -74,6 +74,8 @@ class RunnerSettings(BaseModel):
             raise ValueError(f"stage apply is for a deploy or a destroy, not a {self.action.value}")
         if self.stage is JobStage.PLAN and self.action is JobAction.VALIDATE:
             raise ValueError("stage plan is for a plan, a deploy or a destroy, not a validate")
+        if self.action is JobAction.DRIFT and self.stage is not JobStage.RUN:
+            raise ValueError("a drift check is one build (stage run): it never saves or applies a plan")
         return self
 
     @property
@@ -84,8 +86,10 @@ class RunnerSettings(BaseModel):
     @property
     def speculative(self) -> bool:
         """A plan nobody will apply in this job: it takes no state lock and writes nothing on the
-        project (stage plan of action plan; the project's lock is not this job's)."""
-        return self.stage is JobStage.PLAN and self.action is JobAction.PLAN
+        project (stage plan of action plan, or a drift check; the project's lock is not this job's)."""
+        return (
+            self.stage is JobStage.PLAN and self.action is JobAction.PLAN
+        ) or self.action is JobAction.DRIFT
 
     @property
     def isolated_network(self) -> bool:

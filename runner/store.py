@@ -25,6 +25,7 @@ from core.items import StateLock, state_lock
 from core.records import (
     DeploymentStatus,
     Phase,
+    drift_key,
     iso_now,
     log_key,
     plan_key,
@@ -37,6 +38,7 @@ from core.transitions import (
     Delete,
     Update,
     job_completed,
+    job_drift_run,
     job_failed,
     job_plan_saved,
     job_planned,
@@ -274,6 +276,20 @@ class RunStore:
             ContentType="application/json",
         )
         return key
+
+    def upload_drift_plan(self, plan: Mapping[str, Any]) -> str:
+        """A drift check's redacted refresh-only plan, beside the job's normal plan."""
+        key = drift_key(self.settings.project_id, self.settings.job_id)
+        self.s3.put_object(
+            Bucket=self.settings.logs_bucket,
+            Key=key,
+            Body=json.dumps(plan).encode(),
+            ContentType="application/json",
+        )
+        return key
+
+    def record_drift_run(self, run: Mapping[str, Any]) -> None:
+        self._apply_job(job_drift_run(self.settings.job_id, iso_now(), run))
 
     # --- results ------------------------------------------------------------------------------
 

@@ -51,6 +51,12 @@ def stepfunctions() -> SFNClient:
     return boto3.client("stepfunctions", config=CLIENT_CONFIG)
 
 
+@cache
+def scheduler() -> Any:
+    """EventBridge Scheduler (untyped: its stubs are not among the dependencies)."""
+    return boto3.client("scheduler", config=CLIENT_CONFIG)
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 

@@ -47,6 +47,9 @@ VIEW_FIELDS = (
 )
 
 
+MAX_FILTERED_READS = 10
+
+
 class JobStore(ABC):
     @abstractmethod
     def get(self, job_id: str) -> JobItem | None: ...
@@ -60,8 +63,9 @@ class JobStore(ABC):
 
     @abstractmethod
     def page(
-        self, project_id: str | None, limit: int, token: str | None
-    ) -> tuple[list[JobItem], str | None]: ...
+        self, project_id: str | None, limit: int, token: str | None, action: str | None = None
+    ) -> tuple[list[JobItem], str | None]:
+        """Newest first; ``action`` keeps only jobs of that action (a project's drift checks)."""
 
     @abstractmethod
     def active(self) -> list[JobItem]:
@@ -108,8 +112,26 @@ class DynamoJobStore(JobStore):
         except BotoCoreError as exc:
             raise aws.unavailable(WHAT, exc) from exc
 
-    def page(self, project_id: str | None, limit: int, token: str | None) -> tuple[list[JobItem], str | None]:
-        arguments: dict[str, Any] = {"Limit": limit, "ScanIndexForward": False}
+    def page(
+        self, project_id: str | None, limit: int, token: str | None, action: str | None = None
+    ) -> tuple[list[JobItem], str | None]:
+        if action is None:
+            return self._page(project_id, limit, token, {})
+        # A filter applies after the limit: read on until the page is full or the jobs end.
+        found: list[JobItem] = []
+        for _ in range(MAX_FILTERED_READS):
+            items, token = self._page(
+                project_id, limit - len(found), token, {"FilterExpression": Attr("action").eq(action)}
+            )
+            found += items
+            if len(found) >= limit or token is None:
+                break
+        return found, token
+
+    def _page(
+        self, project_id: str | None, limit: int, token: str | None, extra: dict[str, Any]
+    ) -> tuple[list[JobItem], str | None]:
+        arguments: dict[str, Any] = {"Limit": limit, "ScanIndexForward": False, **extra}
         if project_id is not None:
             arguments |= {
                 "IndexName": JOBS_BY_PROJECT_INDEX,

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from core.records import log_key, plan_key, review_key, state_key, workspace_prefix
+from core.records import drift_key, log_key, plan_key, review_key, state_key, workspace_prefix
 from functions.dal import aws
 
 MISSING = ("NoSuchKey", "404", "NotFound", "InvalidRange")
@@ -37,6 +37,10 @@ class StateReader(ABC):
 class ArtifactReader(ABC):
     @abstractmethod
     def plan(self, project_id: str, job_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def drift_plan(self, project_id: str, job_id: str) -> dict[str, Any] | None:
+        """A drift check's redacted refresh-only plan, None before it exists."""
 
     @abstractmethod
     def review(self, project_id: str, job_id: str) -> dict[str, Any] | None:
@@ -132,6 +136,9 @@ class S3ArtifactReader(ArtifactReader):
 
     def plan(self, project_id: str, job_id: str) -> dict[str, Any] | None:
         return _read_json(self.bucket, plan_key(project_id, job_id), "the logs bucket")
+
+    def drift_plan(self, project_id: str, job_id: str) -> dict[str, Any] | None:
+        return _read_json(self.bucket, drift_key(project_id, job_id), "the logs bucket")
 
     def review(self, project_id: str, job_id: str) -> dict[str, Any] | None:
         return _read_json(self.bucket, review_key(project_id, job_id), "the logs bucket")

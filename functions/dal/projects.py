@@ -53,6 +53,10 @@ class ProjectStore(ABC):
         """Execute a transition of core.transitions; False when its condition did not hold."""
 
     @abstractmethod
+    def drift_summaries(self) -> list[ProjectItem]:
+        """Every project's id, deployment status, drift schedule and latest drift summary."""
+
+    @abstractmethod
     def locked(self) -> list[ProjectItem]:
         """Every project a job holds: its id, ``activeJobId`` and the fields the reaper judges by."""
 
@@ -110,6 +114,14 @@ class DynamoProjectStore(ProjectStore):
             ProjectionExpression=", ".join(f"#{name}" for name in LOCK_VIEW_FIELDS),
             ExpressionAttributeNames={f"#{name}": name for name in LOCK_VIEW_FIELDS},
             ConsistentRead=True,
+        )
+
+    def drift_summaries(self) -> list[ProjectItem]:
+        return aws.scan_all(
+            self.table,
+            WHAT,
+            ProjectionExpression="projectId, deploymentStatus, driftSchedule, #drift",
+            ExpressionAttributeNames={"#drift": "drift"},
         )
 
 

@@ -59,6 +59,7 @@ ACCEPTED_MESSAGES = {
     JobAction.DEPLOY: "Infrastructure deployment started",
     JobAction.DESTROY: "Infrastructure destruction started",
     JobAction.PLAN: "Plan started",
+    JobAction.DRIFT: "Drift check started",
 }
 GATED_MESSAGES = {
     JobAction.DEPLOY: "Infrastructure deployment started: its plan will wait for approval",
@@ -221,6 +222,76 @@ def submit_plan(request: PlanRequest, stores: SubmitStores, *, caller: str = "un
     return _submit(stores, submission, undo_storage=lambda: stores.code.delete(request.projectId, job_id))
 
 
+def submit_redeploy(
+    project_id: str,
+    stores: SubmitStores,
+    *,
+    action: JobAction,
+    caller: str = "unknown",
+    approval: str | None = None,
+    when_busy: WhenBusy = "queue",
+    allow_destroy: bool = False,
+    extra: Mapping[str, Any] | None = None,
+) -> DeployAccepted:
+    """The project's deployed code and variables again, as a new job: a deploy (through the
+    project's approvals and policies) or a speculative plan. Drift remediation is one."""
+    project = stores.projects.get(project_id)
+    source_job = (project or {}).get("codeJobId")
+    if not project or not source_job:
+        raise ProjectNotFound(f"project {project_id} has no deployed code")
+    if action is JobAction.DEPLOY:
+        _refuse_early(stores, project_id, project, when_busy)
+    job_id = new_job_id(action)
+    if not stores.code.copy(project_id, str(source_job), job_id):
+        raise StoreUnavailable(f"the code of job {source_job} is no longer stored")
+    files = stores.code.read(project_id, job_id)
+    reference = project.get("variablesRef")
+    job_fields: dict[str, Any] = {
+        **(extra or {}),
+        "variablesRef": reference,
+        "codeJobId": job_id,
+        "codeHash": code_hash(files),
+        "codeFiles": project.get("codeFiles"),
+    }
+    if action is JobAction.PLAN:
+        deployed_variables = reference or {}
+        job_fields["planBasis"] = {
+            "projectCodeJobId": source_job,
+            "projectVariablesVersion": deployed_variables.get("versionId"),
+            "deploymentJobId": project.get("deploymentJobId"),
+        }
+        job_fields["staticFindings"] = project.get("staticFindings")
+        submission = Submission(action, project_id, job_id, job_fields=job_fields, submitted_by=caller)
+    else:
+        project_fields = {
+            "codeFiles": project.get("codeFiles"),
+            "staticFindings": project.get("staticFindings"),
+            "codeJobId": job_id,
+            "variablesRef": reference,
+        }
+        submission = Submission(
+            action,
+            project_id,
+            job_id,
+            mode=_mode(approval, project),
+            when_busy=when_busy,
+            project_fields=project_fields,
+            job_fields=job_fields,
+            submitted_by=caller,
+            allow_destroy=allow_destroy,
+        )
+    return _submit(stores, submission, undo_storage=lambda: stores.code.delete(project_id, job_id))
+
+
+def start_read_only(
+    stores: SubmitStores, submission: Submission, *, undo_storage: Callable[[], None]
+) -> DeployAccepted:
+    """A job that takes no lock and joins no queue (a drift check), started as every job is."""
+    if submission.project_fields is not None:
+        raise ValueError("a read-only job takes no project lock")
+    return _submit(stores, submission, undo_storage=undo_storage)
+
+
 def stale_reasons(
     plan_job: JobItem, project: ProjectItem, state: Mapping[str, Any] | None, now_ms: int, expiry_seconds: int
 ) -> list[str]:
@@ -358,12 +429,14 @@ def _freed_stale_holder(stores: SubmitStores, project_id: str, holder: str) -> b
 def _with_policies(stores: SubmitStores, submission: Submission) -> Submission:
     """The policy set in force now is the one the job's plan is checked against (each version
     recorded). A direct job with policies to pass is planned and checked before it applies."""
-    refs = snapshot(policy_set(stores.policies, submission.project_id)) if stores.policies else []
     fields: dict[str, Any] = {
         **(submission.job_fields or {}),
         "submittedBy": submission.submitted_by,
         "allowDestroy": submission.allow_destroy or None,
     }
+    if submission.action is JobAction.DRIFT:
+        return replace(submission, job_fields=fields)  # plans nothing that could be applied
+    refs = snapshot(policy_set(stores.policies, submission.project_id)) if stores.policies else []
     if refs:
         fields["policySet"] = refs
     else:

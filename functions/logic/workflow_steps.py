@@ -1,6 +1,6 @@
 """The workflow's own steps, each a Lambda task of the state machine: a queued job's turn, the
-review of a plan, its policy check (and the stop a policy makes), and the approval wait with its
-discard and expiry paths."""
+review of a plan, its policy check (and the stop a policy makes), a drift check's finding, and
+the approval wait with its discard and expiry paths."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from functions.dal.objects import ArtifactReader, CodeStore
 from functions.dal.policies import PolicyStore
 from functions.dal.projects import ProjectItem, ProjectStore
 from functions.logic.approvals import await_approval, close_discarded
+from functions.logic.drift import record_drift
 from functions.logic.locks import LockServices, release_stale_holder
 from functions.logic.policy_check import check_job_policies, stop_for_policy
 from functions.logic.queue import take_turn
@@ -46,7 +47,22 @@ def _destroy_source(services: StepServices, job: JobItem, project: ProjectItem) 
     return {"codeJobId": source, "variablesRef": project.get("variablesRef")}
 
 
-def run_step(services: StepServices, event: dict[str, Any]) -> dict[str, Any]:
+def _record_drift(
+    services: StepServices, job_id: str, job: dict[str, Any], *, failed: bool
+) -> dict[str, Any]:
+    error = job.get("errorInfo") or {}
+    return record_drift(
+        services.jobs,
+        services.projects,
+        services.artifacts,
+        job_id,
+        failed=failed,
+        default_region=services.default_region,
+        cause=str(error.get("Cause") or error.get("Error") or ""),
+    )
+
+
+def run_step(services: StepServices, event: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0911
     step = event.get("step")
     job = event.get("job") or {}
     job_id = str(job.get("jobId", ""))
@@ -80,6 +96,8 @@ def run_step(services: StepServices, event: dict[str, Any]) -> dict[str, Any]:
             # A saved plan's apply comes here without a review of its own: its plan had changes.
             has_changes=bool((job.get("review") or {}).get("hasChanges", True)),
         )
+    if step == "record_drift":
+        return _record_drift(services, job_id, job, failed=bool(event.get("failed")))
     if step == "record_policy_stop":
         stop_for_policy(services.jobs, services.projects, job_id)
         return {"closed": True}

@@ -73,6 +73,23 @@ class Review(BaseModel):
     QUEUE_POLL_SECONDS: Annotated[int, Field(ge=1, le=300)] = 5
 
 
+class DriftDefaults(BaseModel):
+    # How often a project's drift is checked unless its settings say: "off" or "rate(...)".
+    DRIFT_SCHEDULE_DEFAULT: Annotated[
+        str, Field(pattern=r"^(off|rate\([1-9][0-9]* (minutes?|hours?|days?)\))$")
+    ] = "rate(1 day)"
+
+
+class DriftScheduler(DriftDefaults):
+    """EventBridge Scheduler: the group of the per-project schedules, what they invoke, as whom."""
+
+    DRIFT_SCHEDULE_GROUP: Annotated[str, Field(min_length=1, max_length=64)]
+    DRIFT_FUNCTION_ARN: Annotated[
+        str, Field(pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:.+$")
+    ]
+    DRIFT_SCHEDULER_ROLE_ARN: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")]
+
+
 class Region(BaseModel):
     DEFAULT_REGION: Annotated[str, Field(min_length=1)] = "us-east-1"
 
@@ -90,8 +107,11 @@ class DeployEnv(
     Secrets,
     Policy,
     Review,
+    DriftScheduler,
 ):
-    """POST /api/deploy, /api/deploy/destroy, /api/deploy/plan and /api/deploy/apply/{planJobId}."""
+    """POST /api/deploy, /api/deploy/destroy, /api/deploy/plan and /api/deploy/apply/{planJobId};
+    starting and remediating drift checks (the scheduled ones too: the drift function's
+    environment is this one)."""
 
 
 class CancelEnv(
@@ -105,13 +125,15 @@ class CancelEnv(
     LogsBucket,
     Workflow,
     Region,
+    DriftScheduler,
 ):
     """POST /api/deploy/cancel/{jobId}; approve, discard and override of a plan; the admin unlock;
     project settings; policies and their dry run (which reads a stored plan from the logs bucket)."""
 
 
-class JobsEnv(Observability, JobsTable, ProjectsTable, LogsBucket):
-    """Job status (with its place in its project's queue), history, logs and plans."""
+class JobsEnv(Observability, JobsTable, ProjectsTable, LogsBucket, DriftDefaults):
+    """Job status (with its place in its project's queue), history, logs and plans; drift checks
+    read back (a project's and the fleet's)."""
 
 
 class WorkflowStepsEnv(
@@ -162,5 +184,6 @@ class LocalEnv(
     Region,
     Policy,
     Review,
+    DriftScheduler,
 ):
     """Local mode serves every route from one process."""

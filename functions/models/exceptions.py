@@ -126,3 +126,15 @@ class PolicyConflict(ProvisionerError):
 
 class SecondIdentityRequired(ProvisionerError):
     """An override, or the approval of a protected destroy, by the very person who submitted it."""
+
+
+class NotDeployed(ProvisionerError):
+    """A drift check (or its remediation) of a project with nothing deployed to compare."""
+
+
+class NotDrifted(ProvisionerError):
+    """A remediation asked of a project whose latest drift check found nothing to repair."""
+
+
+class StaleDriftCheck(ProvisionerError):
+    """The state or code moved since the drift check: what it found may no longer hold."""

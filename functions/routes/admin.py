@@ -13,6 +13,7 @@ from core.records import PROJECT_ID_PATTERN
 from core.requests import ProjectSettingsRequest, UnlockRequest
 from core.responses import ProjectSettingsOut, UnlockOut
 from functions.dal.projects import project_store
+from functions.dal.schedules import drift_schedules
 from functions.logic.locks import force_unlock
 from functions.logic.settings import get_settings, put_settings
 from functions.logic.wiring import lock_services
@@ -72,13 +73,15 @@ def build_router() -> Router:
         tags=["admin"],
     )
     def settings(projectId: Annotated[str, Path(pattern=PROJECT_ID_PATTERN)]) -> ProjectSettingsOut:
-        return get_settings(project_store(environment(CancelEnv).PROJECTS_TABLE), projectId)
+        env = environment(CancelEnv)
+        return get_settings(project_store(env.PROJECTS_TABLE), projectId, env.DRIFT_SCHEDULE_DEFAULT)
 
     @router.put(
         "/api/deploy/settings/<projectId>",
         summary="Set a project's settings",
         description='{"approval": "required"}: every deploy and destroy of the project plans and waits '
-        'for approval, unless the request says "approval": "auto". Records who changed it.',
+        'for approval, unless the request says "approval": "auto". {"driftSchedule": "rate(6 hours)"} '
+        'or "off": how often its drift is checked. Records who changed it.',
         responses={
             **success_response(200, ProjectSettingsOut, "The settings now"),
             **error_responses(400, 415, 503),
@@ -89,10 +92,25 @@ def build_router() -> Router:
         projectId: Annotated[str, Path(pattern=PROJECT_ID_PATTERN)], body: ProjectSettingsRequest
     ) -> ProjectSettingsOut:
         who = caller((router.current_event.raw_event.get("requestContext") or {}).get("identity"))
+        env = environment(CancelEnv)
         result = put_settings(
-            project_store(environment(CancelEnv).PROJECTS_TABLE), projectId, body.approval, who
+            project_store(env.PROJECTS_TABLE),
+            projectId,
+            who,
+            approval=body.approval,
+            drift_schedule=body.driftSchedule,
+            schedules=drift_schedules(
+                env.DRIFT_SCHEDULE_GROUP, env.DRIFT_FUNCTION_ARN, env.DRIFT_SCHEDULER_ROLE_ARN
+            ),
+            drift_default=env.DRIFT_SCHEDULE_DEFAULT,
         )
-        logger.info("project settings changed", project_id=projectId, approval=body.approval, by=who)
+        logger.info(
+            "project settings changed",
+            project_id=projectId,
+            approval=body.approval,
+            drift_schedule=body.driftSchedule,
+            by=who,
+        )
         return result
 
     return router

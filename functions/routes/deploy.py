@@ -27,8 +27,10 @@ from functions.dal.jobs import job_store
 from functions.dal.objects import code_store, state_reader
 from functions.dal.policies import policy_store
 from functions.dal.projects import project_store
+from functions.dal.schedules import drift_schedules
 from functions.dal.variables import variable_store
 from functions.dal.workflow import workflow
+from functions.logic.drift import keep_schedule
 from functions.logic.submit import SubmitStores, submit_apply, submit_deploy, submit_destroy, submit_plan
 from functions.logic.wiring import lock_services
 from functions.models.env_vars import DeployEnv
@@ -51,7 +53,7 @@ ACCEPTED = success_response(
 )
 
 
-def _stores() -> SubmitStores:
+def submit_stores() -> SubmitStores:
     env = environment(DeployEnv)
     return SubmitStores(
         jobs=job_store(env.JOBS_TABLE),
@@ -71,7 +73,7 @@ def _stores() -> SubmitStores:
 
 
 def _submit(route: str, body: dict[str, Any], who: str) -> dict[str, Any]:
-    stores = _stores()
+    stores = submit_stores()
     if route == "deploy":
         accepted = submit_deploy(DeployRequest.model_validate(body), stores, caller=who)
     elif route == "destroy":
@@ -81,7 +83,24 @@ def _submit(route: str, body: dict[str, Any], who: str) -> dict[str, Any]:
     else:
         plan_job_id = route.removeprefix("apply/")
         accepted = submit_apply(plan_job_id, ApplyRequest.model_validate(body), stores, caller=who)
+    if route != "plan":
+        _keep_drift_schedule(stores, accepted.jobId)
     return accepted.model_dump(exclude_none=True)
+
+
+def _keep_drift_schedule(stores: SubmitStores, job_id: str) -> None:
+    """Every deployed project is checked for drift on its schedule (a destroyed one's schedule
+    goes when it next fires and finds nothing deployed)."""
+    env = environment(DeployEnv)
+    job = stores.jobs.get(job_id) or {}
+    project_id = str(job.get("projectId") or "")
+    if project_id and job.get("action") == "deploy":
+        keep_schedule(
+            drift_schedules(env.DRIFT_SCHEDULE_GROUP, env.DRIFT_FUNCTION_ARN, env.DRIFT_SCHEDULER_ROLE_ARN),
+            stores.projects.get(project_id),
+            project_id,
+            env.DRIFT_SCHEDULE_DEFAULT,
+        )
 
 
 @cache

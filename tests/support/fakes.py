@@ -21,6 +21,7 @@ from functions.dal.locks import LockStore, StateLock
 from functions.dal.objects import ArtifactReader, CodeStore, StateReader
 from functions.dal.policies import PolicyItem, PolicyStore, head_key, version_key
 from functions.dal.projects import LOCK_VIEW_FIELDS, ProjectItem, ProjectStore
+from functions.dal.schedules import DriftSchedule, DriftSchedules
 from functions.dal.variables import VariableStore
 from functions.dal.workflow import Workflow
 from functions.logic.locks import LockServices
@@ -112,6 +113,10 @@ class FakeProjectStore(ProjectStore):
     def update(self, project_id: str, fields: dict[str, Any]) -> None:
         self.items.setdefault(project_id, {"projectId": project_id}).update(copy.deepcopy(fields))
 
+    def drift_summaries(self) -> list[ProjectItem]:
+        fields = ("projectId", "deploymentStatus", "driftSchedule", "drift")
+        return [{k: copy.deepcopy(item[k]) for k in fields if k in item} for item in self.items.values()]
+
     def locked(self) -> list[ProjectItem]:
         return [
             {key: item[key] for key in LOCK_VIEW_FIELDS if key in item}
@@ -136,8 +141,14 @@ class FakeJobStore(JobStore):
     def create(self, item: JobItem) -> None:
         self.items.setdefault(str(item["jobId"]), copy.deepcopy(item))
 
-    def page(self, project_id: str | None, limit: int, token: str | None) -> tuple[list[JobItem], str | None]:
-        jobs = [j for j in self.items.values() if project_id is None or j["projectId"] == project_id]
+    def page(
+        self, project_id: str | None, limit: int, token: str | None, action: str | None = None
+    ) -> tuple[list[JobItem], str | None]:
+        jobs = [
+            j
+            for j in self.items.values()
+            if (project_id is None or j["projectId"] == project_id) and action in (None, j["action"])
+        ]
         jobs.sort(key=lambda j: int(j.get("createdAt", 0)), reverse=True)
         return copy.deepcopy(jobs[:limit]), None
 
@@ -282,9 +293,13 @@ class FakeArtifactReader(ArtifactReader):
     def __init__(self) -> None:
         self.plans: dict[tuple[str, str], dict[str, Any]] = {}
         self.reviews: dict[tuple[str, str], dict[str, Any]] = {}
+        self.drift_plans: dict[tuple[str, str], dict[str, Any]] = {}
 
     def plan(self, project_id: str, job_id: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.plans.get((project_id, job_id)))
+
+    def drift_plan(self, project_id: str, job_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.drift_plans.get((project_id, job_id)))
 
     def review(self, project_id: str, job_id: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.reviews.get((project_id, job_id)))
@@ -408,3 +423,21 @@ class FakePolicyStore(PolicyStore):
         }
         self.items[(scope, head_key(name))] = {**copy.deepcopy(item), "policyKey": head_key(name)}
         return True
+
+
+class FakeDriftSchedules(DriftSchedules):
+    def __init__(self) -> None:
+        self.schedules: dict[str, str] = {}
+        self.writes = 0
+
+    def get(self, project_id: str) -> DriftSchedule | None:
+        expression = self.schedules.get(project_id)
+        return None if expression is None else DriftSchedule(project_id, expression)
+
+    def put(self, project_id: str, expression: str) -> None:
+        self.schedules[project_id] = expression
+        self.writes += 1
+
+    def remove(self, project_id: str) -> None:
+        self.schedules.pop(project_id, None)
+        self.writes += 1

@@ -1,0 +1,51 @@
+"""Lambda entry point, invoked by EventBridge Scheduler: one project's scheduled drift check.
+
+The schedule's input is ``{"projectId": ..., "trigger": "schedule"}``. A project with nothing
+deployed any more (destroyed) loses its schedule instead of being checked.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from core.records import PROJECT_ID_PATTERN
+from functions.dal.schedules import drift_schedules
+from functions.logic.drift import scheduled_check
+from functions.models.env_vars import DeployEnv
+from functions.routes.deploy import submit_stores
+from functions.utils.env import environment, init_environment_variables
+from functions.utils.observability import logger, metrics, tracer
+
+ENVIRONMENT = DeployEnv
+
+
+def run_scheduled(event: dict[str, Any]) -> dict[str, Any]:
+    """The handler's work, also what local mode's scheduler calls in process."""
+    project_id = str(event.get("projectId") or "")
+    if not re.fullmatch(PROJECT_ID_PATTERN, project_id):
+        logger.error("scheduled drift check without a valid projectId", event_keys=sorted(event))
+        return {"started": False, "reason": "no valid projectId"}
+    env = environment(ENVIRONMENT)
+    schedules = drift_schedules(
+        env.DRIFT_SCHEDULE_GROUP, env.DRIFT_FUNCTION_ARN, env.DRIFT_SCHEDULER_ROLE_ARN
+    )
+    accepted = scheduled_check(submit_stores(), schedules, project_id)
+    if accepted is None:
+        logger.info("nothing deployed any more: schedule removed", project_id=project_id)
+        return {"started": False, "reason": "nothing deployed"}
+    metrics.add_metric(
+        name=f"ScheduledDriftCheck{accepted.status.capitalize()}", unit=MetricUnit.Count, value=1
+    )
+    return {"started": accepted.status == "accepted", "jobId": accepted.jobId, "status": accepted.status}
+
+
+@init_environment_variables(model=ENVIRONMENT)
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return run_scheduled(event)
