@@ -17,6 +17,7 @@ from cdk.nag import suppress
 from cdk.settings import InstallOptions
 from core.records import JOB_ID_PATTERN, PROJECT_ID_PATTERN
 from core.requests import (
+    DRIFT_SCHEDULE_PATTERN,
     MAX_CODE_BYTES,
     MAX_POLICY_BYTES,
     MAX_REQUEST_BYTES,
@@ -79,7 +80,24 @@ MODELS = {
     "DestroyRequest": _body("DestroyRequest", {"projectId": _PROJECT_ID, **_RUN_OPTIONS}),
     "PlanRequest": _body("PlanRequest", dict(_CODE)),
     "ProjectSettingsRequest": _body(
-        "ProjectSettingsRequest", {"approval": _RUN_OPTIONS["approval"]}, required=("approval",)
+        "ProjectSettingsRequest",
+        {
+            "approval": _RUN_OPTIONS["approval"],
+            "driftSchedule": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.STRING, pattern=DRIFT_SCHEDULE_PATTERN, max_length=40
+            ),
+        },
+        required=(),
+    ),
+    "RemediateRequest": _body(
+        "RemediateRequest",
+        {
+            "mode": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, enum=["plan", "apply"]),
+            "approval": _RUN_OPTIONS["approval"],
+            "whenBusy": _RUN_OPTIONS["whenBusy"],
+            "allowDestroy": _RUN_OPTIONS["allowDestroy"],
+        },
+        required=("mode",),
     ),
     "OverrideRequest": _body(
         "OverrideRequest",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from cdk import constants
@@ -35,6 +36,7 @@ from cdk.iam_helpers import (
 )
 from cdk.nag import (
     EXECUTIONS_FINDING,
+    SCHEDULES_FINDING,
     SECRETS_FINDING,
     XRAY_FINDING,
     acknowledge_wildcards,
@@ -112,27 +114,73 @@ class FunctionsConstruct(Construct):
             "QUEUE_POLL_SECONDS": str(options.queue_poll_seconds),
         }
 
+        # The drift schedules (one per project) live in a group of their own and invoke the drift
+        # function as a role only the scheduler can assume; their names are the group's prefix.
+        schedule_group, schedules_arn = self._drift_scheduling(stack)
+        drift_defaults = {"DRIFT_SCHEDULE_DEFAULT": options.drift_schedule}
+        deploy_environment = {
+            "JOBS_TABLE": data.jobs_table.table_name,
+            "PROJECTS_TABLE": data.projects_table.table_name,
+            "POLICIES_TABLE": data.policies_table.table_name,
+            "IDEMPOTENCY_TABLE": data.idempotency_table.table_name,
+            "LOCK_TABLE": data.lock_table.table_name,
+            "WORKSPACES_BUCKET": data.workspaces_bucket.bucket_name,
+            # Names only: a stale state lock's LockID is "<state bucket>/projects/<id>/terraform.tfstate".
+            "STATE_BUCKET": data.state_bucket.bucket_name,
+            "STATE_MACHINE_ARN": machine_arn,
+            "RUN_TIMEOUT_SECONDS": str(run_timeout_seconds),
+            "SECRETS_KMS_KEY_ID": key.key_arn,
+            # The same policy the runner enforces, so a refused construct is refused at once.
+            "ALLOW_EXEC_CONSTRUCTS": str(allow_exec_constructs).lower(),
+            **review,
+            **drift_defaults,
+            "DRIFT_SCHEDULE_GROUP": self.schedule_group_name,
+            "DRIFT_SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
+        }
+        # Scheduled checks: the deploy function's work (a drift check is started as any job is).
+        self.drift = self._function(
+            "Drift",
+            "drift_handler",
+            "Starts a project's scheduled drift check (invoked by EventBridge Scheduler)",
+            {
+                name: deploy_environment[name]
+                for name in (
+                    "JOBS_TABLE",
+                    "PROJECTS_TABLE",
+                    "LOCK_TABLE",
+                    "WORKSPACES_BUCKET",
+                    "STATE_BUCKET",
+                    "STATE_MACHINE_ARN",
+                    "RUN_TIMEOUT_SECONDS",
+                    "DRIFT_SCHEDULE_DEFAULT",
+                    "DRIFT_SCHEDULE_GROUP",
+                    "DRIFT_SCHEDULER_ROLE_ARN",
+                )
+            },
+        )
+        self._grant_drift_start(
+            self.drift,
+            data=data,
+            key=key,
+            machine_arn=machine_arn,
+            executions=executions,
+            runner_project_arn=runner_project_arn,
+        )
+        allow(self.drift, ["scheduler:DeleteSchedule"], [schedules_arn])
+        # The function itself, not its versions (grant_invoke would add "<arn>:*").
+        allow(self.scheduler_role, ["lambda:InvokeFunction"], [self.drift.function_arn])
+        self.drift.node.add_dependency(schedule_group)
+
         self.deploy = self._function(
             "Deploy",
             "deploy_handler",
             "Accepts deploy, destroy, plan and apply requests and starts the workflow",
             {
-                "JOBS_TABLE": data.jobs_table.table_name,
-                "PROJECTS_TABLE": data.projects_table.table_name,
-                "POLICIES_TABLE": data.policies_table.table_name,
-                "IDEMPOTENCY_TABLE": data.idempotency_table.table_name,
-                "LOCK_TABLE": data.lock_table.table_name,
-                "WORKSPACES_BUCKET": data.workspaces_bucket.bucket_name,
-                # Names only: a stale state lock's LockID is "<state bucket>/projects/<id>/terraform.tfstate".
-                "STATE_BUCKET": data.state_bucket.bucket_name,
-                "STATE_MACHINE_ARN": machine_arn,
-                "RUN_TIMEOUT_SECONDS": str(run_timeout_seconds),
-                "SECRETS_KMS_KEY_ID": key.key_arn,
-                # The same policy the runner enforces, so a refused construct is refused at once.
-                "ALLOW_EXEC_CONSTRUCTS": str(allow_exec_constructs).lower(),
-                **review,
+                **deploy_environment,
+                "DRIFT_FUNCTION_ARN": self.drift.function_arn,
             },
         )
+        self._grant_schedules(self.deploy, schedules_arn)
         allow_items(self.deploy, data.jobs_table, [*ITEM_READ, *ITEM_WRITE], JOB_INDEXES)
         allow_items(self.deploy, data.projects_table, [*ITEM_READ, *ITEM_WRITE])
         allow_items(self.deploy, data.idempotency_table, ["dynamodb:GetItem", *ITEM_WRITE])
@@ -185,21 +233,29 @@ class FunctionsConstruct(Construct):
             runner_project_arn=runner_project_arn,
             default_region=default_region,
             machine_arn=machine_arn,
+            drift={
+                **drift_defaults,
+                "DRIFT_SCHEDULE_GROUP": self.schedule_group_name,
+                "DRIFT_SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
+                "DRIFT_FUNCTION_ARN": self.drift.function_arn,
+            },
+            schedules_arn=schedules_arn,
         )
 
         self.jobs = self._function(
             "Jobs",
             "jobs_handler",
-            "Job status (with a queued job's place), job lists, job logs and plan reviews",
+            "Job status (with a queued job's place), job lists, job logs, plan reviews and drift checks",
             {
                 "JOBS_TABLE": data.jobs_table.table_name,
                 "PROJECTS_TABLE": data.projects_table.table_name,
                 "LOGS_BUCKET": data.logs_bucket.bucket_name,
+                **drift_defaults,
             },
         )
         allow_items(self.jobs, data.jobs_table, ITEM_READ, JOB_INDEXES)
-        # The project's queue says where a queued job stands.
-        allow_items(self.jobs, data.projects_table, ["dynamodb:GetItem"])
+        # The project's queue says where a queued job stands; the drift fleet view scans projects.
+        allow_items(self.jobs, data.projects_table, ["dynamodb:GetItem", "dynamodb:Scan"])
         # Logs, and a plan's review document (plans/<project>/<job>.review.json).
         allow_objects(
             self.jobs,
@@ -268,6 +324,75 @@ class FunctionsConstruct(Construct):
             self.openapi,
             self.reaper,
             self.workflow_steps,
+            self.drift,
+        )
+
+    def _drift_scheduling(self, stack: Stack) -> tuple[scheduler.CfnScheduleGroup, str]:
+        """The schedule group, the ARN of its drift schedules, and the role the scheduler invokes as."""
+        self.schedule_group_name = f"{stack.stack_name}-drift"[:64]
+        schedule_group = scheduler.CfnScheduleGroup(self, "DriftSchedules", name=self.schedule_group_name)
+        schedules_arn = stack.format_arn(
+            service="scheduler",
+            resource="schedule",
+            resource_name=f"{self.schedule_group_name}/drift-*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        self.scheduler_role = iam.Role(
+            self,
+            "DriftSchedulerRole",
+            description="EventBridge Scheduler: invokes the drift function for a project's scheduled check",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+        )
+        return schedule_group, schedules_arn
+
+    def _grant_drift_start(
+        self,
+        function: lambda_.Function,
+        *,
+        data: DataConstruct,
+        key: kms.IKey,
+        machine_arn: str,
+        executions: str,
+        runner_project_arn: str,
+    ) -> None:
+        """What starting a drift check takes: the job written, the project read (and its drift
+        summary written for a skipped check), the deployed code copied, the workflow started; a
+        project held by a dead job is freed as at any submit."""
+        allow_items(function, data.jobs_table, [*ITEM_READ, "dynamodb:PutItem", "dynamodb:UpdateItem"])
+        allow_items(function, data.projects_table, [*ITEM_READ, "dynamodb:UpdateItem"])
+        allow_objects(
+            function,
+            data.workspaces_bucket,
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            [constants.WORKSPACES_PREFIX],
+            list_prefixes=True,
+        )
+        allow(function, ["states:StartExecution"], [machine_arn])
+        allow(function, ["states:DescribeExecution", "states:StopExecution"], [executions])
+        allow_items(function, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
+        allow(function, ["codebuild:BatchGetBuilds"], [runner_project_arn])
+        allow_key(function, key, KMS_WRITE, via=["dynamodb", "s3"])
+
+    def _grant_schedules(self, function: lambda_.Function, schedules_arn: str) -> None:
+        """A project's drift schedule set or removed; the scheduler's role passed to it, no other."""
+        allow(
+            function,
+            [
+                "scheduler:GetSchedule",
+                "scheduler:CreateSchedule",
+                "scheduler:UpdateSchedule",
+                "scheduler:DeleteSchedule",
+            ],
+            [schedules_arn],
+        )
+        allow(
+            function,
+            ["iam:PassRole"],
+            [self.scheduler_role.role_arn],
+            {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
         )
 
     def _cancel(
@@ -279,6 +404,8 @@ class FunctionsConstruct(Construct):
         executions: str,
         runner_project_arn: str,
         default_region: str,
+        drift: Mapping[str, str],
+        schedules_arn: str,
     ) -> lambda_.Function:
         """Cancel, approve, discard and override; project settings; policies; the admin unlock."""
         cancel = self._function(
@@ -298,9 +425,12 @@ class FunctionsConstruct(Construct):
                 "LOGS_BUCKET": data.logs_bucket.bucket_name,
                 "DEFAULT_REGION": default_region,
                 "STATE_MACHINE_ARN": machine_arn,
+                # Project settings set its drift schedule.
+                **drift,
             },
             wildcard_reason=SEND_TASK_REASON,
         )
+        self._grant_schedules(cancel, schedules_arn)
         allow_items(cancel, data.jobs_table, [*ITEM_READ, *ITEM_WRITE], JOB_INDEXES)
         allow_items(cancel, data.projects_table, [*ITEM_READ, *ITEM_WRITE])
         allow_items(cancel, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
@@ -478,12 +608,14 @@ class FunctionsConstruct(Construct):
         )
         acknowledge_wildcards(
             role,
-            "X-Ray accepts only Resource '*'; objects, secrets and executions are named per project and job, "
-            "so access is granted on their prefixes." + (f" {wildcard_reason}" if wildcard_reason else ""),
+            "X-Ray accepts only Resource '*'; objects, secrets, executions and drift schedules are named "
+            "per project and job, so access is granted on their prefixes."
+            + (f" {wildcard_reason}" if wildcard_reason else ""),
             [
                 XRAY_FINDING,
                 SECRETS_FINDING,
                 EXECUTIONS_FINDING,
+                SCHEDULES_FINDING,
                 prefix_finding(
                     constants.WORKSPACES_PREFIX,
                     constants.LOGS_PREFIX,

@@ -20,6 +20,12 @@ EXECUTIONS_FINDING = RegexAppliesTo(
     r"[A-Za-z0-9_-]+:\*$/g"
 )
 
+# A project's drift schedule, by name in the install's schedule group (functions/dal/schedules.py).
+SCHEDULES_FINDING = RegexAppliesTo(
+    regex=r"/^Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule\/"
+    r"[A-Za-z0-9_.-]+\/drift-\*$/g"
+)
+
 
 def prefix_finding(*prefixes: str) -> RegexAppliesTo:
     """Objects under a key prefix of one of the service's buckets."""

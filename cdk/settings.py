@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cdk.constants import CONTEXT_PREFIX
+from core.requests import DRIFT_SCHEDULE_PATTERN
 
 AuthMode = Literal["iam", "cognito", "apikey"]
 Architecture = Literal["amd64", "arm64"]
@@ -112,6 +113,10 @@ class InstallOptions(BaseModel):
     plan_expiry_hours: Annotated[int, Field(alias="planExpiryHours", ge=1, le=MAX_REVIEW_HOURS)] = 168
     # How often a queued job's workflow looks whether its turn has come.
     queue_poll_seconds: Annotated[int, Field(alias="queuePollSeconds", ge=1, le=300)] = 10
+    # How often each deployed project's drift is checked unless its settings say ("off": never).
+    drift_schedule: Annotated[str, Field(alias="driftSchedule", pattern=DRIFT_SCHEDULE_PATTERN)] = (
+        "rate(1 day)"
+    )
 
     @field_validator(
         "deploy_role_arn", "deploy_role_boundary_arn", "alarm_email", mode="before", check_fields=False

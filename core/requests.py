@@ -248,6 +248,10 @@ class ApplyRequest(BaseModel):
     allowDestroy: AllowDestroy = False
 
 
+# "off" or an EventBridge rate(); functions/dal/schedules.py also checks singular and plural.
+DRIFT_SCHEDULE_PATTERN = r"^(off|rate\([1-9][0-9]{0,4} (minutes?|hours?|days?)\))$"
+
+
 class ProjectSettingsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -264,6 +268,7 @@ class ProjectSettingsRequest(BaseModel):
         str | None,
         Field(
             max_length=40,
+            pattern=DRIFT_SCHEDULE_PATTERN,
             description='How often its drift is checked: "off" or "rate(N minutes|hours|days)".',
         ),
     ] = None

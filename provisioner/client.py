@@ -232,10 +232,32 @@ class RawApi:
     def settings(self, project_id: str) -> Any:
         return self._http.send("GET", f"/api/deploy/settings/{_segment(project_id)}")
 
-    def update_settings(self, project_id: str, approval: str) -> Any:
+    def update_settings(
+        self, project_id: str, approval: str | None = None, drift_schedule: str | None = None
+    ) -> Any:
         # Setting the same value twice is harmless: a PUT may be retried.
+        body = {"approval": approval, "driftSchedule": drift_schedule}
         return self._http.send(
-            "PUT", f"/api/deploy/settings/{_segment(project_id)}", body={"approval": approval}
+            "PUT",
+            f"/api/deploy/settings/{_segment(project_id)}",
+            body={k: v for k, v in body.items() if v is not None},
+        )
+
+    def drift(self, project_id: str, limit: int | None = None, next: str | None = None) -> Any:
+        return self._http.send(
+            "GET", f"/api/deploy/drift/{_segment(project_id)}", query={"limit": limit, "next": next}
+        )
+
+    def drift_fleet(self) -> Any:
+        return self._http.send("GET", "/api/deploy/drift")
+
+    def check_drift(self, project_id: str) -> Any:
+        # Not retried: a second check would only be a second (harmless) job, but say so once.
+        return self._http.send("POST", f"/api/deploy/drift/{_segment(project_id)}", body={}, retry=False)
+
+    def remediate(self, project_id: str, mode: str) -> Any:
+        return self._http.send(
+            "POST", f"/api/deploy/drift/{_segment(project_id)}/remediate", body={"mode": mode}, retry=False
         )
 
     def policies(self, project_id: str | None = None) -> Any:

@@ -12,15 +12,37 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.hcl.preflight import PreflightPolicy
 from core.records import PROJECT_ID_PATTERN
+from functions.dal.jobs import job_store
+from functions.dal.objects import code_store, state_reader
+from functions.dal.projects import project_store
 from functions.dal.schedules import drift_schedules
+from functions.dal.variables import variable_store
+from functions.dal.workflow import workflow
 from functions.logic.drift import scheduled_check
-from functions.models.env_vars import DeployEnv
-from functions.routes.deploy import submit_stores
+from functions.logic.submit import SubmitStores
+from functions.logic.wiring import lock_services
+from functions.models.env_vars import DriftEnv
 from functions.utils.env import environment, init_environment_variables
 from functions.utils.observability import logger, metrics, tracer
 
-ENVIRONMENT = DeployEnv
+ENVIRONMENT = DriftEnv
+
+
+def _stores(env: DriftEnv) -> SubmitStores:
+    """What starting a check takes: no policy store, no variables written (it reuses the project's)."""
+    return SubmitStores(
+        jobs=job_store(env.JOBS_TABLE),
+        projects=project_store(env.PROJECTS_TABLE),
+        code=code_store(env.WORKSPACES_BUCKET),
+        variables=variable_store(None),
+        workflow=workflow(env.STATE_MACHINE_ARN),
+        run_timeout_seconds=env.RUN_TIMEOUT_SECONDS,
+        policy=PreflightPolicy(),
+        locks=lock_services(env),
+        states=state_reader(env.STATE_BUCKET),
+    )
 
 
 def run_scheduled(event: dict[str, Any]) -> dict[str, Any]:
@@ -33,7 +55,7 @@ def run_scheduled(event: dict[str, Any]) -> dict[str, Any]:
     schedules = drift_schedules(
         env.DRIFT_SCHEDULE_GROUP, env.DRIFT_FUNCTION_ARN, env.DRIFT_SCHEDULER_ROLE_ARN
     )
-    accepted = scheduled_check(submit_stores(), schedules, project_id)
+    accepted = scheduled_check(_stores(env), schedules, project_id)
     if accepted is None:
         logger.info("nothing deployed any more: schedule removed", project_id=project_id)
         return {"started": False, "reason": "nothing deployed"}

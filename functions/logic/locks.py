@@ -22,6 +22,7 @@ from typing import Any, Literal
 from core.records import (
     TERMINAL_JOB_STATUSES,
     DeploymentStatus,
+    JobAction,
     JobStatus,
     epoch_ms,
     iso_now,
@@ -36,6 +37,7 @@ from functions.dal.workflow import Workflow
 from functions.models.exceptions import NothingToShow, ProjectBusy, StoreUnavailable, WorkflowUnavailable
 
 OWNER_CANDIDATES = 10
+STATE_LOCKING_ACTIONS = (JobAction.DEPLOY.value, JobAction.DESTROY.value)
 # A job's record, execution and build appear within the submitting request (29 s at most): a
 # younger lock is its submit still at work, never stale.
 STUCK_AFTER_SECONDS = 120
@@ -88,8 +90,15 @@ def inspect_state_lock(services: LockServices, project_id: str) -> LockVerdict |
     if lock is None:
         return None
     created = _timestamp(lock.created)
-    recent, _ = services.jobs.page(project_id, OWNER_CANDIDATES, None)
-    # The newest job started before the lock was taken is the one that took it.
+    # Only deploys and destroys take the state lock: plans and drift checks plan with -lock=false,
+    # and counting one started meanwhile (or many, scheduled) would make a running deploy's lock
+    # look stale. The newest of them started before the lock was taken is the one that took it.
+    recent = [
+        job
+        for action in STATE_LOCKING_ACTIONS
+        for job in services.jobs.page(project_id, OWNER_CANDIDATES, None, action=action)[0]
+    ]
+    recent.sort(key=lambda job: int(job.get("createdAt", 0)), reverse=True)
     owner = next((job for job in recent if _timestamp(str(job.get("startTime", ""))) <= created), None)
     return LockVerdict(lock, owner, owner is not None and build_running(services, owner))
 

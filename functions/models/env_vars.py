@@ -9,6 +9,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from core.requests import DRIFT_SCHEDULE_PATTERN
+
 
 class Observability(BaseModel):
     POWERTOOLS_SERVICE_NAME: Annotated[str, Field(min_length=1)] = "terraform-provisioner"
@@ -75,9 +77,7 @@ class Review(BaseModel):
 
 class DriftDefaults(BaseModel):
     # How often a project's drift is checked unless its settings say: "off" or "rate(...)".
-    DRIFT_SCHEDULE_DEFAULT: Annotated[
-        str, Field(pattern=r"^(off|rate\([1-9][0-9]* (minutes?|hours?|days?)\))$")
-    ] = "rate(1 day)"
+    DRIFT_SCHEDULE_DEFAULT: Annotated[str, Field(pattern=DRIFT_SCHEDULE_PATTERN)] = "rate(1 day)"
 
 
 class DriftScheduler(DriftDefaults):
@@ -112,6 +112,23 @@ class DeployEnv(
     """POST /api/deploy, /api/deploy/destroy, /api/deploy/plan and /api/deploy/apply/{planJobId};
     starting and remediating drift checks (the scheduled ones too: the drift function's
     environment is this one)."""
+
+
+class DriftEnv(
+    Observability,
+    JobsTable,
+    ProjectsTable,
+    LockTable,
+    WorkspacesBucket,
+    StateBucket,
+    Workflow,
+    DriftScheduler,
+):
+    """The drift function: a scheduled check, started as the deploy function starts one, with no
+    policies (a check applies nothing) and no variables of its own. It only removes schedules (a
+    destroyed project's), so it needs no target ARN of its own."""
+
+    DRIFT_FUNCTION_ARN: str = ""
 
 
 class CancelEnv(

@@ -22,6 +22,8 @@ from rich.prompt import Confirm
 from core.records import TERMINAL_JOB_STATUSES, JobStatus
 from core.responses import (
     CostsOut,
+    DriftFleetOut,
+    DriftOut,
     InfrastructureOut,
     JobListOut,
     LogOut,
@@ -671,10 +673,26 @@ def cmd_costs(session: Session, *, project: Project) -> int:
     return EXIT_OK
 
 
-@command("settings", "a project's settings; --approval required makes its deploys wait for approval")
-def cmd_settings(session: Session, *, project: Project, approval: ApprovalOption = None) -> int:
+@command(
+    "settings",
+    "a project's settings; --approval required makes its deploys wait for approval, "
+    '--drift-schedule "rate(6 hours)" (or off) sets how often its drift is checked',
+)
+def cmd_settings(
+    session: Session,
+    *,
+    project: Project,
+    approval: ApprovalOption = None,
+    drift_schedule: Annotated[
+        str | None,
+        typer.Option("--drift-schedule", metavar="RATE", help='"off" or "rate(N minutes|hours|days)"'),
+    ] = None,
+) -> int:
     client = session.client.raw
-    document = client.update_settings(project, approval) if approval else client.settings(project)
+    changing = approval is not None or drift_schedule is not None
+    document = (
+        client.update_settings(project, approval, drift_schedule) if changing else client.settings(project)
+    )
     if session.json:
         session.print_json(document)
     else:
@@ -683,8 +701,57 @@ def cmd_settings(session: Session, *, project: Project, approval: ApprovalOption
             if document.get("updatedBy")
             else ""
         )
-        session.out.print(f"{document['projectId']}: approval {document['approval']}{changed}")
+        drift = f"; drift checked {document.get('driftSchedule', 'rate(1 day)')}"
+        session.out.print(f"{document['projectId']}: approval {document['approval']}{changed}{drift}")
     return EXIT_OK
+
+
+@command(
+    "drift",
+    "a project's drift (--check: check now and wait); without PROJECT, every project's status. "
+    "Exit 0 clean, 2 drifted, 1 errored",
+)
+def cmd_drift(
+    session: Session,
+    *,
+    project: Annotated[str | None, typer.Argument(metavar="[PROJECT]", show_default=False)] = None,
+    check: Annotated[bool, typer.Option("--check", help="check now, wait for it, then show it")] = False,
+    remediate: Annotated[
+        Literal["plan", "apply"] | None,
+        typer.Option(
+            "--remediate",
+            help="plan: a plan of the deployed code to review; apply: deploy it again (through the "
+            "project's approvals and policies)",
+        ),
+    ] = None,
+) -> int:
+    from provisioner.cli.drift import fleet_table, print_drift  # noqa: PLC0415
+
+    client = session.client.raw
+    if project is None:
+        document = client.drift_fleet()
+        if session.json:
+            session.print_json(document)
+        else:
+            session.out.print(fleet_table(DriftFleetOut.model_validate(document)))
+        return EXIT_OK
+    if remediate is not None:
+        return _after_submit(session, client.remediate(project, remediate), wait=True, logs=False)
+    if check:
+        started = client.check_drift(project)
+        if started.get("status") == "accepted":
+            session.err.print(render.text(f"{started['jobId']}: checking {project} for drift", "dim"))
+            session.client.wait(str(started["jobId"]), poll=POLL_SECONDS)
+        else:
+            session.err.print(render.text(str(started.get("message", "")), "yellow"))
+    document = client.drift(project)
+    drift = DriftOut.model_validate(document)
+    if session.json:
+        session.print_json(document)
+    else:
+        print_drift(session.out, drift)
+    status = drift.latest.status if drift.latest else "never_checked"
+    return {"drifted": EXIT_CHANGES, "errored": EXIT_FAILED}.get(status, EXIT_OK)
 
 
 # --- policies ------------------------------------------------------------------------------------

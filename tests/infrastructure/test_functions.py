@@ -25,6 +25,7 @@ HANDLER_MODULES = (
     "openapi_handler",
     "reaper_handler",
     "workflow_handler",
+    "drift_handler",
 )
 
 

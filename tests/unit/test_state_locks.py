@@ -354,3 +354,19 @@ def test_a_workflow_that_cannot_be_read_fails_no_job() -> None:
     assert report.failed_jobs == [] and report.released_projects == []
     assert fakes.jobs.items[held]["status"] == "processing"
     assert fakes.projects.items["p"]["activeJobId"] == held
+
+
+def test_plans_and_drift_checks_started_after_a_deploy_never_own_its_lock() -> None:
+    # Given a running deploy holding the state lock, and many read-only jobs started since (a
+    # speculative plan, scheduled drift checks, some skipped): none of them takes a state lock
+    fakes = Fakes()
+    deploy = job(fakes, "p", age_s=900, build="IN_PROGRESS", execution="RUNNING")
+    for age in range(11):
+        job(fakes, "p", age_s=800 - age, status="completed", action="drift", build="SUCCEEDED")
+    job(fakes, "p", age_s=700, status="completed", action="plan", build="SUCCEEDED")
+    lock(fakes, "p", age_s=600)
+    verdict = inspect_state_lock(fakes.lock_services(), "p")
+    # Then the deploy is its owner and the reaper keeps it
+    assert verdict is not None and verdict.owner_job_id == deploy and verdict.owner_running
+    assert reap(fakes.lock_services(), epoch_ms()).cleared_locks == []
+    assert state_lock_id(STATE_BUCKET, "p") in fakes.locks.items
