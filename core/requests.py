@@ -352,3 +352,17 @@ class OverrideRequest(BaseModel):
         if not value.strip():
             raise PydanticCustomError("blank_reason", "an override needs a reason")
         return value
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    serial: Annotated[int, Field(ge=0, description="The state version to roll back to.")]
+    reason: Annotated[str, Field(min_length=1, max_length=2000, description="Why, for the record.")]
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError("blank_reason", "a rollback needs a reason")
+        return value

@@ -392,3 +392,54 @@ class PolicyVersionsOut(BaseModel):
 
 class DryRunOut(PolicyCheckOut):
     planJobId: str
+
+
+class StateWriter(BaseModel):
+    """A version the service wrote itself rather than a job's terraform."""
+
+    kind: Annotated[Literal["rollback", "restore"], Field(description="What wrote the version.")]
+    id: Annotated[str, Field(description="The rollback's or restore's id (it held the project lock).")]
+    by: Annotated[str, Field(description="Who asked for it.")]
+    reason: str
+    at: str
+    fromSerial: Annotated[int, Field(description="The serial whose content it carries.")]
+
+
+class StateVersionOut(BaseModel):
+    serial: int
+    lineage: str
+    versionId: Annotated[str, Field(description="The S3 version id of the state object.")]
+    lastModified: Annotated[str, Field(description="When S3 stored the version.")]
+    size: Annotated[int, Field(description="Bytes.")]
+    terraformVersion: str
+    resourceCount: int
+    isLatest: bool
+    jobId: Annotated[str | None, Field(description="The job whose apply or destroy wrote it.")] = None
+    writtenBy: Annotated[
+        StateWriter | None, Field(description="Set instead of jobId for a rollback's or restore's version.")
+    ] = None
+
+
+class StateVersionsOut(BaseModel):
+    projectId: str
+    versions: Annotated[list[StateVersionOut], Field(description="Newest first.")]
+    next: Annotated[str | None, Field(description="Pass as ?next= for the following page; null on the last.")]
+
+
+class StateVersionStateOut(StateOut):
+    serial: int
+    versionId: str
+
+
+class RollbackOut(BaseModel):
+    projectId: str
+    rollbackId: str
+    serial: Annotated[int, Field(description="The new version's serial: the current serial + 1.")]
+    previousSerial: Annotated[int, Field(description="The serial that was current before.")]
+    fromSerial: Annotated[int, Field(description="The version whose content the new one carries.")]
+    lineage: str
+    versionId: Annotated[str, Field(description="The new version's S3 version id.")]
+    rolledBackBy: str
+    reason: str
+    rolledBackAt: str
+    message: str

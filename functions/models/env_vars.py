@@ -134,6 +134,7 @@ class ProjectsEnv(
     Observability,
     JobsTable,
     ProjectsTable,
+    LockTable,
     WorkspacesBucket,
     StateBucket,
     LogsBucket,
@@ -141,7 +142,7 @@ class ProjectsEnv(
     Secrets,
     Policy,
 ):
-    """Infrastructure, outputs, state, validation and costs of a project."""
+    """Infrastructure, outputs, state (its history and rollback), validation and costs of a project."""
 
 
 class ReaperEnv(Observability, JobsTable, ProjectsTable, LockTable, StateBucket, Workflow):

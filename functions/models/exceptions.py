@@ -126,3 +126,19 @@ class PolicyConflict(ProvisionerError):
 
 class SecondIdentityRequired(ProvisionerError):
     """An override, or the approval of a protected destroy, by the very person who submitted it."""
+
+
+class StateVersionNotFound(ProvisionerError):
+    """No version of the project's state has that serial (never written, or expired)."""
+
+
+class LineageMismatch(ProvisionerError):
+    """A rollback to a version of another lineage: a state terraform would refuse as foreign."""
+
+
+class RestoreRefused(ProvisionerError):
+    """The target of a restore already has state (or a job): a restore never overwrites one."""
+
+
+class WrongPassphrase(ProvisionerError):
+    """A sealed bundle that does not open with the passphrase given (or was altered)."""

@@ -36,6 +36,7 @@ from functions.models.exceptions import (
     InvalidRequest,
     JobAlreadyFinished,
     JobNotFound,
+    LineageMismatch,
     NotAwaitingApproval,
     NothingToShow,
     PlanNotReady,
@@ -44,10 +45,13 @@ from functions.models.exceptions import (
     ProjectBusy,
     ProjectNotFound,
     ProvisionerError,
+    RestoreRefused,
     SecondIdentityRequired,
     StalePlan,
+    StateVersionNotFound,
     StoreUnavailable,
     WorkflowUnavailable,
+    WrongPassphrase,
 )
 from functions.utils.observability import logger
 
@@ -75,6 +79,10 @@ DOMAIN_ERRORS: Mapping[type[ProvisionerError], tuple[HTTPStatus, str]] = {
     PolicyNotFound: (HTTPStatus.NOT_FOUND, "policy_not_found"),
     PolicyConflict: (HTTPStatus.CONFLICT, "policy_conflict"),
     SecondIdentityRequired: (HTTPStatus.FORBIDDEN, "second_identity_required"),
+    StateVersionNotFound: (HTTPStatus.NOT_FOUND, "state_version_not_found"),
+    LineageMismatch: (HTTPStatus.CONFLICT, "lineage_mismatch"),
+    RestoreRefused: (HTTPStatus.CONFLICT, "restore_refused"),
+    WrongPassphrase: (HTTPStatus.BAD_REQUEST, "wrong_passphrase"),
     StoreUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable"),
     WorkflowUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable"),
 }
