@@ -213,10 +213,11 @@ class FunctionsConstruct(Construct):
         self.projects = self._function(
             "Projects",
             "projects_handler",
-            "A project's infrastructure, outputs, state, validation and costs",
+            "A project's infrastructure, outputs, state (history, rollback), validation and costs",
             {
                 "PROJECTS_TABLE": data.projects_table.table_name,
                 "JOBS_TABLE": data.jobs_table.table_name,
+                "LOCK_TABLE": data.lock_table.table_name,
                 "STATE_BUCKET": data.state_bucket.bucket_name,
                 "WORKSPACES_BUCKET": data.workspaces_bucket.bucket_name,
                 "LOGS_BUCKET": data.logs_bucket.bucket_name,
@@ -224,15 +225,43 @@ class FunctionsConstruct(Construct):
                 "ALLOW_EXEC_CONSTRUCTS": str(allow_exec_constructs).lower(),
             },
         )
-        allow_items(self.projects, data.projects_table, ITEM_READ)
+        # UpdateItem: a rollback takes and frees the project lock, and records itself.
+        allow_items(self.projects, data.projects_table, [*ITEM_READ, "dynamodb:UpdateItem"])
         allow_items(self.projects, data.jobs_table, ITEM_READ, JOB_INDEXES)
+        # The state history reads every version; a rollback writes a new one.
         allow_objects(
-            self.projects, data.state_bucket, ["s3:GetObject"], [constants.STATE_PREFIX], list_prefixes=True
+            self.projects,
+            data.state_bucket,
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            [constants.STATE_PREFIX],
+            list_prefixes=True,
         )
+        allow(
+            self.projects,
+            ["s3:ListBucketVersions"],
+            [data.state_bucket.bucket_arn],
+            {"StringLike": {"s3:prefix": [f"{constants.STATE_PREFIX}*"]}},
+        )
+        # The lock table: only a project's state lock (is terraform running?) and its digest item,
+        # which a rollback rewrites with the state (terraform refuses a state that does not match it).
+        lock_path = f"{data.state_bucket.bucket_name}/{constants.STATE_PREFIX}*/terraform.tfstate"
+        allow(
+            self.projects,
+            ["dynamodb:GetItem"],
+            [data.lock_table.table_arn],
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [lock_path]}},
+        )
+        allow(
+            self.projects,
+            ["dynamodb:PutItem"],
+            [data.lock_table.table_arn],
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{lock_path}-md5"]}},
+        )
+        # PutObject: a restore stores the bundle's code as the project's current code.
         allow_objects(
             self.projects,
             data.workspaces_bucket,
-            ["s3:GetObject"],
+            ["s3:GetObject", "s3:PutObject"],
             [constants.WORKSPACES_PREFIX],
             list_prefixes=True,
         )
@@ -240,7 +269,8 @@ class FunctionsConstruct(Construct):
             self.projects, data.logs_bucket, ["s3:GetObject"], [constants.PLANS_PREFIX], list_prefixes=True
         )
         allow(self.projects, ["secretsmanager:GetSecretValue"], [secrets])
-        allow_key(self.projects, key, KMS_READ, via=["dynamodb", "s3", "secretsmanager"])
+        allow_key(self.projects, key, KMS_READ, via=["secretsmanager"])
+        allow_key(self.projects, key, KMS_WRITE, via=["dynamodb", "s3"])
 
         # Health and the OpenAPI document: no AWS access at all.
         self.openapi = self._function(

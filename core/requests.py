@@ -366,3 +366,17 @@ class RollbackRequest(BaseModel):
         if not value.strip():
             raise PydanticCustomError("blank_reason", "a rollback needs a reason")
         return value
+
+
+class RestoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bundle: Annotated[dict[str, Any], Field(description="What GET /api/deploy/backup/{projectId} gave.")]
+    passphrase: Annotated[
+        str | None,
+        Field(
+            min_length=12,
+            max_length=1024,
+            description="The backup's passphrase; or the X-Backup-Passphrase header.",
+        ),
+    ] = None

@@ -443,3 +443,35 @@ class RollbackOut(BaseModel):
     reason: str
     rolledBackAt: str
     message: str
+
+
+class BackupOut(BaseModel):
+    """A project's backup bundle: its code, variables reference, state history and sealed state."""
+
+    format: Literal["provisioner-backup/1"] = "provisioner-backup/1"
+    projectId: str
+    exportedAt: str
+    exportedBy: str
+    code: Annotated[dict[str, Any], Field(description="jobId and files of the project's current code.")]
+    variablesRef: Annotated[
+        dict[str, Any] | None, Field(description="Where the variables are kept; never their values.")
+    ] = None
+    outputs: Annotated[dict[str, Any], Field(description='Outputs as /outputs gives them: "(sensitive)".')]
+    sensitivePaths: Annotated[dict[str, Any], Field(description="What the state's redaction hides.")]
+    history: Annotated[list[StateVersionOut], Field(description="The state versions, newest first.")]
+    state: Annotated[
+        dict[str, Any],
+        Field(description="serial, lineage, sha256 and the latest state sealed with the passphrase."),
+    ]
+
+
+class RestoreOut(BaseModel):
+    projectId: str
+    restoreId: str
+    sourceProjectId: str
+    serial: int
+    lineage: str
+    versionId: str
+    files: Annotated[list[str], Field(description="The code files restored.")]
+    restoredBy: str
+    message: str

@@ -60,7 +60,7 @@ def writer_of(version: StoredVersion) -> StateWriter | None:
     )
 
 
-def _jobs_by_version(jobs: JobStore, project_id: str) -> dict[str, str]:
+def jobs_by_version(jobs: JobStore, project_id: str) -> dict[str, str]:
     """S3 version id -> the job that wrote it, from what each runner recorded on its job."""
     found: dict[str, str] = {}
     token: str | None = None
@@ -95,7 +95,7 @@ def describe(version: StoredVersion, jobs: dict[str, str]) -> StateVersionOut:
 def list_versions(stores: HistoryStores, project_id: str, limit: int, token: str | None) -> StateVersionsOut:
     require_project(stores.projects, project_id)
     versions, following = stores.history.page(project_id, limit, token)
-    jobs = _jobs_by_version(stores.jobs, project_id) if versions else {}
+    jobs = jobs_by_version(stores.jobs, project_id) if versions else {}
     return StateVersionsOut(
         projectId=project_id, versions=[describe(v, jobs) for v in versions], next=following
     )
@@ -153,7 +153,8 @@ def _rollback_locked(
     if current is None or not current.is_latest:
         raise NothingToShow(f"project {project_id} has no terraform state to roll back")
     head = facts(current.document)
-    target = current if head.serial == serial else _find(versions, serial)
+    # An older version first: after a state of another lineage replaced it, its serials repeat.
+    target = _find(versions, serial) or (current if head.serial == serial else None)
     if target is None:
         raise StateVersionNotFound(f"project {project_id} has no state version with serial {serial}")
     old = facts(target.document)

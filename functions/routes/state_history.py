@@ -28,7 +28,7 @@ ProjectIdPath = Annotated[str, Path(pattern=PROJECT_ID_PATTERN, description="Let
 PostRollback = Callable[[RollbackOut], None]
 
 
-def _stores() -> HistoryStores:
+def history_stores() -> HistoryStores:
     env = environment(ProjectsEnv)
     return HistoryStores(
         projects=project_store(env.PROJECTS_TABLE),
@@ -60,7 +60,7 @@ def build_router(post_rollback: PostRollback | None = None) -> Router:
             str | None, Query(max_length=2048, description="The token from the previous page.")
         ] = None,
     ) -> StateVersionsOut:
-        return history_logic.list_versions(_stores(), projectId, limit, next)
+        return history_logic.list_versions(history_stores(), projectId, limit, next)
 
     @router.get(
         "/api/deploy/state/<projectId>/versions/<serial>",
@@ -75,7 +75,7 @@ def build_router(post_rollback: PostRollback | None = None) -> Router:
         projectId: ProjectIdPath,
         serial: Annotated[int, Path(ge=0, le=2**53, description="The version's serial.")],
     ) -> StateVersionStateOut:
-        return history_logic.get_version(_stores(), projectId, serial)
+        return history_logic.get_version(history_stores(), projectId, serial)
 
     @router.post(
         "/api/deploy/state/<projectId>/rollback",
@@ -91,7 +91,7 @@ def build_router(post_rollback: PostRollback | None = None) -> Router:
     )
     def rollback(projectId: ProjectIdPath, body: RollbackRequest) -> RollbackOut:
         who = caller((router.current_event.raw_event.get("requestContext") or {}).get("identity"))
-        result = history_logic.rollback(_stores(), projectId, body.serial, by=who, reason=body.reason)
+        result = history_logic.rollback(history_stores(), projectId, body.serial, by=who, reason=body.reason)
         logger.warning(
             "state rolled back",
             project_id=projectId,

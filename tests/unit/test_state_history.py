@@ -196,3 +196,11 @@ def test_a_project_without_state_has_nothing_to_roll_back() -> None:
 def test_a_rollback_needs_a_serial_and_a_reason(body: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         RollbackRequest.model_validate(body)
+
+
+def test_a_serial_repeated_by_another_lineage_is_refused(stores: HistoryStores) -> None:
+    # Given: a new lineage starts again at serial 1
+    _history(stores).add(PROJECT, _state(1, "fresh", lineage="lin-2"))
+    # When / Then: serial 1 is the old lineage's, not the current version itself
+    with pytest.raises(LineageMismatch):
+        logic.rollback(stores, PROJECT, 1, by="alice", reason="x")
