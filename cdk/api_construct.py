@@ -110,6 +110,26 @@ MODELS = {
         },
         required=("reason",),
     ),
+    "RestoreRequest": _body(
+        "RestoreRequest",
+        {
+            "bundle": apigw.JsonSchema(type=apigw.JsonSchemaType.OBJECT),
+            "passphrase": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, min_length=12, max_length=1024),
+        },
+        required=("bundle",),
+    ),
+    "RollbackRequest": _body(
+        "RollbackRequest",
+        {
+            "serial": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=0),
+            "reason": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.STRING,
+                min_length=_REASON["minLength"],
+                max_length=_REASON["maxLength"],
+            ),
+        },
+        required=("serial", "reason"),
+    ),
     "PolicyRequest": _body(
         "PolicyRequest",
         {

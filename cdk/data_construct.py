@@ -15,7 +15,15 @@ from cdk.nag import suppress
 class DataConstruct(Construct):
     """Keys and indexes match ``localmode/emulator.py``, which local mode and the tests use."""
 
-    def __init__(self, scope: Construct, id_: str, *, key: kms.IKey, log_retention_days: int) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        key: kms.IKey,
+        log_retention_days: int,
+        state_version_retention_days: int = constants.STATE_NONCURRENT_VERSION_DAYS,
+    ) -> None:
         super().__init__(scope, id_)
         self.key = key
         self.jobs_table = self._table(
@@ -116,14 +124,15 @@ class DataConstruct(Construct):
                 ),
             ],
         )
-        # Terraform state: current versions never expire; old ones are kept long enough to roll back.
+        # Terraform state: current versions never expire; old ones (the state history) are kept for
+        # the install's retention, long enough to roll back.
         self.state_bucket = self._bucket(
             "StateBucket",
             "state/",
             [
                 s3.LifecycleRule(
                     id="ExpireOldStateVersions",
-                    noncurrent_version_expiration=Duration.days(constants.STATE_NONCURRENT_VERSION_DAYS),
+                    noncurrent_version_expiration=Duration.days(state_version_retention_days),
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],

@@ -266,37 +266,12 @@ class FunctionsConstruct(Construct):
         )
         allow_key(self.jobs, key, KMS_READ, via=["dynamodb", "s3"])
 
-        self.projects = self._function(
-            "Projects",
-            "projects_handler",
-            "A project's infrastructure, outputs, state, validation and costs",
-            {
-                "PROJECTS_TABLE": data.projects_table.table_name,
-                "JOBS_TABLE": data.jobs_table.table_name,
-                "STATE_BUCKET": data.state_bucket.bucket_name,
-                "WORKSPACES_BUCKET": data.workspaces_bucket.bucket_name,
-                "LOGS_BUCKET": data.logs_bucket.bucket_name,
-                "DEFAULT_REGION": default_region,
-                "ALLOW_EXEC_CONSTRUCTS": str(allow_exec_constructs).lower(),
-            },
+        self.projects = self._projects(
+            data, key, secrets=secrets, default_region=default_region, allow_exec=allow_exec_constructs
         )
-        allow_items(self.projects, data.projects_table, ITEM_READ)
-        allow_items(self.projects, data.jobs_table, ITEM_READ, JOB_INDEXES)
-        allow_objects(
-            self.projects, data.state_bucket, ["s3:GetObject"], [constants.STATE_PREFIX], list_prefixes=True
-        )
-        allow_objects(
-            self.projects,
-            data.workspaces_bucket,
-            ["s3:GetObject"],
-            [constants.WORKSPACES_PREFIX],
-            list_prefixes=True,
-        )
-        allow_objects(
-            self.projects, data.logs_bucket, ["s3:GetObject"], [constants.PLANS_PREFIX], list_prefixes=True
-        )
-        allow(self.projects, ["secretsmanager:GetSecretValue"], [secrets])
-        allow_key(self.projects, key, KMS_READ, via=["dynamodb", "s3", "secretsmanager"])
+        # A rollback is followed by a drift check: the drift function, invoked asynchronously.
+        self.projects.add_environment("DRIFT_FUNCTION_ARN", self.drift.function_arn)
+        allow(self.projects, ["lambda:InvokeFunction"], [self.drift.function_arn])
 
         # Health and the OpenAPI document: no AWS access at all.
         self.openapi = self._function(
@@ -326,6 +301,73 @@ class FunctionsConstruct(Construct):
             self.workflow_steps,
             self.drift,
         )
+
+    def _projects(
+        self, data: DataConstruct, key: kms.IKey, *, secrets: str, default_region: str, allow_exec: bool
+    ) -> lambda_.Function:
+        """A project's infrastructure, outputs, state and its history, rollback, backup and restore."""
+        function = self._function(
+            "Projects",
+            "projects_handler",
+            "A project's infrastructure, outputs, state (history, rollback), validation and costs",
+            {
+                "PROJECTS_TABLE": data.projects_table.table_name,
+                "JOBS_TABLE": data.jobs_table.table_name,
+                "LOCK_TABLE": data.lock_table.table_name,
+                "STATE_BUCKET": data.state_bucket.bucket_name,
+                "WORKSPACES_BUCKET": data.workspaces_bucket.bucket_name,
+                "LOGS_BUCKET": data.logs_bucket.bucket_name,
+                "DEFAULT_REGION": default_region,
+                "ALLOW_EXEC_CONSTRUCTS": str(allow_exec).lower(),
+            },
+        )
+        # UpdateItem: a rollback takes and frees the project lock, and records itself.
+        allow_items(function, data.projects_table, [*ITEM_READ, "dynamodb:UpdateItem"])
+        allow_items(function, data.jobs_table, ITEM_READ, JOB_INDEXES)
+        # The state history reads every version; a rollback writes a new one.
+        allow_objects(
+            function,
+            data.state_bucket,
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            [constants.STATE_PREFIX],
+            list_prefixes=True,
+        )
+        allow(
+            function,
+            ["s3:ListBucketVersions"],
+            [data.state_bucket.bucket_arn],
+            {"StringLike": {"s3:prefix": [f"{constants.STATE_PREFIX}*"]}},
+        )
+        # The lock table: only a project's state lock (is terraform running?) and its digest item,
+        # which a rollback rewrites with the state (terraform refuses a state that does not match it).
+        lock_path = f"{data.state_bucket.bucket_name}/{constants.STATE_PREFIX}*/terraform.tfstate"
+        allow(
+            function,
+            ["dynamodb:GetItem"],
+            [data.lock_table.table_arn],
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [lock_path]}},
+        )
+        allow(
+            function,
+            ["dynamodb:PutItem"],
+            [data.lock_table.table_arn],
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{lock_path}-md5"]}},
+        )
+        # PutObject: a restore stores the bundle's code as the project's current code.
+        allow_objects(
+            function,
+            data.workspaces_bucket,
+            ["s3:GetObject", "s3:PutObject"],
+            [constants.WORKSPACES_PREFIX],
+            list_prefixes=True,
+        )
+        allow_objects(
+            function, data.logs_bucket, ["s3:GetObject"], [constants.PLANS_PREFIX], list_prefixes=True
+        )
+        allow(function, ["secretsmanager:GetSecretValue"], [secrets])
+        allow_key(function, key, KMS_READ, via=["secretsmanager"])
+        allow_key(function, key, KMS_WRITE, via=["dynamodb", "s3"])
+        return function
 
     def _drift_scheduling(self, stack: Stack) -> tuple[scheduler.CfnScheduleGroup, str]:
         """The schedule group, the ARN of its drift schedules, and the role the scheduler invokes as."""

@@ -30,7 +30,13 @@ class ServiceStack(Stack):
 
         self.encryption = EncryptionConstruct(self, "Encryption")
         key = self.encryption.key
-        self.data = DataConstruct(self, "Data", key=key, log_retention_days=options.log_retention_days)
+        self.data = DataConstruct(
+            self,
+            "Data",
+            key=key,
+            log_retention_days=options.log_retention_days,
+            state_version_retention_days=options.state_version_retention_days,
+        )
         self.runner = RunnerConstruct(
             self, "Runner", data=self.data, key=key, options=options, regions=regions, log_retention=retention
         )

@@ -92,6 +92,8 @@ class InstallOptions(BaseModel):
         tuple[Annotated[str, Field(pattern=REGION)], ...], Field(alias="allowedRegions")
     ] = ()
     log_retention_days: Annotated[int, Field(alias="logRetentionDays")] = 90
+    # Old terraform state versions (the state history a rollback reads) expire after this long.
+    state_version_retention_days: Annotated[int, Field(alias="stateVersionRetentionDays", ge=1, le=3650)] = 90
     allow_exec_constructs: Annotated[bool, Field(alias="allowExecConstructs")] = False
     # Providers terraform may install (terraform's own provider_installation include list).
     allowed_providers: Annotated[

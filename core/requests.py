@@ -387,3 +387,31 @@ class RemediateRequest(BaseModel):
     approval: ApprovalChoice = None
     whenBusy: WhenBusy = "queue"
     allowDestroy: AllowDestroy = False
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    serial: Annotated[int, Field(ge=0, description="The state version to roll back to.")]
+    reason: Annotated[str, Field(min_length=1, max_length=2000, description="Why, for the record.")]
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError("blank_reason", "a rollback needs a reason")
+        return value
+
+
+class RestoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bundle: Annotated[dict[str, Any], Field(description="What GET /api/deploy/backup/{projectId} gave.")]
+    passphrase: Annotated[
+        str | None,
+        Field(
+            min_length=12,
+            max_length=1024,
+            description="The backup's passphrase; or the X-Backup-Passphrase header.",
+        ),
+    ] = None

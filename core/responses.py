@@ -485,3 +485,89 @@ class DriftCheckAccepted(BaseModel):
     jobId: str
     status: Literal["accepted", "skipped"]
     message: str
+
+
+class StateWriter(BaseModel):
+    """A version the service wrote itself rather than a job's terraform."""
+
+    kind: Annotated[Literal["rollback", "restore"], Field(description="What wrote the version.")]
+    id: Annotated[str, Field(description="The rollback's or restore's id (it held the project lock).")]
+    by: Annotated[str, Field(description="Who asked for it.")]
+    reason: str
+    at: str
+    fromSerial: Annotated[int, Field(description="The serial whose content it carries.")]
+
+
+class StateVersionOut(BaseModel):
+    serial: int
+    lineage: str
+    versionId: Annotated[str, Field(description="The S3 version id of the state object.")]
+    lastModified: Annotated[str, Field(description="When S3 stored the version.")]
+    size: Annotated[int, Field(description="Bytes.")]
+    terraformVersion: str
+    resourceCount: int
+    isLatest: bool
+    jobId: Annotated[str | None, Field(description="The job whose apply or destroy wrote it.")] = None
+    writtenBy: Annotated[
+        StateWriter | None, Field(description="Set instead of jobId for a rollback's or restore's version.")
+    ] = None
+
+
+class StateVersionsOut(BaseModel):
+    projectId: str
+    versions: Annotated[list[StateVersionOut], Field(description="Newest first.")]
+    next: Annotated[str | None, Field(description="Pass as ?next= for the following page; null on the last.")]
+
+
+class StateVersionStateOut(StateOut):
+    serial: int
+    versionId: str
+
+
+class RollbackOut(BaseModel):
+    projectId: str
+    rollbackId: str
+    serial: Annotated[int, Field(description="The new version's serial: the current serial + 1.")]
+    previousSerial: Annotated[int, Field(description="The serial that was current before.")]
+    fromSerial: Annotated[int, Field(description="The version whose content the new one carries.")]
+    lineage: str
+    versionId: Annotated[str, Field(description="The new version's S3 version id.")]
+    rolledBackBy: str
+    reason: str
+    rolledBackAt: str
+    message: str
+    driftCheck: Annotated[
+        str | None, Field(description="The drift check started at once, to show what now differs.")
+    ] = None
+
+
+class BackupOut(BaseModel):
+    """A project's backup bundle: its code, variables reference, state history and sealed state."""
+
+    format: Literal["provisioner-backup/1"] = "provisioner-backup/1"
+    projectId: str
+    exportedAt: str
+    exportedBy: str
+    code: Annotated[dict[str, Any], Field(description="jobId and files of the project's current code.")]
+    variablesRef: Annotated[
+        dict[str, Any] | None, Field(description="Where the variables are kept; never their values.")
+    ] = None
+    outputs: Annotated[dict[str, Any], Field(description='Outputs as /outputs gives them: "(sensitive)".')]
+    sensitivePaths: Annotated[dict[str, Any], Field(description="What the state's redaction hides.")]
+    history: Annotated[list[StateVersionOut], Field(description="The state versions, newest first.")]
+    state: Annotated[
+        dict[str, Any],
+        Field(description="serial, lineage, sha256 and the latest state sealed with the passphrase."),
+    ]
+
+
+class RestoreOut(BaseModel):
+    projectId: str
+    restoreId: str
+    sourceProjectId: str
+    serial: int
+    lineage: str
+    versionId: str
+    files: Annotated[list[str], Field(description="The code files restored.")]
+    restoredBy: str
+    message: str

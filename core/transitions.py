@@ -196,6 +196,13 @@ def job_started(job_id: str, now: str, build_id: str | None) -> Update:
     )
 
 
+def job_state_written(job_id: str, now: str, version_id: str, serial: int) -> Update:
+    """The state version the job's apply or destroy wrote (a failed apply writes one too): how the
+    state history attributes a version to its job. No condition: it is recorded even on a job a
+    cancel has already ended, since its terraform wrote the state all the same."""
+    return Update(_job(job_id), {"stateVersionId": version_id, "stateSerial": serial, "stateWrittenAt": now})
+
+
 def job_progressed(job_id: str, now: str, phase: Phase, progress: int, log_tail: str) -> Update:
     return Update(
         _job(job_id),

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from localmode import compat
 from localmode.codebuild import LocalBuilds
 from localmode.emulator import (
+    DRIFT_FUNCTION,
     EMULATOR_ACCESS_KEY,
     EMULATOR_ACCOUNT,
     EMULATOR_SECRET_KEY,
@@ -40,6 +41,14 @@ def _workflow_steps(event: dict[str, Any]) -> Any:
     from functions.handlers.workflow_handler import lambda_handler  # noqa: PLC0415 - needs the environment set
 
     return lambda_handler(event, LocalContext(WORKFLOW_STEPS_FUNCTION))
+
+
+def _drift(event: dict[str, Any]) -> Any:
+    """The drift function (a rollback's check), run by compat in this process, as the workflow
+    steps are; the schedules' checks come from localmode/scheduler.py."""
+    from functions.handlers.drift_handler import run_scheduled  # noqa: PLC0415 - needs the environment set
+
+    return run_scheduled(event)
 
 
 @dataclass
@@ -88,6 +97,7 @@ def start_local_services(
     builds = LocalBuilds(log_dir, resources.region, EMULATOR_ACCOUNT)
     compat.install(builds)
     compat.register_function(WORKFLOW_STEPS_FUNCTION, _workflow_steps)
+    compat.register_function(DRIFT_FUNCTION, _drift)
     create_service_resources(endpoint_url, resources)
     runner_environment = {
         **resources.environment(),

@@ -229,6 +229,39 @@ class RawApi:
             "POST", f"/api/deploy/override/{_segment(job_id)}", body={"reason": reason}, retry=False
         )
 
+    def state_versions(self, project_id: str, limit: int = 20, next_token: str | None = None) -> Any:
+        return self._http.send(
+            "GET",
+            f"/api/deploy/state/{_segment(project_id)}/versions",
+            query={"limit": limit, "next": next_token},
+        )
+
+    def state_version(self, project_id: str, serial: int) -> Any:
+        return self._http.send("GET", f"/api/deploy/state/{_segment(project_id)}/versions/{serial}")
+
+    def rollback(self, project_id: str, serial: int, reason: str) -> Any:
+        # Never retried: a retry after a lost answer would write yet another version.
+        return self._http.send(
+            "POST",
+            f"/api/deploy/state/{_segment(project_id)}/rollback",
+            body={"serial": serial, "reason": reason},
+            retry=False,
+        )
+
+    def backup(self, project_id: str, passphrase: str) -> Any:
+        return self._http.send(
+            "GET", f"/api/deploy/backup/{_segment(project_id)}", headers={"X-Backup-Passphrase": passphrase}
+        )
+
+    def restore(self, project_id: str, bundle: Mapping[str, Any], passphrase: str) -> Any:
+        return self._http.send(
+            "POST",
+            f"/api/deploy/restore/{_segment(project_id)}",
+            body={"bundle": dict(bundle)},
+            headers={"X-Backup-Passphrase": passphrase},
+            retry=False,
+        )
+
     def settings(self, project_id: str) -> Any:
         return self._http.send("GET", f"/api/deploy/settings/{_segment(project_id)}")
 

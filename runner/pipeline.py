@@ -452,9 +452,14 @@ class Run:
         self.tracker.set_planned_operations(summary["add"] + summary["change"] + summary["destroy"])
         apply_args = ["apply", "-input=false", "-json", "-auto-approve", self._lock_timeout(), PLAN_FILE]
         command = "destroy" if action is JobAction.DESTROY else "apply"
-        applied = self._run(apply_args, json_lines=True)
-        if not applied.ok and self._cleared_own_lock(applied):
+        before = self.store.state_version_id()
+        try:
             applied = self._run(apply_args, json_lines=True)
+            if not applied.ok and self._cleared_own_lock(applied):
+                applied = self._run(apply_args, json_lines=True)
+        finally:
+            # Success or failure (a failed apply writes the state too), even when cancelled.
+            self._record_state_written(before)
         try:
             self._require(applied, command)
         except JobFailed as failure:
@@ -479,6 +484,13 @@ class Run:
             sensitive_paths=paths_for_types(facts.sensitive_paths, types),
             plan_summary=summary,
         )
+
+    def _record_state_written(self, before: str | None) -> None:
+        """For the state history; a failure here must not change the job's outcome."""
+        try:
+            self.store.record_state_written(before)
+        except Exception:
+            LOGGER.warning("the state version the job wrote could not be recorded", exc_info=True)
 
     def _outputs(self, applied: CommandResult, collector: SecretCollector) -> dict[str, Any]:
         """The root outputs apply reported (values of sensitive ones are left out by terraform).

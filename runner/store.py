@@ -44,6 +44,7 @@ from core.transitions import (
     job_planned,
     job_progressed,
     job_started,
+    job_state_written,
     project_deployment_recorded,
     project_released,
     project_updated,
@@ -171,6 +172,39 @@ class RunStore:
             raise
         document = json.loads(body["Body"].read())
         return document if isinstance(document, dict) else None
+
+    def state_version_id(self) -> str | None:
+        """The S3 version id of the project's current state (None: no state yet)."""
+        try:
+            head = self.s3.head_object(
+                Bucket=self.settings.state_bucket, Key=state_key(self.settings.project_id)
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+        version = head.get("VersionId")
+        return str(version) if version and version != "null" else None
+
+    def record_state_written(self, before: str | None) -> str | None:
+        """Record on the job the state version its apply or destroy wrote, if it wrote one (the
+        current version is no longer the one before it); returns that version id."""
+        try:
+            # The current object, not a VersionId read: the runner's role needs no GetObjectVersion.
+            body = self.s3.get_object(
+                Bucket=self.settings.state_bucket, Key=state_key(self.settings.project_id)
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        version = str(body.get("VersionId") or "")
+        if not version or version in ("null", before):
+            return None
+        document = json.loads(body["Body"].read())
+        serial = int(document.get("serial") or 0) if isinstance(document, dict) else 0
+        self._apply(self.jobs, job_state_written(self.settings.job_id, iso_now(), version, serial))
+        return version
 
     def read_log(self) -> str:
         """The job's log as an earlier build of it left it ("" when there is none)."""

@@ -52,6 +52,12 @@ def stepfunctions() -> SFNClient:
 
 
 @cache
+def lambda_client() -> Any:
+    """Lambda (untyped: its stubs are not among the dependencies)."""
+    return boto3.client("lambda", config=CLIENT_CONFIG)
+
+
+@cache
 def scheduler() -> Any:
     """EventBridge Scheduler (untyped: its stubs are not among the dependencies)."""
     return boto3.client("scheduler", config=CLIENT_CONFIG)

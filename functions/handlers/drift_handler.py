@@ -1,6 +1,7 @@
-"""Lambda entry point, invoked by EventBridge Scheduler: one project's scheduled drift check.
+"""Lambda entry point, invoked by EventBridge Scheduler (or, after a rollback, by the projects
+function): one project's drift check.
 
-The schedule's input is ``{"projectId": ..., "trigger": "schedule"}``. A project with nothing
+The input is ``{"projectId": ..., "trigger": "schedule" | "rollback", "caller"?}``. A project with nothing
 deployed any more (destroyed) loses its schedule instead of being checked.
 """
 
@@ -55,7 +56,9 @@ def run_scheduled(event: dict[str, Any]) -> dict[str, Any]:
     schedules = drift_schedules(
         env.DRIFT_SCHEDULE_GROUP, env.DRIFT_FUNCTION_ARN, env.DRIFT_SCHEDULER_ROLE_ARN
     )
-    accepted = scheduled_check(_stores(env), schedules, project_id)
+    trigger = "rollback" if event.get("trigger") == "rollback" else "schedule"
+    who = str(event.get("caller") or "scheduler")[:256]
+    accepted = scheduled_check(_stores(env), schedules, project_id, trigger=trigger, caller=who)
     if accepted is None:
         logger.info("nothing deployed any more: schedule removed", project_id=project_id)
         return {"started": False, "reason": "nothing deployed"}

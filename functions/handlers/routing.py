@@ -50,6 +50,11 @@ ROUTES: Final = (
     Route("GET", "/api/deploy/infrastructure/{projectId}", "projects_handler"),
     Route("GET", "/api/deploy/outputs/{projectId}", "projects_handler"),
     Route("GET", "/api/deploy/state/{projectId}", "projects_handler"),
+    Route("GET", "/api/deploy/state/{projectId}/versions", "projects_handler"),
+    Route("GET", "/api/deploy/state/{projectId}/versions/{serial}", "projects_handler"),
+    Route("POST", "/api/deploy/state/{projectId}/rollback", "projects_handler", "RollbackRequest"),
+    Route("GET", "/api/deploy/backup/{projectId}", "projects_handler"),
+    Route("POST", "/api/deploy/restore/{projectId}", "projects_handler", "RestoreRequest"),
     Route("GET", "/api/deploy/validate/{projectId}", "projects_handler"),
     Route("GET", "/api/deploy/costs/{projectId}", "projects_handler"),
 )

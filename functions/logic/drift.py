@@ -440,13 +440,18 @@ def keep_schedule(
 
 
 def scheduled_check(
-    stores: SubmitStores, schedules: DriftSchedules | None, project_id: str
+    stores: SubmitStores,
+    schedules: DriftSchedules | None,
+    project_id: str,
+    *,
+    trigger: str = "schedule",
+    caller: str = "scheduler",
 ) -> DriftCheckAccepted | None:
-    """A schedule fired: check the project; a project with nothing deployed any more loses its
-    schedule instead (it was destroyed)."""
+    """A schedule fired (or a rollback asked): check the project. A schedule of a project with
+    nothing deployed any more goes instead (the project was destroyed)."""
     try:
-        return start_check(stores, project_id, trigger="schedule", caller="scheduler")
+        return start_check(stores, project_id, trigger=trigger, caller=caller)
     except (NotDeployed, ProjectNotFound):
-        if schedules is not None:
+        if schedules is not None and trigger == "schedule":
             schedules.remove(project_id)
         return None

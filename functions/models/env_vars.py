@@ -173,6 +173,7 @@ class ProjectsEnv(
     Observability,
     JobsTable,
     ProjectsTable,
+    LockTable,
     WorkspacesBucket,
     StateBucket,
     LogsBucket,
@@ -180,7 +181,12 @@ class ProjectsEnv(
     Secrets,
     Policy,
 ):
-    """Infrastructure, outputs, state, validation and costs of a project."""
+    """Infrastructure, outputs, state (its history and rollback), validation and costs of a project."""
+
+    # A rollback is followed by a drift check: this function invokes the drift function for it.
+    DRIFT_FUNCTION_ARN: Annotated[
+        str, Field(pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:.+$")
+    ]
 
 
 class ReaperEnv(Observability, JobsTable, ProjectsTable, LockTable, StateBucket, Workflow):

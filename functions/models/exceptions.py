@@ -138,3 +138,19 @@ class NotDrifted(ProvisionerError):
 
 class StaleDriftCheck(ProvisionerError):
     """The state or code moved since the drift check: what it found may no longer hold."""
+
+
+class StateVersionNotFound(ProvisionerError):
+    """No version of the project's state has that serial (never written, or expired)."""
+
+
+class LineageMismatch(ProvisionerError):
+    """A rollback to a version of another lineage: a state terraform would refuse as foreign."""
+
+
+class RestoreRefused(ProvisionerError):
+    """The target of a restore already has state (or a job): a restore never overwrites one."""
+
+
+class WrongPassphrase(ProvisionerError):
+    """A sealed bundle that does not open with the passphrase given (or was altered)."""

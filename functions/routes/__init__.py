@@ -1,5 +1,16 @@
 """Route groups; each Lambda handler serves some of them, the OpenAPI document lists all."""
 
-from functions.routes import admin, cancel, deploy, drift, jobs, meta, policies, projects
+from functions.routes import (
+    admin,
+    backup,
+    cancel,
+    deploy,
+    drift,
+    jobs,
+    meta,
+    policies,
+    projects,
+    state_history,
+)
 
-ALL_ROUTE_MODULES = (meta, deploy, drift, jobs, cancel, admin, policies, projects)
+ALL_ROUTE_MODULES = (meta, deploy, drift, jobs, cancel, admin, policies, projects, state_history, backup)

@@ -36,6 +36,7 @@ from functions.models.exceptions import (
     InvalidRequest,
     JobAlreadyFinished,
     JobNotFound,
+    LineageMismatch,
     NotAwaitingApproval,
     NotDeployed,
     NotDrifted,
@@ -46,11 +47,14 @@ from functions.models.exceptions import (
     ProjectBusy,
     ProjectNotFound,
     ProvisionerError,
+    RestoreRefused,
     SecondIdentityRequired,
     StaleDriftCheck,
     StalePlan,
+    StateVersionNotFound,
     StoreUnavailable,
     WorkflowUnavailable,
+    WrongPassphrase,
 )
 from functions.utils.observability import logger
 
@@ -81,6 +85,10 @@ DOMAIN_ERRORS: Mapping[type[ProvisionerError], tuple[HTTPStatus, str]] = {
     NotDeployed: (HTTPStatus.CONFLICT, "not_deployed"),
     NotDrifted: (HTTPStatus.CONFLICT, "not_drifted"),
     StaleDriftCheck: (HTTPStatus.CONFLICT, "stale_drift_check"),
+    StateVersionNotFound: (HTTPStatus.NOT_FOUND, "state_version_not_found"),
+    LineageMismatch: (HTTPStatus.CONFLICT, "lineage_mismatch"),
+    RestoreRefused: (HTTPStatus.CONFLICT, "restore_refused"),
+    WrongPassphrase: (HTTPStatus.BAD_REQUEST, "wrong_passphrase"),
     StoreUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable"),
     WorkflowUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable"),
 }

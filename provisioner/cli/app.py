@@ -84,6 +84,16 @@ policies_cli = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 cli.add_typer(policies_cli, name="policies")
+state_cli = typer.Typer(
+    name="state",
+    help="A project's terraform state history: list its versions, roll back to one.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+cli.add_typer(state_cli, name="state")
 
 # --- the service options, before or after the command ------------------------------------------
 
@@ -752,6 +762,122 @@ def cmd_drift(
         print_drift(session.out, drift)
     status = drift.latest.status if drift.latest else "never_checked"
     return {"drifted": EXIT_CHANGES, "errored": EXIT_FAILED}.get(status, EXIT_OK)
+
+
+# --- state history, backup and restore ----------------------------------------------------------
+
+Passphrase = Annotated[
+    str | None,
+    typer.Option(
+        "--passphrase",
+        envvar="PROVISIONER_BACKUP_PASSPHRASE",
+        help="seals the state in the bundle (at least 12 characters); better from the environment",
+        show_default=False,
+    ),
+]
+
+
+@command("versions", "every version of a project's state, newest first, with what wrote it", state_cli)
+def cmd_state_versions(
+    session: Session,
+    *,
+    project: Project,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="versions per page")] = 20,
+    next_token: Annotated[str | None, typer.Option("--next", help="the token of the next page")] = None,
+) -> int:
+    from provisioner.cli.state import versions_table  # noqa: PLC0415
+
+    document = session.client.raw.state_versions(project, limit, next_token)
+    if session.json:
+        session.print_json(document)
+        return EXIT_OK
+    session.out.print(versions_table(document))
+    if document.get("next"):
+        session.err.print(render.text(f"more: --next {document['next']}", "dim"))
+    return EXIT_OK
+
+
+@command("rollback", "write an old state version's content as a new version (with a reason)", state_cli)
+def cmd_state_rollback(
+    session: Session,
+    *,
+    project: Project,
+    serial: Annotated[int, typer.Argument(metavar="SERIAL", min=0, show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="why, recorded with the version")],
+) -> int:
+    if not reason.strip():
+        session.err.print(render.text("error: a rollback needs a reason (--reason)", "red"))
+        return EXIT_USAGE
+    document = session.client.raw.rollback(project, serial, reason)
+    if session.json:
+        session.print_json(document)
+        return EXIT_OK
+    session.out.print(render.text(str(document.get("message", "")), "green"))
+    session.err.print(
+        render.text(
+            f"serial {document.get('serial')} (from {document.get('fromSerial')}); "
+            "the next deploy plans against it",
+            "dim",
+        )
+    )
+    return EXIT_OK
+
+
+def _passphrase(session: Session, passphrase: str | None) -> str | None:
+    if passphrase is None or len(passphrase) < 12:
+        session.err.print(
+            render.text(
+                "error: a passphrase of at least 12 characters is needed "
+                "(--passphrase or PROVISIONER_BACKUP_PASSPHRASE)",
+                "red",
+            )
+        )
+        return None
+    return passphrase
+
+
+@command("backup", "save a project's code, state history and sealed state to a file")
+def cmd_backup(
+    session: Session,
+    *,
+    project: Project,
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="where the bundle goes")],
+    passphrase: Passphrase = None,
+) -> int:
+    given = _passphrase(session, passphrase)
+    if given is None:
+        return EXIT_USAGE
+    document = session.client.raw.backup(project, given)
+    out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    out.chmod(0o600)
+    session.out.print(
+        render.text(f"{project}: state serial {document['state']['serial']} backed up to {out}", "green")
+    )
+    return EXIT_OK
+
+
+@command("restore", "restore a backup bundle into a project that has no state")
+def cmd_restore(
+    session: Session,
+    *,
+    project: Project,
+    bundle: Annotated[Path, typer.Argument(metavar="FILE", show_default=False)],
+    passphrase: Passphrase = None,
+) -> int:
+    given = _passphrase(session, passphrase)
+    if given is None:
+        return EXIT_USAGE
+    try:
+        document = json.loads(bundle.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        session.err.print(render.text(f"error: cannot read {bundle}: {exc}", "red"))
+        return EXIT_USAGE
+    answer = session.client.raw.restore(project, document, given)
+    if session.json:
+        session.print_json(answer)
+    else:
+        session.out.print(render.text(str(answer.get("message", "")), "green"))
+    return EXIT_OK
 
 
 # --- policies ------------------------------------------------------------------------------------

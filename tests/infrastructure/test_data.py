@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aws_cdk.assertions import Match
 
 from core.records import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX
-from tests.infrastructure.conftest import Synth, statements
+from tests.infrastructure.conftest import SKIP_BUNDLING, Synth, statements, synthesize
 
 KEY = {"Fn::GetAtt": [Match.string_like_regexp("^EncryptionKey"), "Arn"]}
 
@@ -152,3 +154,24 @@ def test_lifecycle_keeps_current_state_and_code(synth: Synth) -> None:
             assert expiring["logs/"] == 90  # the log retention option's default
             assert expiring["plans/"] == 90
             assert expiring["cache/"] == 30
+
+
+def _state_rule(synth: Synth) -> dict[str, object]:
+    [bucket] = [b for k, b in synth.resources("AWS::S3::Bucket").items() if k.startswith("DataStateBucket")]
+    [rule] = [
+        r
+        for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+        if r["Id"] == "ExpireOldStateVersions"
+    ]
+    return dict(rule)
+
+
+def test_old_state_versions_expire_after_the_install_retention(synth: Synth, tmp_path: Path) -> None:
+    # Given: the default install keeps the state history 90 days
+    assert _state_rule(synth)["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
+    # When: an install chooses another retention
+    custom = synthesize(tmp_path, {"provisioner:stateVersionRetentionDays": 400, **SKIP_BUNDLING})
+    # Then: the rule follows it, and the current version still never expires
+    rule = _state_rule(custom)
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 400}
+    assert "ExpirationInDays" not in rule and rule["Status"] == "Enabled"

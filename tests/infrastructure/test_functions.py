@@ -205,9 +205,37 @@ def test_least_privilege_per_function(synth: Synth) -> None:
     assert not any(a.startswith("secretsmanager:") for a in cancel)
     projects = _role_actions(synth, role["projects_handler"]) - logs_and_traces
     assert "secretsmanager:GetSecretValue" in projects
-    assert not any(
-        a.startswith(("dynamodb:Put", "dynamodb:Update", "dynamodb:Delete", "s3:Put")) for a in projects
-    )
+    # Its only writes are a state rollback's: checked narrowly in test_the_projects_role_writes_*
+    assert {a for a in projects if a.startswith(("dynamodb:Put", "dynamodb:Update", "s3:Put"))} == {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "s3:PutObject",
+    }
+    assert not any(a.startswith("dynamodb:Delete") for a in projects)
+
+
+def test_the_projects_role_writes_only_what_a_rollback_writes(synth: Synth) -> None:
+    granted = _role_grants(synth, "projects_handler")
+    # UpdateItem: the project table only (the project lock and the rollback's record)
+    assert granted["dynamodb:UpdateItem"] == [_table_arn(synth, "projectId")]
+    # PutItem: the lock table, and there only terraform's digest items (LeadingKeys below)
+    assert granted["dynamodb:PutItem"] == [_table_arn(synth, "LockID")]
+    # S3 version reads: the state prefix only; writes: the state (a rollback, a restore) and the
+    # workspaces (a restore's code)
+    assert len(granted["s3:GetObjectVersion"]) == 1 and "/projects/*" in granted["s3:GetObjectVersion"][0]
+    written = sorted(granted["s3:PutObject"])
+    assert len(written) == 2 and "/projects/*" in written[0] and "/workspaces/*" in written[1]
+    assert "s3:ListBucketVersions" in granted
+    role_id = _functions(synth)["projects_handler"]["Role"]["Fn::GetAtt"][0]
+    conditions = [
+        statement.get("Condition")
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in statements(policy["Properties"]["PolicyDocument"])
+        if "dynamodb:PutItem" in as_list(statement["Action"])
+    ]
+    assert len(conditions) == 1 and "terraform.tfstate-md5" in json.dumps(conditions[0])
+    assert "dynamodb:LeadingKeys" in json.dumps(conditions[0])
 
 
 def _role_grants(synth: Synth, module: str) -> dict[str, list[str]]:

@@ -145,3 +145,11 @@ def test_command_line_strings_are_parsed() -> None:
     assert options.runner_timeout_minutes == 120
     assert options.alarm_email is None
     assert options.terraform_sha256 == options.terraform_sha256_linux_arm64
+
+
+def test_the_state_version_retention_is_an_option_in_days() -> None:
+    assert InstallOptions().state_version_retention_days == 90
+    assert _options(stateVersionRetentionDays="30").state_version_retention_days == 30
+    for bad in (0, 5000):
+        with pytest.raises(InstallOptionsError, match="stateVersionRetentionDays"):
+            _options(stateVersionRetentionDays=bad)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.hcl.preflight import PreflightPolicy
 from core.records import TERMINAL_JOB_STATUSES, JobStatus, iso_now, state_lock_id
+from core.state_versions import md5_digest
 from core.transitions import Condition, Update, project_locked
 from functions.dal.builds import BuildStatus
 from functions.dal.jobs import JobItem, JobStore
@@ -22,6 +24,7 @@ from functions.dal.objects import ArtifactReader, CodeStore, StateReader
 from functions.dal.policies import PolicyItem, PolicyStore, head_key, version_key
 from functions.dal.projects import LOCK_VIEW_FIELDS, ProjectItem, ProjectStore
 from functions.dal.schedules import DriftSchedule, DriftSchedules
+from functions.dal.state_history import StateHistory, StoredVersion
 from functions.dal.variables import VariableStore
 from functions.dal.workflow import Workflow
 from functions.logic.locks import LockServices
@@ -147,7 +150,7 @@ class FakeJobStore(JobStore):
         jobs = [
             j
             for j in self.items.values()
-            if (project_id is None or j["projectId"] == project_id) and action in (None, j["action"])
+            if (project_id is None or j["projectId"] == project_id) and action in (None, j.get("action"))
         ]
         jobs.sort(key=lambda j: int(j.get("createdAt", 0)), reverse=True)
         return copy.deepcopy(jobs[:limit]), None
@@ -441,3 +444,54 @@ class FakeDriftSchedules(DriftSchedules):
     def remove(self, project_id: str) -> None:
         self.schedules.pop(project_id, None)
         self.writes += 1
+
+
+class FakeStateHistory(StateHistory):
+    """A versioned state object per project, newest first; ``writes`` counts the service's own."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, list[StoredVersion]] = {}
+        self.digests: dict[str, str] = {}
+        self.locked: set[str] = set()
+        self.fail_writes = False
+        self._next = 0
+
+    def add(self, project_id: str, document: dict[str, Any], metadata: dict[str, str] | None = None) -> str:
+        """A version as terraform (or the service) writes it."""
+        self._next += 1
+        version_id = f"v{self._next}"
+        body = json.dumps(document).encode()
+        history = self.versions.setdefault(project_id, [])
+        history[:] = [
+            StoredVersion(v.version_id, v.last_modified, v.size, False, v.document, v.metadata)
+            for v in history
+        ]
+        history.insert(
+            0,
+            StoredVersion(
+                version_id, iso_now(), len(body), True, copy.deepcopy(document), dict(metadata or {})
+            ),
+        )
+        return version_id
+
+    def page(self, project_id: str, limit: int, token: str | None) -> tuple[list[StoredVersion], str | None]:
+        start = int(token or 0)
+        history = self.versions.get(project_id, [])
+        following = str(start + limit) if start + limit < len(history) else None
+        return list(history[start : start + limit]), following
+
+    def all(self, project_id: str) -> Iterator[StoredVersion]:
+        yield from list(self.versions.get(project_id, []))
+
+    def current(self, project_id: str) -> StoredVersion | None:
+        history = self.versions.get(project_id, [])
+        return history[0] if history else None
+
+    def write(self, project_id: str, body: bytes, metadata: dict[str, str]) -> str:
+        if self.fail_writes:
+            raise StoreUnavailable("the state bucket is unavailable right now (test); try again")
+        self.digests[project_id] = md5_digest(body)
+        return self.add(project_id, json.loads(body), metadata)
+
+    def state_locked(self, project_id: str) -> bool:
+        return project_id in self.locked
