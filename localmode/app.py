@@ -5,6 +5,7 @@ LOCAL_DATA_DIR              where records, code, logs and state are kept (.local
 PROVISIONER_TARGET          sandbox (default: AWS resources in the emulator) or aws (real account)
 ALLOW_EXEC_CONSTRUCTS       true to allow local-exec/remote-exec provisioners and "external"
 EMULATOR_PORT               the emulator's port (0: any free one)
+NOTIFY_RETRY_INTERVAL_SECONDS  how often failed webhook deliveries due for a retry are tried (10)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from functions.utils.env import environment
 from localmode.codebuild import stop_orphans
 from localmode.control import LocalControl
 from localmode.emulator import REPO_ROOT, EmulatorServer, ServiceResources
+from localmode.notify_poller import StreamPoller
 from localmode.persistence import DataDirectory
 from localmode.recovery import recover
 from localmode.sandbox import SandboxProcess
@@ -124,6 +126,7 @@ class Running:
     api: ApiServer
     watcher: JobWatcher
     reaper: Reaper
+    notifier: StreamPoller
     workers: list[subprocess.Popen[bytes]]
     sandbox: SandboxProcess | None = None
 
@@ -175,9 +178,16 @@ def _start(options: argparse.Namespace) -> Running:
         log("faults fault injection is on: /_local/faults, /_local/emulator/restart, /_local/info")
     reaper = Reaper(options.reaper_interval)
     reaper.start()
+    notifier = StreamPoller(
+        endpoint,
+        resources,
+        retry_interval=float(os.environ.get("NOTIFY_RETRY_INTERVAL_SECONDS", "10")),
+        log=log,
+    )
+    notifier.start()
     api = ApiServer(options.host, options.port, control)
     workers = _start_workers(options, control) if options.api_workers else []
-    return Running(emulator, services, data, api, watcher, reaper, workers, sandbox)
+    return Running(emulator, services, data, api, watcher, reaper, notifier, workers, sandbox)
 
 
 def _start_workers(
@@ -210,6 +220,7 @@ def _stop(running: Running) -> None:
     running.services.builds.stop_all(grace_seconds=120)
     running.watcher.stop()
     running.reaper.stop()
+    running.notifier.stop()
     running.data.stop()
     running.emulator.stop()
     if running.sandbox is not None:

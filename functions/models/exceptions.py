@@ -126,3 +126,7 @@ class PolicyConflict(ProvisionerError):
 
 class SecondIdentityRequired(ProvisionerError):
     """An override, or the approval of a protected destroy, by the very person who submitted it."""
+
+
+class SubscriptionNotFound(ProvisionerError):
+    pass

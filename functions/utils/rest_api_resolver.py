@@ -47,6 +47,7 @@ from functions.models.exceptions import (
     SecondIdentityRequired,
     StalePlan,
     StoreUnavailable,
+    SubscriptionNotFound,
     WorkflowUnavailable,
 )
 from functions.utils.observability import logger
@@ -75,6 +76,7 @@ DOMAIN_ERRORS: Mapping[type[ProvisionerError], tuple[HTTPStatus, str]] = {
     PolicyNotFound: (HTTPStatus.NOT_FOUND, "policy_not_found"),
     PolicyConflict: (HTTPStatus.CONFLICT, "policy_conflict"),
     SecondIdentityRequired: (HTTPStatus.FORBIDDEN, "second_identity_required"),
+    SubscriptionNotFound: (HTTPStatus.NOT_FOUND, "subscription_not_found"),
     StoreUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable"),
     WorkflowUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable"),
 }
