@@ -196,7 +196,10 @@ class DynamoNotificationStore(NotificationStore):
                 KeyConditionExpression=Key(PENDING).eq(PENDING) & Key("nextAttemptAt").lte(now),
                 Limit=limit,
             )
-        return [(str(item["subscriptionId"]), str(item["eventId"])) for item in page.get("Items", [])]
+        # Keys only (the index projects no more): the delivery's partition names its subscription.
+        return [
+            (str(item["pk"]).removeprefix("delivery#"), str(item["sk"])) for item in page.get("Items", [])
+        ]
 
     def mark_event(self, event_id: str, now: str) -> bool:
         return self._put_new({"pk": EVENT_PARTITION, "sk": event_id, "publishedAt": now})

@@ -77,3 +77,11 @@ def test_updates_reach_the_handler_once_and_failed_batches_again(emulator: str) 
     assert poller.poll_once() == 1
     assert batches[-1][0]["dynamodb"]["Keys"] == batches[-2][0]["dynamodb"]["Keys"]
     assert poller.poll_once() == 0
+
+
+def test_the_runners_environment_never_names_the_notifications_table() -> None:
+    # The runner's build gets ServiceResources.environment() (localmode/services.py); the
+    # handlers get the table on top of it, in api_environment().
+    environment = ServiceResources().environment()
+    assert "NOTIFICATIONS_TABLE" not in environment
+    assert ServiceResources().notifications_table not in environment.values()
