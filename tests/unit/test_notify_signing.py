@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from pathlib import Path
+from typing import Any
 
 from functions.logic.notify_signing import new_secret, signature_header, verify
 
@@ -35,3 +38,19 @@ def test_verification_refuses_a_changed_body_secret_timestamp_or_an_old_signatur
 def test_secrets_are_random_and_marked() -> None:
     first, second = new_secret(), new_secret()
     assert first != second and first.startswith("whsec_") and len(first) == len("whsec_") + 64
+
+
+def test_the_readmes_receiver_check_accepts_ours_and_refuses_a_changed_body() -> None:
+    # Given the verification snippet the README gives receivers
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Notifications", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # noqa: S102 - our own README's code
+    verified = namespace["verified"]
+    # When it checks what the service sends / Then it agrees with the service's signature
+    secret, t = new_secret(), int(time.time())
+    header = signature_header(secret, t, BODY)
+    assert verified(secret, header, BODY)
+    assert not verified(secret, header, BODY + b"x")
+    assert not verified(new_secret(), header, BODY)
