@@ -6,6 +6,7 @@ each delivery, since DNS can change after the subscription was made)."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -14,6 +15,18 @@ from functions.models.exceptions import InvalidRequest
 
 Resolver = Callable[[str, int], list[str]]
 MAX_URL_LENGTH = 2048
+# A DNS name (RFC 1123 labels) or an IP literal: anything else is refused before any lookup.
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$"
+)
+
+
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -44,6 +57,10 @@ def check_url(url: str, *, allow_loopback_http: bool, resolver: Resolver = resol
         raise InvalidRequest("url: must be an https:// URL with a host", "url")
     if parts.username is not None or parts.password is not None:
         raise InvalidRequest("url: credentials in the URL are not allowed; sign with the secret", "url")
+    if parts.scheme == "http" and not allow_loopback_http:
+        raise InvalidRequest("url: must be https", "url")
+    if not (_literal(host) or _HOSTNAME.match(host)):
+        raise InvalidRequest(f"url: {host} is not a host name", "url")
     addresses = [ipaddress.ip_address(a.split("%")[0]) for a in resolver(host, port or 443)]
     if not addresses:
         raise InvalidRequest(f"url: the host {host} does not resolve", "url")

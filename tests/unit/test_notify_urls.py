@@ -28,12 +28,23 @@ def resolver(*addresses: str):  # type: ignore[no-untyped-def]
         ("https://user:pw@hooks.example.com/", ["93.184.216.34"]),
         ("https:///nohost", []),
         ("https://[fe80::1]/", ["fe80::1"]),
+        ("https://bad_host!/", ["93.184.216.34"]),
+        ("https://-leading.example.com/", ["93.184.216.34"]),
     ],
 )
 def test_refused_in_aws(url: str, addresses: list[str]) -> None:
     with pytest.raises(InvalidRequest) as caught:
         check_url(url, allow_loopback_http=False, resolver=resolver(*addresses))
     assert caught.value.field == "url"
+
+
+def test_junk_hosts_and_plain_http_are_refused_before_any_lookup() -> None:
+    def no_lookup(host: str, port: int) -> list[str]:
+        raise AssertionError(f"looked up {host}")
+
+    for url in ("https://bad_host!/", "http://hooks.example.com/", "https://a..b/"):
+        with pytest.raises(InvalidRequest):
+            check_url(url, allow_loopback_http=False, resolver=no_lookup)
 
 
 def test_a_public_https_url_is_accepted() -> None:
