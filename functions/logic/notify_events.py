@@ -7,7 +7,8 @@ its data) or a write that leaves the watched field as it was yields nothing.
 
 The types are a stable contract (README "Notifications"):
 job_completed, job_failed, approval_needed, policy_failed, lock_cleared, drift_detected,
-drift_resolved. A job stopped by a policy yields job_failed *and* policy_failed.
+drift_resolved. A job stopped by a policy yields job_failed *and* policy_failed; a drift check's
+own job yields no job event (its verdict is the drift events).
 
 An event's id is derived from what changed (the job, and the time of the change where a record
 can change so more than once), so a stream record delivered twice yields the same id.
@@ -41,6 +42,8 @@ EVENT_TYPES: Final = (
     DRIFT_DETECTED,
     DRIFT_RESOLVED,
 )
+# A drift check is a job of its own; its end is not a deployment's.
+DRIFT_ACTION: Final = "drift"
 # Who the lock code records when it frees a stale lock by itself: not an operator's force.
 AUTOMATIC_UNLOCKERS: Final = frozenset({"reaper"})
 
@@ -111,6 +114,8 @@ def job_events(old: Image, new: Image) -> list[Event]:
     job_id, project_id = new.get("jobId"), new.get("projectId")
     if not isinstance(job_id, str) or not isinstance(project_id, str):
         return []
+    if new.get("action") == DRIFT_ACTION:
+        return []  # a drift check's verdict is drift_detected / drift_resolved, on the project
     status, was = new.get("status"), old.get("status")
     base = {
         "action": new.get("action"),
@@ -192,16 +197,29 @@ def _unlock_event(project_id: str, lock: str, old: Any, new: Any) -> Event | Non
     )
 
 
+CONCLUSIVE: Final = ("clean", "drifted")
+
+
 def _drift_status(drift: Any) -> str | None:
     return str(drift.get("status")) if isinstance(drift, dict) and drift.get("status") else None
 
 
+def _last_verdict(drift: Any) -> str | None:
+    """The last conclusive status: a skipped or errored check in between changes no verdict, so
+    drifted, skipped, drifted is one detection (the drift map's ``baseline`` keeps it)."""
+    status = _drift_status(drift)
+    if status in CONCLUSIVE or not isinstance(drift, dict):
+        return status
+    baseline = drift.get("baseline")
+    return str(baseline) if baseline in CONCLUSIVE else status
+
+
 # What of the drift map an event carries: its verdict, not every drifted attribute.
-DRIFT_FIELDS: Final = ("checkedAt", "jobId", "summary", "message", "error")
+DRIFT_FIELDS: Final = ("checkedAt", "jobId", "trigger", "counts", "reason", "summary")
 
 
 def _drift_event(project_id: str, old: Any, new: Any, project: Image) -> Event | None:
-    was, now = _drift_status(old), _drift_status(new)
+    was, now = _last_verdict(old), _drift_status(new)
     if was == now or now is None:
         return None
     if now == "drifted":

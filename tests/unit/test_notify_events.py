@@ -169,6 +169,32 @@ def test_drift_events_only_on_a_change_to_drifted_or_from_drifted_to_clean(
         assert event.data["status"] == after and event.data["previousStatus"] == before
 
 
+@pytest.mark.parametrize(
+    ("before", "baseline", "after", "expected"),
+    [
+        ("skipped", "drifted", "drifted", []),
+        ("errored", "drifted", "drifted", []),
+        ("errored", "drifted", "clean", ["drift_resolved"]),
+        ("skipped", "clean", "drifted", ["drift_detected"]),
+        ("skipped", "clean", "clean", []),
+    ],
+)
+def test_a_skipped_or_errored_check_in_between_changes_no_verdict(
+    before: str, baseline: str, after: str, expected: list[str]
+) -> None:
+    old = project(drift={"status": before, "baseline": baseline, "checkedAt": "t1"})
+    new = project(drift={"status": after, "baseline": after, "checkedAt": "t2"})
+    assert types(events_from_record(record(old, new), "projects")) == expected
+
+
+def test_a_drift_checks_own_job_yields_no_job_event() -> None:
+    old = job(action="drift", status="processing", phase="plan")
+    assert (
+        events_from_record(record(old, job(action="drift", status="completed", phase="done")), "jobs") == []
+    )
+    assert events_from_record(record(old, job(action="drift", status="failed", phase="plan")), "jobs") == []
+
+
 def test_a_drift_check_that_finds_the_same_again_yields_nothing_even_with_new_details() -> None:
     old = project(drift={"status": "drifted", "checkedAt": "t1", "summary": {"changed": 1}})
     new = project(drift={"status": "drifted", "checkedAt": "t2", "summary": {"changed": 3}})
