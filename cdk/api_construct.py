@@ -25,6 +25,7 @@ from core.requests import (
     OverrideRequest,
     PolicyDryRunRequest,
     PolicyRequest,
+    SubscriptionRequest,
 )
 from functions.handlers.routing import ROUTES
 
@@ -50,6 +51,7 @@ _RUN_OPTIONS = {
 _POLICY_FIELDS = PolicyRequest.model_json_schema()["properties"]
 _DRY_RUN_FIELDS = PolicyDryRunRequest.model_json_schema()["properties"]
 _REASON = OverrideRequest.model_json_schema()["properties"]["reason"]
+_SUBSCRIPTION_FIELDS = SubscriptionRequest.model_json_schema()["properties"]
 # A policy's body (core/requests.py PolicyRequest): its level, a Rego module of its own or a
 # built-in's settings (free-form: each built-in checks its own), and the project it applies to.
 _POLICY = {
@@ -156,6 +158,30 @@ MODELS = {
             ),
         },
         required=("planJobId",),
+    ),
+    "SubscriptionRequest": _body(
+        "SubscriptionRequest",
+        {
+            "url": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.STRING,
+                min_length=_SUBSCRIPTION_FIELDS["url"]["minLength"],
+                max_length=_SUBSCRIPTION_FIELDS["url"]["maxLength"],
+            ),
+            "events": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.ARRAY,
+                min_items=1,
+                max_items=_SUBSCRIPTION_FIELDS["events"]["maxItems"],
+                items=apigw.JsonSchema(
+                    type=apigw.JsonSchemaType.STRING, enum=_SUBSCRIPTION_FIELDS["events"]["items"]["enum"]
+                ),
+            ),
+            "projectId": _PROJECT_ID,
+            "description": apigw.JsonSchema(
+                type=apigw.JsonSchemaType.STRING,
+                max_length=_SUBSCRIPTION_FIELDS["description"]["maxLength"],
+            ),
+        },
+        required=("url", "events"),
     ),
 }
 

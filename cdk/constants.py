@@ -69,6 +69,12 @@ STATE_PREFIX: Final = records.STATE_PREFIX
 LOGS_PREFIX: Final = records.LOGS_PREFIX
 PLANS_PREFIX: Final = records.PLANS_PREFIX
 SECRET_NAME_PREFIX: Final = records.SECRET_NAME_PREFIX
+# Webhook signing secrets: outside SECRET_NAME_PREFIX, so outside the runner's grant.
+NOTIFY_SECRET_PREFIX: Final = "provisioner-notify/"  # noqa: S105 - a name prefix, not a secret
+NOTIFICATIONS_PENDING_INDEX: Final = "pending-deliveries"
+# The periodic pass over webhook deliveries whose retry is due.
+NOTIFY_RETRY_INTERVAL_MINUTES: Final = 1
+NOTIFIER_TIMEOUT_SECONDS: Final = 300
 NONCURRENT_VERSION_DAYS: Final = 30
 STATE_NONCURRENT_VERSION_DAYS: Final = 90
 CACHE_EXPIRY_DAYS: Final = 30

@@ -26,10 +26,13 @@ class DataConstruct(Construct):
     ) -> None:
         super().__init__(scope, id_)
         self.key = key
+        # Both streams feed the notifier (functions/handlers/notifier_handler.py): it derives the
+        # events from each write's old and new images.
         self.jobs_table = self._table(
             "JobsTable",
             "jobId",
             removal_policy=RemovalPolicy.RETAIN,  # the audit trail of what was deployed, by whom
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
         )
         for name, partition in (
             (constants.JOBS_BY_PROJECT_INDEX, "projectId"),
@@ -41,7 +44,23 @@ class DataConstruct(Construct):
                 sort_key=dynamodb.Attribute(name="createdAt", type=dynamodb.AttributeType.NUMBER),
                 projection_type=dynamodb.ProjectionType.ALL,
             )
-        self.projects_table = self._table("ProjectsTable", "projectId", removal_policy=RemovalPolicy.RETAIN)
+        self.projects_table = self._table(
+            "ProjectsTable",
+            "projectId",
+            removal_policy=RemovalPolicy.RETAIN,
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        )
+        # Webhook subscriptions and their delivery log (functions/dal/notifications.py); the sparse
+        # index holds the deliveries still to be tried.
+        self.notifications_table = self._table(
+            "NotificationsTable", "pk", sort_key="sk", removal_policy=RemovalPolicy.RETAIN
+        )
+        self.notifications_table.add_global_secondary_index(
+            index_name=constants.NOTIFICATIONS_PENDING_INDEX,
+            partition_key=dynamodb.Attribute(name="pending", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="nextAttemptAt", type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         # Every version of every policy is kept beside its head (functions/dal/policies.py): the
         # record of which rules a job was checked against, so it outlives the stack like the jobs.
         self.policies_table = self._table(
@@ -146,6 +165,7 @@ class DataConstruct(Construct):
         sort_key: str | None = None,
         removal_policy: RemovalPolicy,
         time_to_live_attribute: str | None = None,
+        stream: dynamodb.StreamViewType | None = None,
     ) -> dynamodb.Table:
         return dynamodb.Table(
             self,
@@ -163,6 +183,7 @@ class DataConstruct(Construct):
             deletion_protection=removal_policy == RemovalPolicy.RETAIN,
             time_to_live_attribute=time_to_live_attribute,
             removal_policy=removal_policy,
+            stream=stream,
         )
 
     def _bucket(self, id_: str, access_log_prefix: str, lifecycle_rules: list[s3.LifecycleRule]) -> s3.Bucket:

@@ -133,6 +133,12 @@ class DeployRoleConstruct(Construct):
                 resource_name=f"{constants.SECRET_NAME_PREFIX}*",
                 arn_format=ArnFormat.COLON_RESOURCE_NAME,
             ),
+            stack.format_arn(
+                service="secretsmanager",
+                resource="secret",
+                resource_name=f"{constants.NOTIFY_SECRET_PREFIX}*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            ),
         ]
         statements = [
             iam.PolicyStatement(
@@ -212,4 +218,10 @@ class DeployRoleConstruct(Construct):
 
     @staticmethod
     def _tables(data: DataConstruct) -> tuple[dynamodb.Table, ...]:
-        return (data.jobs_table, data.projects_table, data.lock_table, data.idempotency_table)
+        return (
+            data.jobs_table,
+            data.projects_table,
+            data.lock_table,
+            data.idempotency_table,
+            data.notifications_table,
+        )

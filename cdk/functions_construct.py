@@ -10,8 +10,10 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk import constants
@@ -36,6 +38,7 @@ from cdk.iam_helpers import (
 )
 from cdk.nag import (
     EXECUTIONS_FINDING,
+    NOTIFY_SECRETS_FINDING,
     SCHEDULES_FINDING,
     SECRETS_FINDING,
     XRAY_FINDING,
@@ -291,6 +294,18 @@ class FunctionsConstruct(Construct):
             review=review,
         )
 
+        self.notifications = self._notifications(data, key)
+        # Events for other AWS consumers (a chat bridge, a ticketing queue): apart from the alarm
+        # topic, whose subscribers are the operators on call, not every job's audience.
+        self.notification_topic = sns.Topic(
+            self,
+            "NotificationTopic",
+            display_name="Terraform provisioner notifications",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        self.notifier = self._notifier(data, key, self.notification_topic)
+
         self.all = (
             self.deploy,
             self.cancel,
@@ -300,6 +315,8 @@ class FunctionsConstruct(Construct):
             self.reaper,
             self.workflow_steps,
             self.drift,
+            self.notifications,
+            self.notifier,
         )
 
     def _projects(
@@ -532,6 +549,89 @@ class FunctionsConstruct(Construct):
         )
         return reaper
 
+    def _notify_secrets(self) -> str:
+        return secret_arn(Stack.of(self), constants.NOTIFY_SECRET_PREFIX)
+
+    def _notifications(self, data: DataConstruct, key: kms.IKey) -> lambda_.Function:
+        """Webhook subscriptions: each one's signing secret is made here, returned once."""
+        function = self._function(
+            "Notifications",
+            "notifications_handler",
+            "Webhook subscriptions to the service's events, and their delivery logs",
+            {
+                "NOTIFICATIONS_TABLE": data.notifications_table.table_name,
+                "SECRETS_KMS_KEY_ID": key.key_arn,
+            },
+        )
+        allow_items(
+            function,
+            data.notifications_table,
+            ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+        )
+        allow(
+            function,
+            ["secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:DeleteSecret"],
+            [self._notify_secrets()],
+        )
+        allow_key(function, key, KMS_WRITE, via=["dynamodb", "secretsmanager"])
+        return function
+
+    def _notifier(self, data: DataConstruct, key: kms.IKey, topic: sns.ITopic) -> lambda_.Function:
+        """Not behind the API: the jobs and projects streams in, webhooks and the topic out, and
+        every minute the pass over retries that are due."""
+        function = self._function(
+            "Notifier",
+            "notifier_handler",
+            "Derives events from the jobs and projects streams and delivers them to subscribers",
+            {
+                # Names only: they tell a stream record's table; the function reads neither table.
+                "JOBS_TABLE": data.jobs_table.table_name,
+                "PROJECTS_TABLE": data.projects_table.table_name,
+                "NOTIFICATIONS_TABLE": data.notifications_table.table_name,
+                "SECRETS_KMS_KEY_ID": key.key_arn,
+                "NOTIFICATIONS_TOPIC_ARN": topic.topic_arn,
+            },
+            timeout_seconds=constants.NOTIFIER_TIMEOUT_SECONDS,
+        )
+        allow_items(
+            function,
+            data.notifications_table,
+            [
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ],
+            [constants.NOTIFICATIONS_PENDING_INDEX],
+        )
+        allow(function, ["secretsmanager:GetSecretValue"], [self._notify_secrets()])
+        allow(function, ["sns:Publish"], [topic.topic_arn])
+        allow_key(function, key, KMS_WRITE, via=["dynamodb", "secretsmanager", "sns"])
+        for table in (data.jobs_table, data.projects_table):
+            # A failed record is retried from where it failed (ReportBatchItemFailures); the
+            # delivery records keep a retried batch from sending anything twice.
+            function.add_event_source(
+                event_sources.DynamoEventSource(
+                    table,
+                    starting_position=lambda_.StartingPosition.LATEST,
+                    batch_size=50,
+                    max_batching_window=Duration.seconds(1),
+                    retry_attempts=10,
+                    max_record_age=Duration.hours(24),
+                    bisect_batch_on_error=False,
+                    report_batch_item_failures=True,
+                )
+            )
+        events.Rule(
+            self,
+            "NotifierRetrySchedule",
+            description="Retry webhook deliveries that are due",
+            schedule=events.Schedule.rate(Duration.minutes(constants.NOTIFY_RETRY_INTERVAL_MINUTES)),
+            targets=[targets.LambdaFunction(function, retry_attempts=2)],
+        )
+        return function
+
     def _workflow_steps(
         self,
         data: DataConstruct,
@@ -656,6 +756,7 @@ class FunctionsConstruct(Construct):
             [
                 XRAY_FINDING,
                 SECRETS_FINDING,
+                NOTIFY_SECRETS_FINDING,
                 EXECUTIONS_FINDING,
                 SCHEDULES_FINDING,
                 prefix_finding(

@@ -14,6 +14,9 @@ XRAY_FINDING = "Resource::*"
 SECRETS_FINDING = (
     "Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:provisioner/*"
 )
+NOTIFY_SECRETS_FINDING = (
+    "Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:provisioner-notify/*"
+)
 # Every execution of the state machine, by the machine's literal name (workflow_construct.py).
 EXECUTIONS_FINDING = RegexAppliesTo(
     regex=r"/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"

@@ -96,6 +96,14 @@ class ServiceStack(Stack):
             "LogsBucketName": (self.data.logs_bucket.bucket_name, "Job logs and plans"),
             "KmsKeyArn": (self.encryption.key.key_arn, "Key that encrypts the service's data"),
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "Subscribe here for alarms"),
+            "NotificationsTableName": (
+                self.data.notifications_table.table_name,
+                "Webhook subscriptions and deliveries",
+            ),
+            "NotificationTopicArn": (
+                self.functions.notification_topic.topic_arn,
+                "Every notification event (attributes: type, projectId)",
+            ),
             "JobRoleArn": (self.runner.job_role.role_arn, "An existing deploy role must trust this role"),
             "DeployRoleArn": (self.runner.deploy_role.role_arn, "Terraform deploys with this role"),
         }

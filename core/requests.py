@@ -415,3 +415,39 @@ class RestoreRequest(BaseModel):
             description="The backup's passphrase; or the X-Backup-Passphrase header.",
         ),
     ] = None
+
+
+# The notification event types (functions/logic/notify_events.py): a stable, documented contract.
+NotificationEventType = Literal[
+    "job_completed",
+    "job_failed",
+    "approval_needed",
+    "policy_failed",
+    "lock_cleared",
+    "drift_detected",
+    "drift_resolved",
+]
+
+
+class SubscriptionRequest(BaseModel):
+    """A webhook subscriber: where to POST which events, for one project or the whole install."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: Annotated[
+        str,
+        Field(
+            min_length=8,
+            max_length=2048,
+            description="https:// URL the events are POSTed to (http only to loopback, in local mode).",
+        ),
+    ]
+    events: Annotated[
+        list[NotificationEventType],
+        Field(min_length=1, max_length=7, description="The event types to send."),
+    ]
+    projectId: Annotated[
+        ProjectId | SkipJsonSchema[None],
+        Field(description="Only this project's events; absent: every project's."),
+    ] = None
+    description: Annotated[str, Field(max_length=500)] = ""

@@ -571,3 +571,55 @@ class RestoreOut(BaseModel):
     files: Annotated[list[str], Field(description="The code files restored.")]
     restoredBy: str
     message: str
+
+
+class SubscriptionOut(BaseModel):
+    subscriptionId: str
+    url: str
+    events: list[str]
+    scope: Literal["install", "project"]
+    projectId: str | None = None
+    description: str = ""
+    createdAt: str
+    createdBy: str | None = None
+
+
+class SubscriptionCreatedOut(SubscriptionOut):
+    secret: Annotated[
+        str,
+        Field(
+            description="The signing secret: shown only in this response, never again. Verify "
+            "X-Provisioner-Signature with it."
+        ),
+    ]
+
+
+class SubscriptionListOut(BaseModel):
+    projectId: str | None = None
+    subscriptions: list[SubscriptionOut]
+
+
+class DeliveryOut(BaseModel):
+    deliveryId: str
+    eventId: str
+    type: str
+    projectId: str
+    jobId: str | None = None
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    lastStatusCode: int | None = None
+    lastError: str | None = None
+    createdAt: str
+    lastAttemptAt: str | None = None
+    nextAttemptAt: str | None = None
+    deliveredAt: str | None = None
+
+
+class DeliveryListOut(BaseModel):
+    subscriptionId: str
+    deliveries: Annotated[list[DeliveryOut], Field(description="Newest first.")]
+
+
+class SubscriptionDeletedOut(BaseModel):
+    subscriptionId: str
+    deleted: bool

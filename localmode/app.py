@@ -6,6 +6,7 @@ PROVISIONER_TARGET          sandbox (default: AWS resources in the emulator) or 
 ALLOW_EXEC_CONSTRUCTS       true to allow local-exec/remote-exec provisioners and "external"
 EMULATOR_PORT               the emulator's port (0: any free one)
 LOCAL_SCHEDULER_MINUTE_SECONDS  how long a drift schedule's minute lasts here (60)
+NOTIFY_RETRY_INTERVAL_SECONDS  how often failed webhook deliveries due for a retry are tried (10)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from functions.utils.env import environment
 from localmode.codebuild import stop_orphans
 from localmode.control import LocalControl
 from localmode.emulator import REPO_ROOT, EmulatorServer, ServiceResources
+from localmode.notify_poller import StreamPoller
 from localmode.persistence import DataDirectory
 from localmode.recovery import recover
 from localmode.sandbox import SandboxProcess
@@ -131,6 +133,7 @@ class Running:
     watcher: JobWatcher
     reaper: Reaper
     scheduler: LocalScheduler
+    notifier: StreamPoller
     workers: list[subprocess.Popen[bytes]]
     sandbox: SandboxProcess | None = None
 
@@ -183,9 +186,16 @@ def _start(options: argparse.Namespace) -> Running:
     reaper = Reaper(options.reaper_interval)
     reaper.start()
     scheduler = _start_scheduler()
+    notifier = StreamPoller(
+        endpoint,
+        resources,
+        retry_interval=float(os.environ.get("NOTIFY_RETRY_INTERVAL_SECONDS", "10")),
+        log=log,
+    )
+    notifier.start()
     api = ApiServer(options.host, options.port, control)
     workers = _start_workers(options, control) if options.api_workers else []
-    return Running(emulator, services, data, api, watcher, reaper, scheduler, workers, sandbox)
+    return Running(emulator, services, data, api, watcher, reaper, scheduler, notifier, workers, sandbox)
 
 
 def _start_scheduler() -> LocalScheduler:
@@ -240,6 +250,7 @@ def _stop(running: Running) -> None:
     running.watcher.stop()
     running.reaper.stop()
     running.scheduler.stop()
+    running.notifier.stop()
     running.data.stop()
     running.emulator.stop()
     if running.sandbox is not None:

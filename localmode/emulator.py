@@ -20,6 +20,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from core.records import JOBS_BY_CREATION_INDEX, JOBS_BY_PROJECT_INDEX
+from functions.dal.notifications import PENDING, PENDING_INDEX
 from localmode.faults import Faults, error_response, request_facts
 
 if TYPE_CHECKING:
@@ -46,6 +47,9 @@ class ServiceResources:
     jobs_table: str = "provisioner-jobs"
     projects_table: str = "provisioner-projects"
     policies_table: str = "provisioner-policies"
+    # Subscriptions and deliveries: named to the API handlers and the notifier only, never to
+    # the runner (not in environment() below, which the runner's build gets).
+    notifications_table: str = "provisioner-notifications"
     lock_table: str = "provisioner-terraform-locks"
     idempotency_table: str = "provisioner-idempotency"
     workspaces_bucket: str = "provisioner-workspaces"
@@ -95,8 +99,11 @@ def create_service_resources(endpoint_url: str, resources: ServiceResources) -> 
             _index(JOBS_BY_PROJECT_INDEX, "projectId", "createdAt"),
             _index(JOBS_BY_CREATION_INDEX, "kind", "createdAt"),
         ],
+        stream=True,
     )
-    _create_table(dynamodb, resources.projects_table, "projectId")
+    # The notifier reads both tables' streams, as its event source mappings do in AWS.
+    _create_table(dynamodb, resources.projects_table, "projectId", stream=True)
+    create_notifications_table(dynamodb, resources.notifications_table)
     _create_table(dynamodb, resources.policies_table, "scope", sort_key="policyKey")
     _create_table(dynamodb, resources.lock_table, "LockID")
     _create_table(dynamodb, resources.idempotency_table, "id")
@@ -170,6 +177,18 @@ def _index(name: str, partition: str, sort: str) -> GlobalSecondaryIndexTypeDef:
     }
 
 
+def create_notifications_table(dynamodb: DynamoDBClient, name: str) -> None:
+    """Keys of functions/dal/notifications.py; the sparse index holds the deliveries still to try."""
+    _create_table(
+        dynamodb,
+        name,
+        "pk",
+        sort_key="sk",
+        extra_attributes={PENDING: "S", "nextAttemptAt": "N"},
+        indexes=[_index(PENDING_INDEX, PENDING, "nextAttemptAt")],
+    )
+
+
 def _create_table(
     dynamodb: DynamoDBClient,
     name: str,
@@ -178,6 +197,7 @@ def _create_table(
     sort_key: str | None = None,
     extra_attributes: dict[str, str] | None = None,
     indexes: list[GlobalSecondaryIndexTypeDef] | None = None,
+    stream: bool = False,
 ) -> None:
     keys = [key, *([sort_key] if sort_key else [])]
     definitions: list[Any] = [{"AttributeName": k, "AttributeType": "S"} for k in keys]
@@ -193,6 +213,8 @@ def _create_table(
     }
     if indexes:
         arguments["GlobalSecondaryIndexes"] = indexes
+    if stream:
+        arguments["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     try:
         dynamodb.create_table(**arguments)
     except ClientError as exc:

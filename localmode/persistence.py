@@ -92,7 +92,7 @@ class DataDirectory:
     def _tables(self) -> list[str]:
         # Terraform's state locks are not kept: after a restart no runner can still hold one.
         r = self.resources
-        return [r.jobs_table, r.projects_table, r.policies_table, r.idempotency_table]
+        return [r.jobs_table, r.projects_table, r.policies_table, r.notifications_table, r.idempotency_table]
 
     def _save_bucket(self, bucket: str) -> None:
         directory = self.root / "buckets" / bucket

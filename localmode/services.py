@@ -76,6 +76,10 @@ class LocalServices:
             # A queued job looks for its turn every second here (every few in AWS, where each
             # look is a Lambda invocation); the review options pass through as they are set.
             "QUEUE_POLL_SECONDS": os.environ.get("QUEUE_POLL_SECONDS", "1"),
+            # Notifications are the handlers' and the notifier's alone: the runner's environment
+            # (runner_environment) never names the table.
+            "NOTIFICATIONS_TABLE": self.resources.notifications_table,
+            "NOTIFY_ALLOW_LOOPBACK_HTTP": "true",
             **{name: os.environ[name] for name in REVIEW_OPTIONS if name in os.environ},
         }
 

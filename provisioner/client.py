@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote, urlsplit
 
@@ -329,6 +329,29 @@ class RawApi:
         body = {"planJobId": plan_job_id, **{k: v for k, v in fields.items() if v is not None}}
         # Nothing is stored: safe to retry.
         return self._http.send("POST", "/api/deploy/policies/dry-run", body=body)
+
+    def notifications(self, project_id: str | None = None) -> Any:
+        return self._http.send("GET", "/api/deploy/notifications", query={"projectId": project_id})
+
+    def add_notification(
+        self, url: str, events: Sequence[str], *, project_id: str | None = None, description: str = ""
+    ) -> Any:
+        body: dict[str, Any] = {"url": url, "events": list(events)}
+        if project_id:
+            body["projectId"] = project_id
+        if description:
+            body["description"] = description
+        # Never retried: a retry after a lost answer would make a second subscription, and the
+        # first one's secret would be lost with that answer.
+        return self._http.send("POST", "/api/deploy/notifications", body=body, retry=False)
+
+    def remove_notification(self, subscription_id: str) -> Any:
+        return self._http.send(
+            "DELETE", f"/api/deploy/notifications/{_segment(subscription_id)}", retry=False
+        )
+
+    def notification_deliveries(self, subscription_id: str) -> Any:
+        return self._http.send("GET", f"/api/deploy/notifications/{_segment(subscription_id)}/deliveries")
 
     def cancel(self, job_id: str) -> Any:
         # Cancelling twice is harmless, but the second answer would be a confusing 409: never retried.

@@ -33,6 +33,16 @@ class PoliciesTable(BaseModel):
     POLICIES_TABLE: Annotated[str, Field(min_length=3)]
 
 
+class NotificationsTable(BaseModel):
+    NOTIFICATIONS_TABLE: Annotated[str, Field(min_length=3)]
+
+
+class Notify(BaseModel):
+    """Webhook options: local mode allows http to loopback (a receiver on this machine)."""
+
+    NOTIFY_ALLOW_LOOPBACK_HTTP: bool = False
+
+
 class LockTable(BaseModel):
     LOCK_TABLE: Annotated[str, Field(min_length=3)]
 
@@ -191,6 +201,17 @@ class ProjectsEnv(
 
 class ReaperEnv(Observability, JobsTable, ProjectsTable, LockTable, StateBucket, Workflow):
     """The scheduled reaper of stuck jobs and stale state locks."""
+
+
+class NotificationsEnv(Observability, NotificationsTable, Secrets, Notify):
+    """Notification subscriptions and their delivery logs."""
+
+
+class NotifierEnv(Observability, JobsTable, ProjectsTable, NotificationsTable, Secrets, Notify):
+    """The notifier: the jobs and projects tables' streams in (their names tell the records
+    apart), webhooks and the notifications topic out, and the periodic retry pass."""
+
+    NOTIFICATIONS_TOPIC_ARN: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:sns:.+$")] = None
 
 
 class LocalEnv(

@@ -154,3 +154,7 @@ class RestoreRefused(ProvisionerError):
 
 class WrongPassphrase(ProvisionerError):
     """A sealed bundle that does not open with the passphrase given (or was altered)."""
+
+
+class SubscriptionNotFound(ProvisionerError):
+    pass

@@ -8,9 +8,22 @@ from functions.routes import (
     drift,
     jobs,
     meta,
+    notifications,
     policies,
     projects,
     state_history,
 )
 
-ALL_ROUTE_MODULES = (meta, deploy, drift, jobs, cancel, admin, policies, projects, state_history, backup)
+ALL_ROUTE_MODULES = (
+    meta,
+    deploy,
+    drift,
+    jobs,
+    cancel,
+    admin,
+    policies,
+    notifications,
+    projects,
+    state_history,
+    backup,
+)

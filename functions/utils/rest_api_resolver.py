@@ -53,6 +53,7 @@ from functions.models.exceptions import (
     StalePlan,
     StateVersionNotFound,
     StoreUnavailable,
+    SubscriptionNotFound,
     WorkflowUnavailable,
     WrongPassphrase,
 )
@@ -89,6 +90,7 @@ DOMAIN_ERRORS: Mapping[type[ProvisionerError], tuple[HTTPStatus, str]] = {
     LineageMismatch: (HTTPStatus.CONFLICT, "lineage_mismatch"),
     RestoreRefused: (HTTPStatus.CONFLICT, "restore_refused"),
     WrongPassphrase: (HTTPStatus.BAD_REQUEST, "wrong_passphrase"),
+    SubscriptionNotFound: (HTTPStatus.NOT_FOUND, "subscription_not_found"),
     StoreUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable"),
     WorkflowUnavailable: (HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable"),
 }

@@ -12,6 +12,7 @@ import inspect
 import json
 import sys
 import time
+import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
@@ -20,8 +21,10 @@ import typer
 from rich.prompt import Confirm
 
 from core.records import TERMINAL_JOB_STATUSES, JobStatus
+from core.requests import NotificationEventType
 from core.responses import (
     CostsOut,
+    DeliveryListOut,
     DriftFleetOut,
     DriftOut,
     InfrastructureOut,
@@ -29,6 +32,8 @@ from core.responses import (
     LogOut,
     OutputsOut,
     StateOut,
+    SubscriptionCreatedOut,
+    SubscriptionListOut,
     ValidationOut,
 )
 from provisioner.cli import render, watch
@@ -93,7 +98,17 @@ state_cli = typer.Typer(
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+notifications_cli = typer.Typer(
+    name="notifications",
+    help="Webhook subscriptions to the service's events: list, add, remove, and a delivery log.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 cli.add_typer(state_cli, name="state")
+cli.add_typer(notifications_cli, name="notifications")
 
 # --- the service options, before or after the command ------------------------------------------
 
@@ -1158,6 +1173,99 @@ def cmd_estimate_misplaced() -> int:
     render_error = console(stderr=True)
     render_error.print(render.text("put `estimate` first: provisioner estimate PATH [options]", "red"))
     return EXIT_USAGE
+
+
+# --- notifications -------------------------------------------------------------------------------
+
+NOTIFICATION_EVENTS: Final = typing.get_args(NotificationEventType)
+SubscriptionIdArgument = Annotated[str, typer.Argument(metavar="ID", show_default=False)]
+NotifyProject = Annotated[
+    str | None,
+    typer.Option("--project", "-p", help="one project's events (absent: every project's)"),
+]
+
+
+@command("list", "the install's subscriptions (and a project's, with -p)", notifications_cli)
+def cmd_notifications_list(session: Session, *, project: NotifyProject = None) -> int:
+    from provisioner.cli.notifications import subscriptions_table  # noqa: PLC0415
+
+    document = session.client.raw.notifications(project)
+    if session.json:
+        session.print_json(document)
+        return EXIT_OK
+    listing = SubscriptionListOut.model_validate(document)
+    if listing.subscriptions:
+        session.out.print(subscriptions_table(listing))
+    else:
+        session.out.print(render.text("No notification subscriptions.", "dim"))
+    return EXIT_OK
+
+
+@command(
+    "add",
+    "subscribe a webhook URL to events; prints the signing secret, which is shown only this once",
+    notifications_cli,
+)
+def cmd_notifications_add(
+    session: Session,
+    *,
+    url: Annotated[str, typer.Argument(metavar="URL", show_default=False, help="an https:// URL")],
+    event: Annotated[
+        list[str],
+        typer.Option(
+            "--event",
+            "-e",
+            metavar="TYPE",
+            help=f"an event type, repeatable: {', '.join(NOTIFICATION_EVENTS)}; all (the default)",
+        ),
+    ] = [],  # noqa: B006 - typer reads a list option's default from here
+    project: NotifyProject = None,
+    description: Annotated[str, typer.Option("--description", metavar="TEXT", help="what it is for")] = "",
+) -> int:
+    from provisioner.cli.notifications import created_lines  # noqa: PLC0415
+
+    unknown = [e for e in event if e not in (*NOTIFICATION_EVENTS, "all")]
+    if unknown:
+        session.err.print(
+            render.text(
+                f"error: unknown event type {unknown[0]}; one of {', '.join(NOTIFICATION_EVENTS)}", "red"
+            )
+        )
+        return EXIT_USAGE
+    events = list(NOTIFICATION_EVENTS) if not event or "all" in event else list(dict.fromkeys(event))
+    document = session.client.raw.add_notification(url, events, project_id=project, description=description)
+    if session.json:
+        session.print_json(document)
+        return EXIT_OK
+    for line, style in created_lines(SubscriptionCreatedOut.model_validate(document)):
+        session.out.print(render.text(line, style))
+    return EXIT_OK
+
+
+@command("remove", "delete a subscription: it gets no more events", notifications_cli)
+def cmd_notifications_remove(session: Session, *, subscription_id: SubscriptionIdArgument) -> int:
+    document = session.client.raw.remove_notification(subscription_id)
+    if session.json:
+        session.print_json(document)
+    else:
+        session.out.print(render.text(f"Removed {subscription_id}", "green"))
+    return EXIT_OK
+
+
+@command("deliveries", "a subscription's delivery log, newest first", notifications_cli)
+def cmd_notifications_deliveries(session: Session, *, subscription_id: SubscriptionIdArgument) -> int:
+    from provisioner.cli.notifications import deliveries_table  # noqa: PLC0415
+
+    document = session.client.raw.notification_deliveries(subscription_id)
+    if session.json:
+        session.print_json(document)
+        return EXIT_OK
+    log = DeliveryListOut.model_validate(document)
+    if log.deliveries:
+        session.out.print(deliveries_table(log))
+    else:
+        session.out.print(render.text(f"Nothing delivered to {subscription_id} yet.", "dim"))
+    return EXIT_OK
 
 
 # --- running -----------------------------------------------------------------------------------

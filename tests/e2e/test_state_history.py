@@ -110,6 +110,14 @@ def test_versions_rollback_and_a_deploy_after_it(server: LocalServer) -> None:
     assert head["writtenBy"]["kind"] == "rollback" and head["writtenBy"]["by"].endswith("carol")
     assert head["writtenBy"]["reason"] == "three was wrong" and head["writtenBy"]["fromSerial"] == first
     assert server.get(f"/api/deploy/state/{project}").body["state"]["serial"] == rolled["serial"]
+    # and a drift check started at once shows what now differs: the code (three) against the state (one)
+    assert str(rolled["driftCheck"]).startswith("started"), rolled
+    check = dict(server.get(f"/api/deploy/drift/{project}").body)["latest"]
+    assert check["trigger"] == "rollback", check
+    server.wait_job(check["jobId"])
+    found = dict(server.get(f"/api/deploy/drift/{project}").body)["latest"]
+    assert found["status"] == "drifted" and found["stateSerial"] == rolled["serial"], found
+    assert [r["type"] for r in found["plannedChanges"]] == ["null_resource"], found
     # terraform's digest item matches the object it will read
     body = emulated_s3(server).get_object(Bucket=ServiceResources().state_bucket, Key=state_key(project))
     digest = emulated_dynamodb(server).get_item(

@@ -21,8 +21,8 @@ def _table_logical_id(synth: Synth, key: str) -> str:
     return logical_id
 
 
-def test_five_tables_on_demand_with_pitr_and_the_stack_key(synth: Synth) -> None:
-    synth.template.resource_count_is("AWS::DynamoDB::Table", 5)
+def test_six_tables_on_demand_with_pitr_and_the_stack_key(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 6)
     synth.template.all_resources_properties(
         "AWS::DynamoDB::Table",
         {
@@ -175,3 +175,34 @@ def test_old_state_versions_expire_after_the_install_retention(synth: Synth, tmp
     rule = _state_rule(custom)
     assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 400}
     assert "ExpirationInDays" not in rule and rule["Status"] == "Enabled"
+
+
+def test_the_jobs_and_projects_tables_stream_both_images_to_the_notifier(synth: Synth) -> None:
+    tables = synth.resources("AWS::DynamoDB::Table")
+    streamed = {
+        table["Properties"]["KeySchema"][0]["AttributeName"]
+        for table in tables.values()
+        if table["Properties"].get("StreamSpecification") == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    }
+    assert streamed == {"jobId", "projectId"}
+    mappings = synth.resources("AWS::Lambda::EventSourceMapping").values()
+    assert len(mappings) == 2
+    for mapping in mappings:
+        properties = mapping["Properties"]
+        assert properties["FunctionName"]["Ref"].startswith("FunctionsNotifier")
+        assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert properties["MaximumRetryAttempts"] == 10
+
+
+def test_the_notifications_table_is_retained_with_its_pending_index(synth: Synth) -> None:
+    [(logical_id, table)] = [
+        (name, t)
+        for name, t in synth.resources("AWS::DynamoDB::Table").items()
+        if t["Properties"]["KeySchema"][0]["AttributeName"] == "pk"
+    ]
+    assert logical_id.startswith("DataNotificationsTable")
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    [index] = table["Properties"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "pending-deliveries"
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["pending", "nextAttemptAt"]

@@ -26,6 +26,8 @@ HANDLER_MODULES = (
     "reaper_handler",
     "workflow_handler",
     "drift_handler",
+    "notifications_handler",
+    "notifier_handler",
 )
 
 
@@ -464,3 +466,49 @@ def test_the_cancel_function_reads_stored_plans_for_a_dry_run_and_nothing_else_o
         if "kms:Decrypt" in as_list(statement["Action"])
     ]
     assert vias and any(any("s3." in json.dumps(v) for v in as_list(via)) for via in vias)
+
+
+def _notifications_table(synth: Synth) -> str:
+    [table] = [
+        k
+        for k, v in synth.resources("AWS::DynamoDB::Table").items()
+        if v["Properties"]["KeySchema"][0]["AttributeName"] == "pk"
+    ]
+    return table
+
+
+def test_only_the_notification_functions_know_or_reach_the_notifications_table(synth: Synth) -> None:
+    table = _notifications_table(synth)
+    owners = {"notifications_handler", "notifier_handler"}
+    for module, properties in _functions(synth).items():
+        variables = properties["Environment"]["Variables"]
+        assert (variables.get("NOTIFICATIONS_TABLE") == {"Ref": table}) is (module in owners), module
+    # No other role (the runner's and the job's included) names the table or the signing secrets,
+    # except the deploy role boundary, whose statement about them is a Deny.
+    text = {"Fn::GetAtt": [table, "Arn"]}
+    for name, policy in synth.resources("AWS::IAM::Policy").items():
+        for statement in statements(policy["Properties"]["PolicyDocument"]):
+            resources = json.dumps(as_list(statement.get("Resource", [])))
+            if json.dumps(text) in resources or "provisioner-notify/" in resources:
+                assert name.startswith(("FunctionsNotificationsRole", "FunctionsNotifierRole")), name
+    for name, managed in synth.resources("AWS::IAM::ManagedPolicy").items():
+        for statement in statements(managed["Properties"]["PolicyDocument"]):
+            if "provisioner-notify/" in json.dumps(statement.get("Resource", [])):
+                assert statement["Effect"] == "Deny", name
+    for project in synth.resources("AWS::CodeBuild::Project").values():
+        variables = json.dumps(project["Properties"]["Environment"].get("EnvironmentVariables", []))
+        assert "NOTIFICATIONS_TABLE" not in variables and "NOTIFICATIONS_TOPIC_ARN" not in variables
+
+
+def test_the_notifier_reads_secrets_and_publishes_and_the_api_only_creates_and_deletes(synth: Synth) -> None:
+    notifier = _role_grants(synth, "notifier_handler")
+    assert "secretsmanager:GetSecretValue" in notifier and "sns:Publish" in notifier
+    assert "secretsmanager:CreateSecret" not in notifier
+    assert "dynamodb:Scan" not in notifier
+    api = _role_grants(synth, "notifications_handler")
+    assert {"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"} <= set(api)
+    assert "secretsmanager:GetSecretValue" not in api and "sns:Publish" not in api
+    for grants in (notifier, api):
+        for action in ("secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"):
+            for resource in grants.get(action, []):
+                assert "provisioner-notify/*" in resource, (action, resource)

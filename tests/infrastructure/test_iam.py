@@ -38,6 +38,9 @@ WILDCARD_RESOURCE_ALLOWED: dict[frozenset[str], str] = {
     frozenset({"states:SendTaskSuccess", "states:SendTaskFailure"}): (
         "Approve and discard answer a task token: these actions have no resource type in IAM."
     ),
+    frozenset({"dynamodb:ListStreams"}): (
+        "The notifier's stream event sources: ListStreams has no resource type in IAM."
+    ),
 }
 # Allow statements with Resource "*" identified by where they are, not by their actions.
 WILDCARD_RESOURCE_PLACES = {

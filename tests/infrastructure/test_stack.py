@@ -20,6 +20,8 @@ OUTPUTS = (
     "LogsBucketName",
     "KmsKeyArn",
     "AlarmTopicArn",
+    "NotificationsTableName",
+    "NotificationTopicArn",
     "JobRoleArn",
     "DeployRoleArn",
 )
@@ -31,12 +33,19 @@ def test_outputs_have_stable_logical_ids(synth: Synth, name: str) -> None:
     assert name in synth.document["Outputs"]
 
 
-def test_alarm_topic_is_encrypted_and_tls_only(synth: Synth) -> None:
-    [topic] = synth.resources("AWS::SNS::Topic").values()
-    assert topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0].startswith("EncryptionKey")
-    [policy] = synth.resources("AWS::SNS::TopicPolicy").values()
-    [deny] = [s for s in statements(policy["Properties"]["PolicyDocument"]) if s["Effect"] == "Deny"]
-    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+def test_alarm_and_notification_topics_are_encrypted_and_tls_only(synth: Synth) -> None:
+    topics = synth.resources("AWS::SNS::Topic")
+    assert {t["Properties"]["DisplayName"] for t in topics.values()} == {
+        "Terraform provisioner alarms",
+        "Terraform provisioner notifications",
+    }
+    for topic in topics.values():
+        assert topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0].startswith("EncryptionKey")
+    policies = synth.resources("AWS::SNS::TopicPolicy").values()
+    assert len(policies) == 2
+    for policy in policies:
+        [deny] = [s for s in statements(policy["Properties"]["PolicyDocument"]) if s["Effect"] == "Deny"]
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_alarms_cover_failures_errors_and_throttles(synth: Synth) -> None:

@@ -20,6 +20,8 @@ from core.transitions import Condition, Update, project_locked
 from functions.dal.builds import BuildStatus
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.locks import LockStore, StateLock
+from functions.dal.notifications import PENDING as NOTIFY_PENDING
+from functions.dal.notifications import NotificationStore, SigningSecrets
 from functions.dal.objects import ArtifactReader, CodeStore, StateReader
 from functions.dal.policies import PolicyItem, PolicyStore, head_key, version_key
 from functions.dal.projects import LOCK_VIEW_FIELDS, ProjectItem, ProjectStore
@@ -495,3 +497,95 @@ class FakeStateHistory(StateHistory):
 
     def state_locked(self, project_id: str) -> bool:
         return project_id in self.locked
+
+
+class FakeNotificationStore(NotificationStore):
+    """The notifications table in memory: creations and claims are conditional, as in DynamoDB."""
+
+    def __init__(self) -> None:
+        self.subscription_items: dict[str, dict[str, Any]] = {}
+        self.delivery_items: dict[tuple[str, str], dict[str, Any]] = {}
+        self.events: dict[str, str] = {}
+
+    def put_subscription(self, item: dict[str, Any]) -> None:
+        self.subscription_items[str(item["subscriptionId"])] = copy.deepcopy(item)
+
+    def subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.subscription_items.get(subscription_id))
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        return [copy.deepcopy(item) for item in self.subscription_items.values()]
+
+    def delete_subscription(self, subscription_id: str) -> bool:
+        return self.subscription_items.pop(subscription_id, None) is not None
+
+    def create_delivery(self, item: dict[str, Any]) -> bool:
+        key = (str(item["subscriptionId"]), str(item["eventId"]))
+        if key in self.delivery_items:
+            return False
+        self.delivery_items[key] = copy.deepcopy(item)
+        return True
+
+    def delivery(self, subscription_id: str, event_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.delivery_items.get((subscription_id, event_id)))
+
+    def deliveries(self, subscription_id: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(v) for (s, _), v in self.delivery_items.items() if s == subscription_id]
+
+    def claim(self, subscription_id: str, event_id: str, attempts: int, now: int, lease_until: int) -> bool:
+        item = self.delivery_items.get((subscription_id, event_id))
+        if item is None or item.get("attempts") != attempts or item.get("status") != NOTIFY_PENDING:
+            return False
+        if "leaseUntil" in item and item["leaseUntil"] >= now:
+            return False
+        item["leaseUntil"] = lease_until
+        return True
+
+    def settle(
+        self, subscription_id: str, event_id: str, attempts: int, fields: dict[str, Any], *, done: bool
+    ) -> bool:
+        item = self.delivery_items.get((subscription_id, event_id))
+        if item is None or item.get("attempts") != attempts:
+            return False
+        item.update({k: v for k, v in fields.items() if v is not None})
+        item["attempts"] = attempts + 1
+        item.pop("leaseUntil", None)
+        if done:
+            item.pop(NOTIFY_PENDING, None)
+            item.pop("nextAttemptAt", None)
+        return True
+
+    def due(self, now: int, limit: int = 100) -> list[tuple[str, str]]:
+        due = [
+            key
+            for key, item in self.delivery_items.items()
+            if item.get(NOTIFY_PENDING) and int(item.get("nextAttemptAt", 0)) <= now
+        ]
+        return due[:limit]
+
+    def mark_event(self, event_id: str, now: str) -> bool:
+        if event_id in self.events:
+            return False
+        self.events[event_id] = now
+        return True
+
+    def unmark_event(self, event_id: str) -> None:
+        self.events.pop(event_id, None)
+
+
+class FakeSigningSecrets(SigningSecrets):
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {}
+        self.deleted: list[str] = []
+
+    def save(self, subscription_id: str, secret: str) -> str:
+        reference = f"arn:fake:secret:provisioner-notify/{subscription_id}"
+        self.secrets[reference] = secret
+        return reference
+
+    def load(self, reference: str) -> str:
+        return self.secrets[reference]
+
+    def delete(self, reference: str) -> None:
+        self.secrets.pop(reference, None)
+        self.deleted.append(reference)
