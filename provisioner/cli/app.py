@@ -19,6 +19,7 @@ from typing import Annotated, Any, Final, Literal
 
 import typer
 from rich.prompt import Confirm
+from typer.core import TyperGroup
 
 from core.records import TERMINAL_JOB_STATUSES, JobStatus
 from core.requests import NotificationEventType
@@ -89,9 +90,23 @@ policies_cli = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 cli.add_typer(policies_cli, name="policies")
+
+
+class _ShowByDefault(TyperGroup):
+    """``provisioner state PROJECT`` is ``provisioner state show PROJECT``: the seed's command
+    stays as it was while ``state versions`` and ``state rollback`` join it."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer vendors click's Context
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
 state_cli = typer.Typer(
     name="state",
-    help="A project's terraform state history: list its versions, roll back to one.",
+    cls=_ShowByDefault,
+    help="A project's terraform state (sensitive values redacted) and its history: "
+    "state PROJECT, state versions PROJECT, state rollback PROJECT SERIAL.",
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -654,7 +669,7 @@ def cmd_outputs(session: Session, *, project: Project) -> int:
     return EXIT_OK
 
 
-@command("state", "a project's terraform state (sensitive values redacted)")
+@command("show", "a project's terraform state (sensitive values redacted)", state_cli)
 def cmd_state(session: Session, *, project: Project) -> int:
     document = session.client.raw.state(project)
     if session.json:

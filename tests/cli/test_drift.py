@@ -5,13 +5,8 @@ project's latest check with its attributes, --check (start, wait, show), the fle
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from provisioner.cli import watch
-from tests.cli import fake_api
 from tests.cli.fake_api import DEPLOY_JOB, PROJECT, FakeApi, job
 from tests.cli.helpers import Run, invoke
 
@@ -20,21 +15,6 @@ IN_PROCESS = True
 
 CHECK_JOB = "drift-1764166000002-ef56ab78c"
 DRIFT = f"/api/deploy/drift/{PROJECT}"
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[FakeApi]:
-    yield from fake_api.serve()
-
-
-@pytest.fixture
-def fake(served: FakeApi, monkeypatch: pytest.MonkeyPatch) -> FakeApi:
-    served.requests.clear()
-    served.routes.clear()
-    served.statuses.clear()
-    monkeypatch.setattr(watch, "POLL_SECONDS", 0.01)
-    monkeypatch.setattr(watch, "can_review", lambda: False)
-    return served
 
 
 def cli(fake: FakeApi, *argv: str) -> Run:

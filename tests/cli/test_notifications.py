@@ -4,12 +4,8 @@ shown once, --json, and the API's errors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from tests.cli import fake_api
 from tests.cli.fake_api import PROJECT, FakeApi
 from tests.cli.helpers import Run, invoke
 
@@ -28,19 +24,6 @@ ALL_EVENTS = [
     "drift_detected",
     "drift_resolved",
 ]
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[FakeApi]:
-    yield from fake_api.serve()
-
-
-@pytest.fixture
-def fake(served: FakeApi) -> FakeApi:
-    served.requests.clear()
-    served.routes.clear()
-    served.statuses.clear()
-    return served
 
 
 def cli(fake: FakeApi, *argv: str) -> Run:

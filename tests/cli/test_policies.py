@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ import pytest
 
 from provisioner.cli import watch
 from provisioner.client import InvalidPolicy, ProvisionerClient, SecondIdentityRequired
-from tests.cli import fake_api
 from tests.cli.fake_api import DEPLOY_JOB, PLAN_JOB, PROJECT, FakeApi, Request, awaiting, job, plan_document
 from tests.cli.helpers import Run, invoke, write_tree
 
@@ -30,22 +28,6 @@ SECOND_IDENTITY = {
     "error": "second_identity_required",
     "message": f"a policy failure of job {DEPLOY_JOB} can only be overridden by someone other than its submitter",
 }
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[FakeApi]:
-    yield from fake_api.serve()
-
-
-@pytest.fixture
-def fake(served: FakeApi, monkeypatch: pytest.MonkeyPatch) -> FakeApi:
-    """The fake, emptied; status polls every 10 ms; no terminal unless a test says so."""
-    served.requests.clear()
-    served.routes.clear()
-    served.statuses.clear()
-    monkeypatch.setattr(watch, "POLL_SECONDS", 0.01)
-    monkeypatch.setattr(watch, "can_review", lambda: False)
-    return served
 
 
 def cli(fake: FakeApi, *argv: str) -> Run:

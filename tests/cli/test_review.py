@@ -5,7 +5,6 @@ terraform's --detailed-exitcode among them; the prompt on a terminal and the hin
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,22 +36,6 @@ STALE = {
     "reasons": ["the state moved since the plan (serial 3 → 4)", "the code changed since the plan"],
 }
 ACCEPTED = {"jobId": DEPLOY_JOB, "status": "accepted", "message": "Infrastructure deployment started"}
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[FakeApi]:
-    yield from fake_api.serve()
-
-
-@pytest.fixture
-def fake(served: FakeApi, monkeypatch: pytest.MonkeyPatch) -> FakeApi:
-    """The fake, emptied; status polls every 10 ms; no terminal unless a test says so."""
-    served.requests.clear()
-    served.routes.clear()
-    served.statuses.clear()
-    monkeypatch.setattr(watch, "POLL_SECONDS", 0.01)
-    monkeypatch.setattr(watch, "can_review", lambda: False)
-    return served
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ process (tests.cli.fake_api): state versions, state rollback, backup and restore
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli import fake_api
 from tests.cli.fake_api import PROJECT, FakeApi
 from tests.cli.helpers import Run, invoke
 
@@ -19,19 +17,6 @@ IN_PROCESS = True
 
 PASSPHRASE = "correct horse battery staple"
 STATE = f"/api/deploy/state/{PROJECT}"
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[FakeApi]:
-    yield from fake_api.serve()
-
-
-@pytest.fixture
-def fake(served: FakeApi, monkeypatch: pytest.MonkeyPatch) -> FakeApi:
-    served.requests.clear()
-    served.routes.clear()
-    monkeypatch.delenv("PROVISIONER_BACKUP_PASSPHRASE", raising=False)
-    return served
 
 
 def cli(fake: FakeApi, *argv: str) -> Run:
