@@ -27,10 +27,9 @@ from typing import TextIO
 from core.records import epoch_ms
 from functions.dal import aws
 from functions.dal.projects import project_store
-from functions.dal.schedules import drift_schedules
 from functions.handlers.drift_handler import run_scheduled
 from functions.logic.locks import reap
-from functions.logic.wiring import lock_services
+from functions.logic.wiring import lock_services, schedules_of
 from functions.models.env_vars import LocalEnv
 from functions.utils.env import environment
 from localmode.codebuild import stop_orphans
@@ -201,9 +200,7 @@ def _start(options: argparse.Namespace) -> Running:
 def _start_scheduler() -> LocalScheduler:
     """The drift schedules fire here as EventBridge Scheduler fires them in AWS."""
     env = environment(LocalEnv)
-    schedules = drift_schedules(
-        env.DRIFT_SCHEDULE_GROUP, env.DRIFT_FUNCTION_ARN, env.DRIFT_SCHEDULER_ROLE_ARN
-    )
+    schedules = schedules_of(env)
     projects = project_store(env.PROJECTS_TABLE).drift_summaries()
     restored = restore_schedules(schedules, projects, env.DRIFT_SCHEDULE_DEFAULT)
     if restored:

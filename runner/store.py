@@ -302,22 +302,17 @@ class RunStore:
         self._last_log_size = len(text)
 
     def upload_plan(self, plan: Mapping[str, Any]) -> str:
-        key = plan_key(self.settings.project_id, self.settings.job_id)
-        self.s3.put_object(
-            Bucket=self.settings.logs_bucket,
-            Key=key,
-            Body=json.dumps(plan).encode(),
-            ContentType="application/json",
-        )
-        return key
+        return self._upload_json(plan_key(self.settings.project_id, self.settings.job_id), plan)
 
     def upload_drift_plan(self, plan: Mapping[str, Any]) -> str:
         """A drift check's redacted refresh-only plan, beside the job's normal plan."""
-        key = drift_key(self.settings.project_id, self.settings.job_id)
+        return self._upload_json(drift_key(self.settings.project_id, self.settings.job_id), plan)
+
+    def _upload_json(self, key: str, document: Mapping[str, Any]) -> str:
         self.s3.put_object(
             Bucket=self.settings.logs_bucket,
             Key=key,
-            Body=json.dumps(plan).encode(),
+            Body=json.dumps(document).encode(),
             ContentType="application/json",
         )
         return key

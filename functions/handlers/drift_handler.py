@@ -18,12 +18,11 @@ from core.records import PROJECT_ID_PATTERN
 from functions.dal.jobs import job_store
 from functions.dal.objects import code_store, state_reader
 from functions.dal.projects import project_store
-from functions.dal.schedules import drift_schedules
 from functions.dal.variables import variable_store
 from functions.dal.workflow import workflow
 from functions.logic.drift import scheduled_check
 from functions.logic.submit import SubmitStores
-from functions.logic.wiring import lock_services
+from functions.logic.wiring import lock_services, schedules_of
 from functions.models.env_vars import DriftEnv
 from functions.utils.env import environment, init_environment_variables
 from functions.utils.observability import logger, metrics, tracer
@@ -53,9 +52,7 @@ def run_scheduled(event: dict[str, Any]) -> dict[str, Any]:
         logger.error("scheduled drift check without a valid projectId", event_keys=sorted(event))
         return {"started": False, "reason": "no valid projectId"}
     env = environment(ENVIRONMENT)
-    schedules = drift_schedules(
-        env.DRIFT_SCHEDULE_GROUP, env.DRIFT_FUNCTION_ARN, env.DRIFT_SCHEDULER_ROLE_ARN
-    )
+    schedules = schedules_of(env)
     trigger = "rollback" if event.get("trigger") == "rollback" else "schedule"
     who = str(event.get("caller") or "scheduler")[:256]
     accepted = scheduled_check(_stores(env), schedules, project_id, trigger=trigger, caller=who)

@@ -13,10 +13,9 @@ from core.records import PROJECT_ID_PATTERN
 from core.requests import ProjectSettingsRequest, UnlockRequest
 from core.responses import ProjectSettingsOut, UnlockOut
 from functions.dal.projects import project_store
-from functions.dal.schedules import drift_schedules
 from functions.logic.locks import force_unlock
 from functions.logic.settings import get_settings, put_settings
-from functions.logic.wiring import lock_services
+from functions.logic.wiring import lock_services, schedules_of
 from functions.models.env_vars import CancelEnv
 from functions.utils.env import environment
 from functions.utils.identity import caller
@@ -99,9 +98,7 @@ def build_router() -> Router:
             who,
             approval=body.approval,
             drift_schedule=body.driftSchedule,
-            schedules=drift_schedules(
-                env.DRIFT_SCHEDULE_GROUP, env.DRIFT_FUNCTION_ARN, env.DRIFT_SCHEDULER_ROLE_ARN
-            ),
+            schedules=schedules_of(env),
             drift_default=env.DRIFT_SCHEDULE_DEFAULT,
         )
         logger.info(

@@ -27,12 +27,11 @@ from functions.dal.jobs import job_store
 from functions.dal.objects import code_store, state_reader
 from functions.dal.policies import policy_store
 from functions.dal.projects import project_store
-from functions.dal.schedules import drift_schedules
 from functions.dal.variables import variable_store
 from functions.dal.workflow import workflow
 from functions.logic.drift import keep_schedule
 from functions.logic.submit import SubmitStores, submit_apply, submit_deploy, submit_destroy, submit_plan
-from functions.logic.wiring import lock_services
+from functions.logic.wiring import lock_services, schedules_of
 from functions.models.env_vars import DeployEnv
 from functions.utils.env import environment
 from functions.utils.identity import caller
@@ -96,7 +95,7 @@ def _keep_drift_schedule(stores: SubmitStores, job_id: str) -> None:
     project_id = str(job.get("projectId") or "")
     if project_id and job.get("action") == "deploy":
         keep_schedule(
-            drift_schedules(env.DRIFT_SCHEDULE_GROUP, env.DRIFT_FUNCTION_ARN, env.DRIFT_SCHEDULER_ROLE_ARN),
+            schedules_of(env),
             stores.projects.get(project_id),
             project_id,
             env.DRIFT_SCHEDULE_DEFAULT,

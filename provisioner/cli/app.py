@@ -80,16 +80,27 @@ cli = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-policies_cli = typer.Typer(
-    name="policies",
-    help="The policies every plan is checked against: list, show, put, delete, and try one on a plan.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+
+
+def _group(name: str, help_text: str, cls: type[TyperGroup] | None = None) -> typer.Typer:
+    """A command group of ``provisioner``, with the main app's plain help."""
+    group = typer.Typer(
+        name=name,
+        cls=cls,
+        help=help_text,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        no_args_is_help=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    cli.add_typer(group, name=name)
+    return group
+
+
+policies_cli = _group(
+    "policies", "The policies every plan is checked against: list, show, put, delete, and try one on a plan."
 )
-cli.add_typer(policies_cli, name="policies")
 
 
 class _ShowByDefault(TyperGroup):
@@ -102,28 +113,15 @@ class _ShowByDefault(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-state_cli = typer.Typer(
-    name="state",
-    cls=_ShowByDefault,
-    help="A project's terraform state (sensitive values redacted) and its history: "
+state_cli = _group(
+    "state",
+    "A project's terraform state (sensitive values redacted) and its history: "
     "state PROJECT, state versions PROJECT, state rollback PROJECT SERIAL.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    _ShowByDefault,
 )
-notifications_cli = typer.Typer(
-    name="notifications",
-    help="Webhook subscriptions to the service's events: list, add, remove, and a delivery log.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+notifications_cli = _group(
+    "notifications", "Webhook subscriptions to the service's events: list, add, remove, and a delivery log."
 )
-cli.add_typer(state_cli, name="state")
-cli.add_typer(notifications_cli, name="notifications")
 
 # --- the service options, before or after the command ------------------------------------------
 
