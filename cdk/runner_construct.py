@@ -169,6 +169,8 @@ class RunnerConstruct(Construct):
         allow(role, ["s3:GetBucketAcl", "s3:GetBucketLocation"], [data.logs_bucket.bucket_arn])
         allow_key(role, key, KMS_WRITE, via=["s3"])
         allow(role, ["sts:AssumeRole", "sts:TagSession"], [self.job_role.role_arn])
+        # The runner reads its own build's phases: where the job's start-up time went.
+        allow(role, ["codebuild:BatchGetBuilds"], [self.project.project_arn])
         acknowledge_wildcards(
             role,
             "CodeBuild's S3 cache names its own objects, under the cache/ prefix of the logs bucket.",

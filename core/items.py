@@ -124,6 +124,9 @@ class JobRecord(Record):
     drift: dict[str, Any] | None = None
     # A remediation job: the drift check it answers.
     remediates: str | None = None
+    # Where its time went: spans the runner's builds and the workflow's steps append
+    # (core/timings.py).
+    timeline: list[dict[str, Any]] | None = None
 
     @property
     def active(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.records import DeploymentStatus, JobStatus
 
@@ -133,6 +133,30 @@ class PolicyCheckOut(BaseModel):
     override: PolicyOverride | None = None
 
 
+class JobTimings(BaseModel):
+    """Milliseconds per phase; they add up to ``total`` (creation to end, or to now while the job
+    runs). ``other`` is what no phase accounts for: the workflow's own transitions."""
+
+    queued: int = 0
+    startUp: Annotated[int, Field(description="Provisioning and install, to the runner's start.")] = 0
+    workspace: int = 0
+    init: int = 0
+    validate_: Annotated[int, Field(alias="validate", description="Only after a failed plan.")] = 0
+    plan: int = 0
+    policyAndCost: int = 0
+    awaitingApproval: int = 0
+    apply: int = 0
+    destroy: int = 0
+    recording: int = 0
+    other: int = 0
+    total: int = 0
+    startUpDetail: Annotated[
+        dict[str, int], Field(description="CodeBuild's own phases of the start-up (AWS only).")
+    ] = {}
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
 class JobOut(BaseModel):
     jobId: str
     projectId: str
@@ -152,6 +176,7 @@ class JobOut(BaseModel):
     actions: JobActions | None = None
     plan: JobPlan | None = None
     policies: PolicyCheckOut | None = None
+    timings: JobTimings | None = None
 
 
 class JobSummary(BaseModel):
@@ -165,6 +190,7 @@ class JobSummary(BaseModel):
     endTime: str | None = None
     error: str | None = None
     approval: Approval | None = None
+    timings: JobTimings | None = None
 
 
 class JobListOut(BaseModel):

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.records import DeploymentStatus, JobStatus, Phase
+from core.timings import TIMELINE_FIELD
 
 ACTIVE = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
 
@@ -182,8 +183,10 @@ def _job(job_id: str) -> dict[str, str]:
 _WHILE_ACTIVE = (present("jobId"), one_of("status", ACTIVE))
 
 
-def job_started(job_id: str, now: str, build_id: str | None) -> Update:
-    """The runner begins: terraform is about to run."""
+def job_started(
+    job_id: str, now: str, build_id: str | None, timeline: Sequence[Mapping[str, Any]] = ()
+) -> Update:
+    """The runner begins: terraform is about to run. ``timeline``: the build's start-up span."""
     return Update(
         _job(job_id),
         {
@@ -193,7 +196,18 @@ def job_started(job_id: str, now: str, build_id: str | None) -> Update:
             "buildId": build_id,
         },
         conditions=_WHILE_ACTIVE,
+        append=_timeline(timeline),
     )
+
+
+def job_timed(job_id: str, timeline: Sequence[Mapping[str, Any]]) -> Update:
+    """Spans of a workflow step (a review, a policy check, a drift record): no condition, since a
+    step's time counts even when the job ended meanwhile."""
+    return Update(_job(job_id), {}, conditions=(present("jobId"),), append=_timeline(timeline))
+
+
+def _timeline(spans: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    return {TIMELINE_FIELD: [dict(s) for s in spans]} if spans else {}
 
 
 def job_state_written(job_id: str, now: str, version_id: str, serial: int) -> Update:
@@ -203,11 +217,21 @@ def job_state_written(job_id: str, now: str, version_id: str, serial: int) -> Up
     return Update(_job(job_id), {"stateVersionId": version_id, "stateSerial": serial, "stateWrittenAt": now})
 
 
-def job_progressed(job_id: str, now: str, phase: Phase, progress: int, log_tail: str) -> Update:
+def job_progressed(
+    job_id: str,
+    now: str,
+    phase: Phase,
+    progress: int,
+    log_tail: str,
+    *,
+    timeline: Sequence[Mapping[str, Any]] = (),
+) -> Update:
+    """``timeline``: spans of a build that ends here with the job still active (stage plan)."""
     return Update(
         _job(job_id),
         {"phase": phase.value, "progress": progress, "logTail": log_tail, "updatedAt": now},
         conditions=_WHILE_ACTIVE,
+        append=_timeline(timeline),
     )
 
 
@@ -230,7 +254,15 @@ def job_drift_recorded(job_id: str, now: str, report: Mapping[str, Any]) -> Upda
     return Update(_job(job_id), {"drift": dict(report), "updatedAt": now})
 
 
-def job_completed(job_id: str, now: str, message: str, log_tail: str, outputs_json: str) -> Update:
+def job_completed(
+    job_id: str,
+    now: str,
+    message: str,
+    log_tail: str,
+    outputs_json: str,
+    *,
+    timeline: Sequence[Mapping[str, Any]] = (),
+) -> Update:
     return Update(
         _job(job_id),
         {
@@ -244,6 +276,7 @@ def job_completed(job_id: str, now: str, message: str, log_tail: str, outputs_js
             "outputsJson": outputs_json,
         },
         conditions=_WHILE_ACTIVE,
+        append=_timeline(timeline),
     )
 
 
@@ -254,6 +287,7 @@ def job_failed(
     *,
     log_tail: str | None = None,
     diagnostics_json: str | None = None,
+    timeline: Sequence[Mapping[str, Any]] = (),
 ) -> Update:
     """Whoever ends a job that went wrong (runner, API undo, cancel, reaper, recovery): only an
     active job, so a record already closed is never reopened or overwritten."""
@@ -269,6 +303,7 @@ def job_failed(
             "diagnosticsJson": diagnostics_json,
         },
         conditions=_WHILE_ACTIVE,
+        append=_timeline(timeline),
     )
 
 

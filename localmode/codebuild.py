@@ -139,6 +139,8 @@ class LocalBuilds:
         for override in overrides or []:
             variables[str(override["name"])] = str(override.get("value", ""))
         variables["CODEBUILD_BUILD_ID"] = build_id
+        # As CodeBuild sets it: the runner's start-up span begins when the build was asked for.
+        variables["CODEBUILD_START_TIME"] = str(int(time.time() * 1000))
         process_env = {name: os.environ[name] for name in INHERITED if name in os.environ}
         process_env.update(variables)
         process_env["PYTHONPATH"] = str(REPO_ROOT)

@@ -11,9 +11,11 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,20 @@ from core.redaction import (
     redact_plan,
     secrets_in_state,
     secrets_in_variables,
+)
+from core.timings import (
+    APPLY,
+    DESTROY,
+    INIT,
+    PLAN,
+    RECORDING,
+    START_UP,
+    VALIDATE,
+    WORKSPACE,
+    PhaseClock,
+    now_ms,
+    span,
+    summary_line,
 )
 from core.toolchain import Toolchain
 from runner import overrides
@@ -131,6 +147,10 @@ class Run:
         self._last_log_upload = 0.0
         self._started_at = iso_now()
         self._code_hash = ""
+        self.clock = PhaseClock()
+        self._build_phases: dict[str, int] = {}
+        self._phase_reader: threading.Thread | None = None
+        self._startup: list[dict[str, Any]] = []
 
     # --- public -------------------------------------------------------------------------------
 
@@ -141,7 +161,12 @@ class Run:
             self.terraform.interrupt()
 
     def execute(self) -> int:
-        self.store.mark_started()
+        started = now_ms()
+        self.clock.record(START_UP, _build_start_ms(started), started)
+        self._startup = self.clock.finish(at=started)
+        self.store.mark_started(self._startup)
+        self.clock.begin(WORKSPACE, at=started)
+        self._read_build_phases()
         if self.settings.stage is JobStage.APPLY:
             self._continue_log()
         self.tracker.start()
@@ -183,6 +208,7 @@ class Run:
         configuration = self._prepare_workspace(workdir, var_file)
         confinement.give(var_file)
         self.terraform = Terraform(self.toolchain, workdir, confinement.environment, confinement.jail)
+        self.clock.begin(INIT)
         facts = self._initialise(workdir, configuration, confinement)
         state_before: dict[str, Any] | None = None
         if action is not JobAction.VALIDATE:
@@ -191,11 +217,12 @@ class Run:
             self.scrubber.add(secrets_in_state(state_before or {}, facts.sensitive_paths))
         if action is JobAction.DRIFT:
             return self._check_drift(var_file, facts, configuration, confinement, state_before)
-        self.tracker.enter(Phase.VALIDATE)
         if action is JobAction.VALIDATE:
+            self.tracker.enter(Phase.VALIDATE)
+            self.clock.begin(VALIDATE)
             self._check_validation(self._run(VALIDATE_ARGS, capture=True))
             return Outcome(SUCCESS_MESSAGES[action])
-        summary = self._validate_and_plan(var_file)
+        summary = self._plan(var_file)
         plan = self._check_and_record_plan(
             self._run(SHOW_ARGS, capture=True), facts, configuration, confinement
         )
@@ -204,7 +231,6 @@ class Run:
             return Outcome(PLAN_SAVED_MESSAGE, plan_summary=summary, completes=False)
         if action is JobAction.PLAN:
             return Outcome(SUCCESS_MESSAGES[action], plan_summary=summary)
-        self.tracker.enter(Phase.DESTROY if action is JobAction.DESTROY else Phase.APPLY)
         return self._apply(summary, facts)
 
     def _execute_saved_plan(self, confinement: Confinement) -> Outcome:
@@ -256,10 +282,12 @@ class Run:
         if (workdir / LOCK_FILE).is_file():
             confinement.give(workdir / LOCK_FILE)
         self.terraform = Terraform(self.toolchain, workdir, confinement.environment, confinement.jail)
+        self.clock.begin(INIT)
         # init with the plan's lock file installs exactly the provider versions it was made with.
         facts = self._initialise(workdir, configuration, confinement)
         self.scrubber.add(secrets_in_state(state or {}, facts.sensitive_paths))
         self.tracker.enter(Phase.PLAN)
+        self.clock.begin(PLAN)
         plan = self._check_and_record_plan(
             self._run(SHOW_ARGS, capture=True), facts, configuration, confinement
         )
@@ -268,7 +296,6 @@ class Run:
             f"saved plan: {summary['add']} to add, {summary['change']} to change, "
             f"{summary['destroy']} to destroy"
         )
-        self.tracker.enter(Phase.DESTROY if action is JobAction.DESTROY else Phase.APPLY)
         return self._apply(summary, facts)
 
     def _check_drift(
@@ -283,6 +310,7 @@ class Run:
         plan (the deployed code against both). Neither takes the state lock nor is ever applied, so
         a check never blocks a deploy; the code was validated when it was deployed."""
         self.tracker.enter(Phase.PLAN)
+        self.clock.begin(PLAN)
         common = ["-input=false", "-json", "-detailed-exitcode", "-lock=false", f"-var-file={var_file}"]
         refresh_args = ["plan", "-refresh-only", *common, f"-out={DRIFT_PLAN_FILE}"]
         self._require_plan(self._run(refresh_args, json_lines=True), "plan -refresh-only")
@@ -404,12 +432,10 @@ class Run:
                 )
         self._require(result, "init")
 
-    def _validate_and_plan(self, var_file: Path) -> dict[str, int]:
-        """``validate`` and ``plan`` side by side: plan re-validates anyway, so nothing waits twice.
-
-        A failed validation wins over whatever the plan reports, since its message is the clearer.
-        """
-        assert self.terraform is not None
+    def _plan(self, var_file: Path) -> dict[str, int]:
+        """``plan``, which validates the configuration as it goes: a plan that succeeds is a valid
+        configuration (its warnings are the validation's), so ``validate`` runs only after a failed
+        plan, where its message says more than the plan's."""
         plan_args = [
             "plan",
             "-input=false",
@@ -422,33 +448,43 @@ class Run:
         ]
         if self.settings.action is JobAction.DESTROY:
             plan_args.append("-destroy")
-        self.tracker.log(f"$ terraform {' '.join(_display_args(plan_args))}")
-        planning = self.terraform.run_in_background(
-            plan_args, json_lines=True, on_event=self.tracker.on_event, on_line=self.tracker.log
-        )
-        try:
-            self._check_validation(self._run(VALIDATE_ARGS, capture=True))
-        except JobFailed:
-            self.terraform.interrupt()
-            planning.result()
-            raise
         self.tracker.enter(Phase.PLAN)
-        result = planning.result()
-        if result.interrupted:
-            raise JobCancelled
+        self.clock.begin(PLAN)
+        result = self._run(plan_args, json_lines=True)
         if not result.ok and self._cleared_own_lock(result):
             result = self._run(plan_args, json_lines=True)
-        self._require(result, "plan")
+        if not result.ok:
+            self.tracker.enter(Phase.VALIDATE)
+            self.clock.begin(VALIDATE)
+            # Fails the job with validate's own message when the configuration is invalid.
+            self._check_validation(self._run(VALIDATE_ARGS, capture=True))
+            self._require(result, "plan")
+        self._record_plan_validation(result)
         summary = summary_from_events(result.events)
         self.tracker.log(
             f"plan: {summary['add']} to add, {summary['change']} to change, {summary['destroy']} to destroy"
         )
         return summary
 
+    def _record_plan_validation(self, planned: CommandResult) -> None:
+        """A successful plan's validation: valid, with the warnings the plan reported."""
+        warnings = [
+            e["diagnostic"]
+            for e in planned.events
+            if e.get("type") == "diagnostic"
+            and isinstance(e.get("diagnostic"), dict)
+            and e["diagnostic"].get("severity") == "warning"
+        ]
+        self._check_validation_document(
+            {"valid": True, "diagnostics": warnings}, planned.returncode, logged=True
+        )
+
     def _apply(self, summary: dict[str, int], facts: overrides.ProviderFacts) -> Outcome:
         """``apply`` of the saved plan, exactly as it was checked."""
         assert self.terraform is not None
         action = self.settings.action
+        self.tracker.enter(Phase.DESTROY if action is JobAction.DESTROY else Phase.APPLY)
+        self.clock.begin(DESTROY if action is JobAction.DESTROY else APPLY)
         self.tracker.set_planned_operations(summary["add"] + summary["change"] + summary["destroy"])
         apply_args = ["apply", "-input=false", "-json", "-auto-approve", self._lock_timeout(), PLAN_FILE]
         command = "destroy" if action is JobAction.DESTROY else "apply"
@@ -467,6 +503,8 @@ class Run:
             if self.settings.stage is JobStage.APPLY and "stale" in failure.message.lower():
                 raise PlanRefused(STALE_PREFIX + failure.message, failure.diagnostics) from None
             raise
+        # Terraform is done: outputs, the state's summary and the final write are recording.
+        self.clock.begin(RECORDING)
         collector = SecretCollector()
         outputs = self._outputs(applied, collector)
         self.scrubber.add(collector.values)
@@ -565,10 +603,16 @@ class Run:
             document = json.loads(result.stdout or "{}")
         except ValueError:
             document = {}
+        self._check_validation_document(document if isinstance(document, dict) else {}, result.returncode)
+
+    def _check_validation_document(
+        self, document: Mapping[str, Any], returncode: int, *, logged: bool = False
+    ) -> None:
+        """``logged``: the diagnostics are in the log already (a plan's own events)."""
         diagnostics = [d for d in document.get("diagnostics") or [] if isinstance(d, dict)]
         errors = [diagnostic_summary(d) for d in diagnostics if d.get("severity") == "error"]
         validation = {
-            "valid": bool(document.get("valid", result.returncode == 0)) and not errors,
+            "valid": bool(document.get("valid", returncode == 0)) and not errors,
             "errors": errors,
             "warnings": [diagnostic_summary(d) for d in diagnostics if d.get("severity") == "warning"],
             "jobId": self.settings.job_id,
@@ -576,7 +620,7 @@ class Run:
             "terraformVersion": self.toolchain.version,
         }
         self.store.record_validation(validation)
-        for diagnostic in diagnostics:
+        for diagnostic in [] if logged else diagnostics:
             self.tracker.log(f"{diagnostic.get('severity', 'error')}: {diagnostic_text(diagnostic)}")
         if not validation["valid"]:
             raise JobFailed(
@@ -682,11 +726,15 @@ class Run:
             LOGGER.warning("progress update failed", exc_info=True)
 
     def _finish_completed(self, outcome: Outcome) -> None:
+        if self.clock.current != RECORDING:
+            self.clock.begin(RECORDING)
         self.tracker.finish()
         self.tracker.log(outcome.message)
+        self._log_timings()
         self.tracker.stop()
         snapshot = self.tracker.snapshot()
         self.store.upload_log(snapshot.log_text)
+        timeline, ended_at = self._close_timeline()
         action = self.settings.action
         status = {
             JobAction.DEPLOY: DeploymentStatus.DEPLOYED,
@@ -699,16 +747,55 @@ class Run:
             deployment_status=status,
             state_summary=outcome.state_summary,
             sensitive_paths=outcome.sensitive_paths,
+            timeline=timeline,
+            ended_at=ended_at,
         )
 
     def _finish_planned(self, outcome: Outcome) -> None:
         """Stage plan's end: the log is stored and the job stays active, for the workflow's next
         step; the project's lock (if the job holds it) and deployment status are left as they are."""
+        self.clock.begin(RECORDING)
         self.tracker.log(outcome.message)
+        self._log_timings()
         self.tracker.stop()
         snapshot = self.tracker.snapshot()
         self.store.upload_log(snapshot.log_text)
-        self.store.planned(Phase.PLAN, snapshot.progress, snapshot.log_tail)
+        timeline, _ = self._close_timeline()
+        self.store.planned(Phase.PLAN, snapshot.progress, snapshot.log_tail, timeline)
+
+    def _log_timings(self) -> None:
+        """The log's last line: the build's phases so far (recording goes on a few milliseconds
+        more, for the log's upload and the final write, which the record's spans include)."""
+        if self._phase_reader is not None:
+            self._phase_reader.join(timeout=2.0)
+        line = summary_line([*self._startup, *self.clock.peek(now_ms())])
+        if self._build_phases:
+            line += "; CodeBuild: " + ", ".join(
+                f"{name.lower()} {ms / 1000:.1f}s" for name, ms in self._build_phases.items()
+            )
+        self.tracker.log(line)
+
+    def _close_timeline(self) -> tuple[list[dict[str, Any]], str]:
+        """The build's spans, the last (recording) ending now, just before the final write, whose
+        end time is the same moment."""
+        ended = now_ms()
+        spans = self.clock.finish(at=ended)
+        if self._build_phases:
+            # A zero-length span: the detail of the start-up span written when the build began.
+            spans.append({**span(START_UP, ended, ended), "detail": self._build_phases})
+        return spans, _iso_of_ms(ended)
+
+    def _read_build_phases(self) -> None:
+        """CodeBuild's phases before this one are over: read them meanwhile, off the hot path."""
+
+        def read() -> None:
+            try:
+                self._build_phases = self.store.build_phases()
+            except Exception:
+                LOGGER.warning("this build's phases could not be read", exc_info=True)
+
+        self._phase_reader = threading.Thread(target=read, name="build-phases", daemon=True)
+        self._phase_reader.start()
 
     def _continue_log(self) -> None:
         try:
@@ -723,14 +810,17 @@ class Run:
     def _finish_failed(
         self, message: str, diagnostics: list[dict[str, Any]], *, nothing_changed: bool = False
     ) -> None:
+        self.clock.begin(RECORDING)
         message = self.scrubber.scrub(message)
         self.tracker.log(f"failed: {message}")
+        self._log_timings()
         self.tracker.stop()
         snapshot = self.tracker.snapshot()
         try:
             self.store.upload_log(snapshot.log_text)
         except Exception:
             LOGGER.warning("log upload failed", exc_info=True)
+        timeline, ended_at = self._close_timeline()
         failed_deployment = (
             self.settings.action in (JobAction.DEPLOY, JobAction.DESTROY) and not nothing_changed
         )
@@ -740,7 +830,24 @@ class Run:
             diagnostics=json.loads(self.scrubber.scrub(json.dumps(diagnostics))),
             deployment_status=DeploymentStatus.FAILED if failed_deployment else None,
             restore_previous=nothing_changed,
+            timeline=timeline,
+            ended_at=ended_at,
         )
+
+
+def _build_start_ms(fallback: int) -> int:
+    """When the build was asked for: CodeBuild's ``CODEBUILD_START_TIME`` (epoch milliseconds;
+    local mode's stand-in sets it too), so start-up covers provisioning and the install phase."""
+    try:
+        value = int(os.environ.get("CODEBUILD_START_TIME", ""))
+    except ValueError:
+        return fallback
+    return value if 0 < value <= fallback else fallback
+
+
+def _iso_of_ms(moment: int) -> str:
+    moment_utc = datetime.fromtimestamp(moment / 1000, UTC)
+    return moment_utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _carries_access(expressions: Mapping[str, Any], confinement: Confinement) -> bool:

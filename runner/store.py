@@ -12,14 +12,15 @@ import functools
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from core.items import StateLock, state_lock
 from core.records import (
@@ -284,8 +285,8 @@ class RunStore:
 
     # --- progress -----------------------------------------------------------------------------
 
-    def mark_started(self) -> None:
-        self._apply_job(job_started(self.settings.job_id, iso_now(), _build_id()))
+    def mark_started(self, timeline: Sequence[Mapping[str, Any]] = ()) -> None:
+        self._apply_job(job_started(self.settings.job_id, iso_now(), _build_id(), timeline))
 
     def report_progress(self, phase: Phase, progress: int, log_tail: str) -> None:
         self._apply_job(job_progressed(self.settings.job_id, iso_now(), phase, progress, log_tail))
@@ -320,6 +321,24 @@ class RunStore:
     def record_drift_run(self, run: Mapping[str, Any]) -> None:
         self._apply_job(job_drift_run(self.settings.job_id, iso_now(), run))
 
+    def build_phases(self) -> dict[str, int]:
+        """CodeBuild's own phases of this build that ended before the runner started (queued,
+        provisioning, source download, install...), in milliseconds: where a build's start-up
+        went. Empty where the build cannot be described (local mode's stand-in has no phases)."""
+        build_id = os.environ.get("CODEBUILD_BUILD_ID")
+        if not build_id:
+            return {}
+        # The build's own role (the job role has no CodeBuild rights); boto3's default chain.
+        build_session = boto3.session.Session(region_name=self.settings.region)
+        endpoint = self.settings.aws_endpoint_url
+        client = build_session.client("codebuild", config=AWS_CONFIG, endpoint_url=endpoint)
+        try:
+            builds = client.batch_get_builds(ids=[build_id]).get("builds") or []
+        except (ClientError, BotoCoreError):
+            LOGGER.warning("this build's phases could not be read", exc_info=True)
+            return {}
+        return build_phase_durations(builds[0].get("phases") or []) if builds else {}
+
     # --- results ------------------------------------------------------------------------------
 
     def record_validation(self, validation: Mapping[str, Any]) -> None:
@@ -338,9 +357,13 @@ class RunStore:
     def record_saved_plan(self, saved_plan: Mapping[str, Any]) -> None:
         self._apply_job(job_plan_saved(self.settings.job_id, iso_now(), saved_plan))
 
-    def planned(self, phase: Phase, progress: int, log_tail: str) -> None:
+    def planned(
+        self, phase: Phase, progress: int, log_tail: str, timeline: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
         """Stage plan's end: the job stays active (the workflow goes on), the project as it is."""
-        self._apply_job(job_progressed(self.settings.job_id, iso_now(), phase, progress, log_tail))
+        self._apply_job(
+            job_progressed(self.settings.job_id, iso_now(), phase, progress, log_tail, timeline=timeline)
+        )
 
     def complete(
         self,
@@ -351,10 +374,15 @@ class RunStore:
         deployment_status: DeploymentStatus | None,
         state_summary: Mapping[str, Any] | None,
         sensitive_paths: Mapping[str, Any] | None,
+        timeline: Sequence[Mapping[str, Any]] = (),
+        ended_at: str | None = None,
     ) -> None:
-        now = iso_now()
+        """``ended_at``: the moment the build's last span ends, so the spans meet the end time."""
+        now = ended_at or iso_now()
         outputs_json = json.dumps(outputs or {})
-        self._apply_job(job_completed(self.settings.job_id, now, message, log_tail, outputs_json))
+        self._apply_job(
+            job_completed(self.settings.job_id, now, message, log_tail, outputs_json, timeline=timeline)
+        )
         if deployment_status is not None:
             recorded = project_deployment_recorded(
                 self.settings.project_id,
@@ -376,13 +404,20 @@ class RunStore:
         diagnostics: list[dict[str, Any]],
         deployment_status: DeploymentStatus | None,
         restore_previous: bool = False,
+        timeline: Sequence[Mapping[str, Any]] = (),
+        ended_at: str | None = None,
     ) -> None:
         """``restore_previous``: nothing was applied, so the project gets back what the job's lock
         replaced (its deployment status and code), as an undone submit does."""
-        now = iso_now()
+        now = ended_at or iso_now()
         previous = self._previous_project() if restore_previous else None
         failed = job_failed(
-            self.settings.job_id, now, error, log_tail=log_tail, diagnostics_json=json.dumps(diagnostics[:10])
+            self.settings.job_id,
+            now,
+            error,
+            log_tail=log_tail,
+            diagnostics_json=json.dumps(diagnostics[:10]),
+            timeline=timeline,
         )
         self._apply_job(failed)
         if deployment_status is not None:
@@ -425,6 +460,17 @@ class RunStore:
                 return False
             raise
         return True
+
+
+def build_phase_durations(phases: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Milliseconds per finished CodeBuild phase, from its start and end times."""
+    durations: dict[str, int] = {}
+    for phase in phases:
+        start, end = phase.get("startTime"), phase.get("endTime")
+        name = str(phase.get("phaseType") or "")
+        if name and isinstance(start, datetime) and isinstance(end, datetime):
+            durations[name] = durations.get(name, 0) + max(0, int((end - start).total_seconds() * 1000))
+    return durations
 
 
 def _optional_str(mapping: Mapping[str, Any], key: str) -> str | None:

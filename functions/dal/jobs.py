@@ -44,6 +44,8 @@ VIEW_FIELDS = (
     "cancelRequestedAt",
     "policyCheck",
     "pendingDecisions",
+    "createdAt",
+    "timeline",
 )
 
 

@@ -13,12 +13,14 @@ from core.responses import (
     JobPlan,
     JobResult,
     JobSummary,
+    JobTimings,
     LogOut,
     PlanCost,
     PlanOut,
     PlanSummary,
     PolicyCheckOut,
 )
+from core.timings import job_timings
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.objects import ArtifactReader
 from functions.dal.projects import ProjectItem, ProjectStore
@@ -79,6 +81,7 @@ def job_view(item: JobItem, project: ProjectItem | None = None) -> JobOut:
             canOverride=waiting and "override" in pending,
         ),
         policies=policy_check_out(item.get("policyCheck")),
+        timings=timings_out(item),
         plan=JobPlan(
             summary=PlanSummary(**plan),
             cost=PlanCost(**cost) if isinstance(cost, dict) else None,
@@ -94,6 +97,19 @@ WAITING_MESSAGES = {
     "second_approval": "Job is waiting for a second person to approve the destroys its plan makes",
     "override": "Job is waiting for another person to override a failed policy",
 }
+
+
+def timings_out(item: JobItem) -> JobTimings | None:
+    """Where the job's time went (core/timings.py); none for a record without a creation time."""
+    timings = job_timings(
+        item.get("createdAt") or item.get("startTime"),
+        item.get("endTime"),
+        item.get("timeline"),
+        item.get("approval"),
+    )
+    if timings is None:
+        return None
+    return JobTimings.model_validate({**timings.phases, "startUpDetail": timings.start_up_detail})
 
 
 def pending_decisions(item: JobItem) -> list[str]:
@@ -149,6 +165,7 @@ def list_jobs(jobs: JobStore, project_id: str | None, limit: int, token: str | N
             endTime=item.get("endTime"),
             error=item.get("error") if item["status"] == JobStatus.FAILED else None,
             approval=Approval(**item["approval"]) if isinstance(item.get("approval"), dict) else None,
+            timings=timings_out(item),
         )
         for item in items
     ]

@@ -4,10 +4,13 @@ the approval wait with its discard and expiry paths."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from core.records import JobAction, epoch_ms
+from core.timings import POLICY_AND_COST, RECORDING, now_ms, span
+from core.transitions import job_timed
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.objects import ArtifactReader, CodeStore
 from functions.dal.policies import PolicyStore
@@ -19,6 +22,8 @@ from functions.logic.policy_check import check_job_policies, stop_for_policy
 from functions.logic.queue import take_turn
 from functions.logic.review import review_job_plan
 from functions.models.exceptions import InvalidRequest, StoreUnavailable
+
+LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,36 @@ def _record_drift(
     )
 
 
-def run_step(services: StepServices, event: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0911
+# The steps whose time is the job's own (the rest are waits and transitions the answer derives).
+TIMED_STEPS = {
+    "review_plan": POLICY_AND_COST,
+    "check_policies": POLICY_AND_COST,
+    "record_drift": RECORDING,
+}
+
+
+def run_step(services: StepServices, event: dict[str, Any]) -> dict[str, Any]:
+    step = str(event.get("step"))
+    job_id = str((event.get("job") or {}).get("jobId", ""))
+    phase = TIMED_STEPS.get(step)
+    if phase is None:
+        return _run_step(services, event)
+    started = now_ms()
+    try:
+        return _run_step(services, event)
+    finally:
+        _record_span(services.jobs, job_id, span(phase, started, now_ms()))
+
+
+def _record_span(jobs: JobStore, job_id: str, timed: dict[str, Any]) -> None:
+    """A step's time is reported, not relied on: failing to write it never fails the step."""
+    try:
+        jobs.apply(job_timed(job_id, [timed]))
+    except Exception:
+        LOGGER.warning("the time of a workflow step could not be recorded", exc_info=True)
+
+
+def _run_step(services: StepServices, event: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0911
     step = event.get("step")
     job = event.get("job") or {}
     job_id = str(job.get("jobId", ""))

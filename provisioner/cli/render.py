@@ -19,11 +19,15 @@ from core.responses import (
     InfrastructureOut,
     JobListOut,
     JobOut,
+    JobTimings,
     StateOut,
     ValidationFinding,
     ValidationOut,
 )
+from core.timings import PHASES as TIMING_PHASES
 
+# Phases under a tenth of a second are left out of the line: they would round to 0.0s.
+TIMING_SHOWN_FROM_MS = 50
 STATUS_STYLES = {"completed": "green", "failed": "red", "processing": "cyan", "pending": "yellow"}
 DEPLOYMENT_STYLES = {"deployed": "green", "failed": "red", "pending": "yellow"}
 COST_CATEGORIES = ("compute", "storage", "networking", "database", "other")
@@ -77,11 +81,28 @@ def job_table(job: JobOut, extra: Sequence[tuple[str, Text]] = ()) -> Table:
         table.add_row("Plan", text(f"{plan.add} to add, {plan.change} to change, {plan.destroy} to destroy"))
     table.add_row("Started", text(job.startTime or "-"))
     table.add_row("Ended", text(job.endTime or "-"))
+    if job.timings is not None:
+        table.add_row("Timings", text(timings_text(job.timings)))
     if job.result is not None and job.result.message != job.error:
         table.add_row("Message", text(job.result.message))
     if job.error:
         table.add_row("Error", text(job.error, "red"))
     return table
+
+
+def timings_text(timings: JobTimings) -> str:
+    """``total 12.3s: queued 0.4s, init 2.1s, …``: the phases that took any time, in order."""
+    shown = timings.model_dump()
+    parts = [
+        f"{name} {shown[name] / 1000:.1f}s"
+        for name in TIMING_PHASES
+        if isinstance(shown.get(name), int) and shown[name] >= TIMING_SHOWN_FROM_MS
+    ]
+    line = f"total {timings.total / 1000:.1f}s: " + ", ".join(parts)
+    if timings.startUpDetail:
+        detail = ", ".join(f"{k.lower()} {v / 1000:.1f}s" for k, v in timings.startUpDetail.items())
+        line += f" (start-up: {detail})"
+    return line
 
 
 def print_job(console: Console, job: JobOut, extra: Sequence[tuple[str, Text]] = ()) -> None:

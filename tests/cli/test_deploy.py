@@ -150,6 +150,7 @@ def test_the_project_reads_back_as_tables(deployed: Deployed, server: LocalServe
     status = invoke("status", deployed.job_id, endpoint=server.url)
     assert status.code == 0 and "completed" in status.out
     assert "3 to add, 0 to change, 0 to destroy" in status.out
+    assert "Timings" in status.out and "apply " in status.out.split("Timings", 1)[1]
     outputs = invoke("outputs", PROJECT, endpoint=server.url)
     assert outputs.code == 0 and "cli-assets-one" in outputs.out
     state = invoke("state", PROJECT, endpoint=server.url)

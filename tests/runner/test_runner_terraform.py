@@ -258,7 +258,8 @@ def test_sigterm_mid_apply_cancels_and_keeps_state(emulated: Emulated, toolchain
 
 def test_second_runner_on_a_locked_project_fails_clearly(emulated: Emulated, toolchain: Toolchain) -> None:
     project = "rt-two-runners"
-    first_id = submit_job(emulated, project, slow_app(project, 8))
+    # Long enough that the second runner's plan meets the lock even on a busy machine.
+    first_id = submit_job(emulated, project, slow_app(project, 25))
     first = start_runner(emulated, project, first_id, JobAction.DEPLOY, ALLOW_EXEC_CONSTRUCTS="true")
     wait_for(lambda: "null_resource.slow: Creating" in emulated.job(first_id).get("logTail", ""), first)
 

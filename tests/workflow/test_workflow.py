@@ -79,6 +79,28 @@ def exited_states(events: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+# A job's phases must account for its wall time; what none covers (``other``) stays this small.
+TIMINGS_TOLERANCE = 0.05
+
+
+def assert_timings_add_up(api: Api, job_id: str, *phases: str) -> dict[str, int]:
+    """Every path records where its time went: the named phases took time, the phases add up to
+    the job's wall time, and the log ends with the runner's timings line."""
+    status = api.get(f"/api/deploy/status/{job_id}").json()
+    timings = status["timings"]
+    assert timings is not None, status
+    parts = {k: v for k, v in timings.items() if k not in ("total", "startUpDetail")}
+    assert sum(parts.values()) == timings["total"]
+    assert timings["other"] <= TIMINGS_TOLERANCE * timings["total"], timings
+    for phase in phases:
+        assert timings[phase] > 0, (phase, timings)
+    history = api.get("/api/deploy/jobs", query=f"projectId={status['projectId']}").json()["jobs"]
+    assert next(j for j in history if j["jobId"] == job_id)["timings"] == timings
+    log = api.get(f"/api/deploy/logs/{job_id}").json()["content"]
+    assert "timings: " in log.rstrip().splitlines()[-1], log[-500:]
+    return dict(timings)
+
+
 def deploy(api: Api, project: str, code: str, **extra: object) -> str:
     response = api.post("/api/deploy", {"projectId": project, "iacCode": code, **extra})
     assert response.status == 202, response.body
@@ -101,6 +123,8 @@ def test_a_deploy_goes_through_every_state_in_order(api: Api, services: LocalSer
     assert progress == sorted(progress), "progress never goes back"
     assert api.get("/api/deploy/infrastructure/wf-ok").json()["deploymentStatus"] == "deployed"
     assert api.emulated.project("wf-ok").get("activeJobId") is None
+    timings = assert_timings_add_up(api, job_id, "queued", "startUp", "workspace", "init", "plan", "apply")
+    assert timings["validate"] == 0, "a plan that succeeds is not validated again"
 
 
 def test_a_failing_run_ends_on_the_failure_path(api: Api, services: LocalServices) -> None:
@@ -119,6 +143,26 @@ def test_a_failing_run_ends_on_the_failure_path(api: Api, services: LocalService
     assert api.get("/api/deploy/infrastructure/wf-fail").json()["deploymentStatus"] == "failed"
     failed = [e for e in history(api, job_id) if e["type"] == "TaskFailed"]
     assert json.loads(failed[0]["taskFailedEventDetails"]["cause"])["BuildStatus"] == "FAILED"
+    assert_timings_add_up(api, job_id, "startUp", "init", "recording")
+
+
+def test_an_invalid_configuration_is_validated_after_its_failed_plan(
+    api: Api, services: LocalServices
+) -> None:
+    # Given code that refers to a variable it never declares
+    code = 'resource "aws_s3_bucket" "b" {\n  bucket = var.nowhere\n}\n'
+    # When it is deployed
+    job_id = deploy(api, "wf-invalid", code)
+    wait_execution(api, job_id, "FAILED")
+    # Then the plan failed, validate ran after it, and its message is the job's error
+    job = api.get(f"/api/deploy/status/{job_id}").json()
+    assert job["error"].startswith("terraform validate failed: "), job["error"]
+    assert "nowhere" in job["error"]
+    validation = api.get("/api/deploy/validate/wf-invalid").json()
+    assert validation["valid"] is False
+    assert validation["terraformValidation"]["jobId"] == job_id
+    assert "nowhere" in json.dumps(validation["errors"])
+    assert_timings_add_up(api, job_id, "init", "plan", "validate")
 
 
 def test_the_build_timeout_fires_and_stops_the_build(api: Api, services: LocalServices) -> None:
@@ -191,6 +235,7 @@ def test_cancel_stops_the_build_and_the_runner_records_it(api: Api, services: Lo
     # the bucket made before the cancel is in the state
     state = api.get("/api/deploy/state/wf-cancel").json()["state"]
     assert "aws_s3_bucket" in [r["type"] for r in state["resources"]]
+    assert_timings_add_up(api, job_id, "startUp", "plan", "apply", "recording")
 
 
 def test_an_unknown_action_is_refused_by_the_choice(api: Api, services: LocalServices) -> None:
