@@ -75,7 +75,7 @@ class Timings:
 
 
 def job_timings(
-    created: int | str | None,
+    created: int | Decimal | str | None,
     ended: str | None,
     timeline: object,
     approval: object = None,
