@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from cost.bill import Bill
 from cost.model import Category
-from cost.pricers import compute, database, network, other, storage
+from cost.pricers import compute, database, edge, filesystems, network, other, storage, transfer
 
 Pricer = Callable[[Bill], None]
 
@@ -53,6 +53,11 @@ PRICERS: dict[str, tuple[Category, Pricer]] = {
     "aws_kinesis_stream": ("other", other.kinesis_stream),
     "aws_sfn_state_machine": ("other", other.sfn_state_machine),
     "aws_msk_cluster": ("other", other.msk_cluster),
+    "aws_cloudfront_distribution": ("networking", edge.cloudfront_distribution),
+    "aws_route53_health_check": ("networking", edge.route53_health_check),
+    "aws_wafv2_web_acl": ("networking", edge.wafv2_web_acl),
+    "aws_transfer_server": ("storage", transfer.transfer_server),
+    "aws_fsx_windows_file_system": ("storage", filesystems.fsx_windows_file_system),
 }
 
 # Resources AWS does not bill for by themselves (their cost, if any, shows on what they configure).
