@@ -6,7 +6,18 @@ from collections.abc import Callable
 
 from cost.bill import Bill
 from cost.model import Category
-from cost.pricers import compute, database, edge, filesystems, network, other, storage, transfer
+from cost.pricers import (
+    compute,
+    connectivity,
+    database,
+    edge,
+    filesystems,
+    management,
+    network,
+    other,
+    storage,
+    transfer,
+)
 
 Pricer = Callable[[Bill], None]
 
@@ -58,6 +69,11 @@ PRICERS: dict[str, tuple[Category, Pricer]] = {
     "aws_wafv2_web_acl": ("networking", edge.wafv2_web_acl),
     "aws_transfer_server": ("storage", transfer.transfer_server),
     "aws_fsx_windows_file_system": ("storage", filesystems.fsx_windows_file_system),
+    "aws_fsx_openzfs_file_system": ("storage", filesystems.fsx_openzfs_file_system),
+    "aws_route53_resolver_endpoint": ("networking", connectivity.route53_resolver_endpoint),
+    "aws_networkfirewall_firewall": ("networking", connectivity.networkfirewall_firewall),
+    "aws_vpn_connection": ("networking", connectivity.vpn_connection),
+    "aws_ssm_parameter": ("other", management.ssm_parameter),
 }
 
 # Resources AWS does not bill for by themselves (their cost, if any, shows on what they configure).

@@ -77,6 +77,57 @@ CASES: list[tuple[str, str, dict[str, Any] | None, float]] = [
         {"backup_storage_gb": 100},
         32 * 4.50 + 300 * 0.025 + 100 * 0.05,
     ),
+    (
+        "aws_fsx_openzfs_file_system",
+        'resource "aws_fsx_openzfs_file_system" "z" {\n storage_capacity = 300\n throughput_capacity = 1024\n'
+        ' deployment_type = "SINGLE_AZ_1"\n disk_iops_configuration {\n mode = "USER_PROVISIONED"\n'
+        " iops = 1000\n }\n}",
+        None,
+        # 1,000 IOPS less the 3 per GB included (900) leaves 100 billed
+        1024 * 0.26 + 300 * 0.09 + 100 * 0.006,
+    ),
+    (
+        "aws_route53_resolver_endpoint",
+        'resource "aws_route53_resolver_endpoint" "r" {\n direction = "INBOUND"\n'
+        ' ip_address {\n subnet_id = "a"\n }\n ip_address {\n subnet_id = "b"\n }\n}',
+        {"monthly_queries": 2_000_000_000},
+        # two IP addresses (ENIs) by the hour; the first 1B queries at $0.40/1M, the next 1B at $0.20
+        2 * 0.125 * H + 1000 * 0.40 + 1000 * 0.20,
+    ),
+    (
+        "aws_networkfirewall_firewall",
+        'resource "aws_networkfirewall_firewall" "f" {\n name = "f"\n}',
+        {"monthly_data_processed_gb": 100},
+        0.395 * H + 100 * 0.065,
+    ),
+    (
+        "aws_vpn_connection",
+        'resource "aws_vpn_connection" "v" {\n customer_gateway_id = "cgw"\n transit_gateway_id = "tgw"\n}',
+        {"monthly_data_processed_gb": 100},
+        0.05 * H + 0.05 * H + 100 * 0.02,  # the connection, its transit gateway attachment, its data
+    ),
+    (
+        "aws_vpn_connection",
+        'resource "aws_vpn_connection" "v" {\n customer_gateway_id = "cgw"\n vpn_gateway_id = "vgw"\n}',
+        None,
+        0.05 * H,
+    ),
+    (
+        "aws_ssm_parameter",
+        'resource "aws_ssm_parameter" "p" {\n name = "p"\n type = "String"\n tier = "Advanced"\n}',
+        {
+            "parameter_storage_hrs": 600,
+            "api_throughput_limit": "advanced",
+            "monthly_api_interactions": 100_000,
+        },
+        600 / H * 0.05 + 10 * 0.05,
+    ),
+    (
+        "aws_ssm_parameter",
+        'resource "aws_ssm_parameter" "p" {\n name = "p"\n type = "String"\n}',
+        None,
+        0.0,  # standard parameters are free
+    ),
 ]
 
 
