@@ -7,6 +7,7 @@ from collections.abc import Callable
 from cost.bill import Bill
 from cost.model import Category
 from cost.pricers import (
+    backup,
     compute,
     connectivity,
     database,
@@ -74,6 +75,7 @@ PRICERS: dict[str, tuple[Category, Pricer]] = {
     "aws_networkfirewall_firewall": ("networking", connectivity.networkfirewall_firewall),
     "aws_vpn_connection": ("networking", connectivity.vpn_connection),
     "aws_ssm_parameter": ("other", management.ssm_parameter),
+    "aws_backup_vault": ("storage", backup.backup_vault),
 }
 
 # Resources AWS does not bill for by themselves (their cost, if any, shows on what they configure).

@@ -128,6 +128,20 @@ CASES: list[tuple[str, str, dict[str, Any] | None, float]] = [
         None,
         0.0,  # standard parameters are free
     ),
+    (
+        "aws_backup_vault",
+        'resource "aws_backup_vault" "v" {\n name = "v"\n}',
+        {
+            "monthly_efs_warm_backup_gb": 500,
+            "monthly_ebs_snapshot_gb": 200,
+            "monthly_rds_snapshot_gb": 100,
+            "monthly_aurora_snapshot_gb": 100,
+            "monthly_dynamodb_backup_gb": 50,
+        },
+        # EFS warm $0.05 (FactualMinds' us-east-1 table: 500 GB $25), EBS snapshots $0.05, RDS
+        # snapshots $0.095, Aurora $0.021, DynamoDB backup $0.10 per GB-month
+        500 * 0.05 + 200 * 0.05 + 100 * 0.095 + 100 * 0.021 + 50 * 0.10,
+    ),
 ]
 
 
@@ -254,3 +268,12 @@ def test_cloudfront_usage_in_an_edge_group_without_a_price_is_unpriced() -> None
     report = estimate(files={"main.tf": hcl}, usage=usage).to_dict()
     # Then that group is reported unpriced rather than priced at another group's rate
     assert [u["component"] for u in report["unpriced"]] == ["CloudFront Japan"]
+
+
+def test_backup_usage_without_a_sourced_price_is_unpriced() -> None:
+    # Given cold EFS backups, whose AWS Backup price the catalog does not hold
+    hcl = 'resource "aws_backup_vault" "v" {\n name = "v"\n}'
+    usage = {"aws_backup_vault.v": {"monthly_efs_cold_backup_gb": 1000}}
+    report = estimate(files={"main.tf": hcl}, usage=usage).to_dict()
+    # Then it is listed as unpriced, not priced at the warm rate
+    assert [u["component"] for u in report["unpriced"]] == ["EFS backup (cold)"]
