@@ -16,6 +16,7 @@ from cost.pricers import (
     management,
     network,
     other,
+    security,
     storage,
     transfer,
 )
@@ -76,6 +77,8 @@ PRICERS: dict[str, tuple[Category, Pricer]] = {
     "aws_vpn_connection": ("networking", connectivity.vpn_connection),
     "aws_ssm_parameter": ("other", management.ssm_parameter),
     "aws_backup_vault": ("storage", backup.backup_vault),
+    "aws_acmpca_certificate_authority": ("other", security.acmpca_certificate_authority),
+    "aws_cloudtrail": ("other", management.cloudtrail),
 }
 
 # Resources AWS does not bill for by themselves (their cost, if any, shows on what they configure).

@@ -1,8 +1,8 @@
-"""Systems Manager: Parameter Store parameters (only the advanced tier is billed)."""
+"""Management and governance: Parameter Store parameters (only the advanced tier bills), CloudTrail trails."""
 
 from __future__ import annotations
 
-from cost.attrs import text
+from cost.attrs import blocks, flag, text
 from cost.bill import Bill
 from cost.model import HOURS_PER_MONTH
 
@@ -24,3 +24,20 @@ def ssm_parameter(bill: Bill) -> None:
             "10k interactions",
             1e-4,
         )
+
+
+def cloudtrail(bill: Bill) -> None:
+    # The first copy of management events is free; a trail that logs them again pays for copies.
+    selectors = blocks(bill.attrs, "event_selector")
+    management = not selectors or any(flag(s, "include_management_events", True) for s in selectors)
+    if management:
+        bill.usage(
+            "Management events (additional copies)",
+            "cloudtrail:management",
+            "monthly_additional_management_events",
+            "100k events",
+            1e-5,
+        )
+    bill.usage("Data events", "cloudtrail:data", "monthly_data_events", "100k events", 1e-5)
+    if blocks(bill.attrs, "insight_selector"):
+        bill.usage("Insight events", "cloudtrail:insights", "monthly_insight_events", "100k events", 1e-5)

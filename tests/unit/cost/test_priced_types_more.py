@@ -142,6 +142,31 @@ CASES: list[tuple[str, str, dict[str, Any] | None, float]] = [
         # snapshots $0.095, Aurora $0.021, DynamoDB backup $0.10 per GB-month
         500 * 0.05 + 200 * 0.05 + 100 * 0.095 + 100 * 0.021 + 50 * 0.10,
     ),
+    (
+        "aws_acmpca_certificate_authority",
+        'resource "aws_acmpca_certificate_authority" "ca" {\n type = "ROOT"\n}',
+        {"monthly_requests": 20_001},
+        # $400 a month; the first 1,000 certificates at $0.75, the next 9,000 at $0.35, the
+        # remaining 10,001 at $0.001
+        400.0 + 1000 * 0.75 + 9000 * 0.35 + 10_001 * 0.001,
+    ),
+    (
+        "aws_acmpca_certificate_authority",
+        'resource "aws_acmpca_certificate_authority" "ca" {\n usage_mode = "SHORT_LIVED_CERTIFICATE"\n}',
+        {"monthly_requests": 1000},
+        50.0 + 1000 * 0.058,
+    ),
+    (
+        "aws_cloudtrail",
+        'resource "aws_cloudtrail" "t" {\n name = "t"\n s3_bucket_name = "b"\n'
+        ' insight_selector {\n insight_type = "ApiCallRateInsight"\n }\n}',
+        {
+            "monthly_additional_management_events": 100_000,
+            "monthly_data_events": 200_000,
+            "monthly_insight_events": 300_000,
+        },
+        1 * 2.00 + 2 * 0.10 + 3 * 0.35,  # per 100k events
+    ),
 ]
 
 
@@ -277,3 +302,17 @@ def test_backup_usage_without_a_sourced_price_is_unpriced() -> None:
     report = estimate(files={"main.tf": hcl}, usage=usage).to_dict()
     # Then it is listed as unpriced, not priced at the warm rate
     assert [u["component"] for u in report["unpriced"]] == ["EFS backup (cold)"]
+
+
+def test_a_trail_without_management_events_pays_no_management_copies() -> None:
+    # Given a trail whose only selector excludes management events
+    hcl = (
+        'resource "aws_cloudtrail" "t" {\n name = "t"\n s3_bucket_name = "b"\n'
+        " event_selector {\n include_management_events = false\n }\n}"
+    )
+    usage = {
+        "aws_cloudtrail.t": {"monthly_additional_management_events": 100_000, "monthly_data_events": 100_000}
+    }
+    report = estimate(files={"main.tf": hcl}, usage=usage).to_dict()
+    # Then only the data events bill: 1 x 100k at $0.10
+    assert report["costs"]["total"] == pytest.approx(0.10)
