@@ -127,3 +127,25 @@ def test_eu_west_1_dynamodb_is_unpriced_rather_than_borrowed() -> None:
     catalog = load_catalog()
     for key in ("dynamodb:wru", "dynamodb:rru", "dynamodb:wcu", "dynamodb:rcu", "dynamodb:storage"):
         assert catalog.lookup(key, "eu-west-1") is None, key
+
+
+# Prices read for us-east-2 from sources that name it (key, price, what the source states).
+OHIO = [
+    ("lambda:requests", 0.20, "USE2-Request: $0.20 per 1M requests"),
+    ("lambda:x86:gbs", 0.0000166667, "USE2-Lambda-GB-Second"),
+    ("lambda:arm:gbs", 0.0000133334, "USE2-Lambda-GB-Second-ARM"),
+    ("logs:ingest", 0.50, "USE2-DataProcessing-Bytes: $0.50 per GB"),
+    ("logs:storage", 0.03, "USE2-TimedStorage-ByteHrs: $0.03 per GB-month"),
+    ("ecr:storage", 0.10, "AmazonECR USE2-TimedStorage-ByteHrs: $0.10 per GB-month"),
+    ("elb:alb:hour", 16.43 / 730, "ALB $16.43 a month at 730 hours"),
+    ("dynamodb:wru", 1.88 / 3, "dynamodb_table_test.golden: 3,000,000 WRUs $1.88"),
+    ("docdb:db.t3.medium", 56.94 / 730, "docdb_cluster_instance_test.golden: mediumue2 730 h $56.94"),
+]
+
+
+@pytest.mark.parametrize(("key", "cited", "statement"), OHIO, ids=[row[0] for row in OHIO])
+def test_ohio_prices_are_ohio_sources(key: str, cited: float, statement: str) -> None:
+    # Given a price filed under us-east-2 / Then it is that region's own row, at the stated figure
+    price = load_catalog().lookup(key, "us-east-2")
+    assert price is not None and price.region == "us-east-2", statement
+    assert price.amount == pytest.approx(cited, rel=0.01), statement
