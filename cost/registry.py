@@ -6,7 +6,20 @@ from collections.abc import Callable
 
 from cost.bill import Bill
 from cost.model import Category
-from cost.pricers import compute, database, network, other, storage
+from cost.pricers import (
+    backup,
+    compute,
+    connectivity,
+    database,
+    edge,
+    filesystems,
+    management,
+    network,
+    other,
+    security,
+    storage,
+    transfer,
+)
 
 Pricer = Callable[[Bill], None]
 
@@ -53,6 +66,19 @@ PRICERS: dict[str, tuple[Category, Pricer]] = {
     "aws_kinesis_stream": ("other", other.kinesis_stream),
     "aws_sfn_state_machine": ("other", other.sfn_state_machine),
     "aws_msk_cluster": ("other", other.msk_cluster),
+    "aws_cloudfront_distribution": ("networking", edge.cloudfront_distribution),
+    "aws_route53_health_check": ("networking", edge.route53_health_check),
+    "aws_wafv2_web_acl": ("networking", edge.wafv2_web_acl),
+    "aws_transfer_server": ("storage", transfer.transfer_server),
+    "aws_fsx_windows_file_system": ("storage", filesystems.fsx_windows_file_system),
+    "aws_fsx_openzfs_file_system": ("storage", filesystems.fsx_openzfs_file_system),
+    "aws_route53_resolver_endpoint": ("networking", connectivity.route53_resolver_endpoint),
+    "aws_networkfirewall_firewall": ("networking", connectivity.networkfirewall_firewall),
+    "aws_vpn_connection": ("networking", connectivity.vpn_connection),
+    "aws_ssm_parameter": ("other", management.ssm_parameter),
+    "aws_backup_vault": ("storage", backup.backup_vault),
+    "aws_acmpca_certificate_authority": ("other", security.acmpca_certificate_authority),
+    "aws_cloudtrail": ("other", management.cloudtrail),
 }
 
 # Resources AWS does not bill for by themselves (their cost, if any, shows on what they configure).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cost.attrs import blocks, first_block, number, strings, text
+from cost.attrs import blocks, first_block, flag, number, strings, text
 from cost.bill import Bill
 from cost.model import HOURS_PER_MONTH
 
@@ -15,6 +15,30 @@ DEFAULT_ROOT_GB = 8.0
 DEFAULT_VOLUME_TYPE = "gp2"
 GP3_FREE_IOPS = 3000.0
 GP3_FREE_THROUGHPUT = 125.0
+# Previous-generation types on which EBS optimization is optional and billed by the hour (AWS EC2
+# User Guide, "Amazon EBS-optimized instances", previous generation: "Supported" rather than
+# "Default"). Every current type is EBS-optimized by default at no extra charge.
+EBS_OPTIMIZED_SURCHARGE_TYPES = frozenset(
+    {
+        "c1.xlarge",
+        "c3.xlarge",
+        "c3.2xlarge",
+        "c3.4xlarge",
+        "g2.2xlarge",
+        "i2.xlarge",
+        "i2.2xlarge",
+        "i2.4xlarge",
+        "m1.large",
+        "m1.xlarge",
+        "m2.2xlarge",
+        "m2.4xlarge",
+        "m3.xlarge",
+        "m3.2xlarge",
+        "r3.xlarge",
+        "r3.2xlarge",
+        "r3.4xlarge",
+    }
+)
 IO2_TIERS = ((32000.0, "ebs:io2:iops"), (64000.0, "ebs:io2:iops_tier2"), (float("inf"), "ebs:io2:iops_tier3"))
 
 
@@ -107,6 +131,13 @@ def _instance_hours(bill: Bill, instance_type: str | None, count: float, label: 
     bill.hourly(f"{label} hours ({instance_type}, on-demand, Linux)", f"ec2:{instance_type}", count)
 
 
+def _ebs_optimized(bill: Bill, attrs: Mapping[str, Any], instance_type: str | None, count: float) -> None:
+    """The hourly EBS-optimization fee of the previous-generation types that charge for it."""
+    if instance_type not in EBS_OPTIMIZED_SURCHARGE_TYPES or not flag(attrs, "ebs_optimized"):
+        return
+    bill.hourly(f"EBS-optimized usage ({instance_type})", f"ec2:ebs_optimized:{instance_type}", count)
+
+
 def instance(bill: Bill) -> None:
     attrs = bill.attrs
     tenancy = text(attrs, "tenancy", "default")
@@ -114,6 +145,7 @@ def instance(bill: Bill) -> None:
         bill.unknown("Instance hours", f"{tenancy} tenancy is not in the catalog (shared tenancy only)")
     else:
         _instance_hours(bill, text(attrs, "instance_type"), 1.0)
+        _ebs_optimized(bill, attrs, text(attrs, "instance_type"), 1.0)
     _root_and_extra_volumes(bill, attrs, 1.0)
 
 
@@ -130,6 +162,7 @@ def autoscaling_group(bill: Bill) -> None:
     configuration = bill.index.resolve(bill.resource, "launch_configuration", "aws_launch_configuration")
     if template is not None:
         _instance_hours(bill, text(template.attrs, "instance_type"), count)
+        _ebs_optimized(bill, template.attrs, text(template.attrs, "instance_type"), count)
         for mapping in blocks(template.attrs, "block_device_mappings"):
             ebs = first_block(mapping, "ebs")
             ebs_volume_components(
@@ -143,6 +176,7 @@ def autoscaling_group(bill: Bill) -> None:
             )
     elif configuration is not None:
         _instance_hours(bill, text(configuration.attrs, "instance_type"), count)
+        _ebs_optimized(bill, configuration.attrs, text(configuration.attrs, "instance_type"), count)
         _root_and_extra_volumes(bill, configuration.attrs, count)
     else:
         bill.unknown(

@@ -24,6 +24,10 @@ AURORA_ENGINES = {
     "aurora-mysql": "aurora-mysql",
     "aurora-postgresql": "aurora-postgresql",
 }
+# Smallest allocated storage RDS accepts for MySQL, MariaDB and PostgreSQL (RDS User Guide,
+# "Amazon RDS DB instance storage": 20 GiB for gp2/gp3/magnetic, 100 GiB for io1); the estimate
+# assumes it when a configuration leaves allocated_storage out.
+RDS_MIN_STORAGE_GB = {"gp2": 20.0, "gp3": 20.0, "standard": 20.0, "io1": 100.0, "io2": 100.0}
 GP3_BASELINE_IOPS_LARGE = 12000.0  # RDS gp3 of 400 GB and more (MySQL, MariaDB, PostgreSQL)
 GP3_BASELINE_IOPS_SMALL = 3000.0
 GP3_LARGE_GB = 400.0
@@ -47,9 +51,16 @@ def db_instance(bill: Bill) -> None:
     else:
         # Multi-AZ bills the primary and the standby: two instance-hours per hour (catalog rule).
         bill.hourly(f"Database instance ({engine}, {klass}, {deployment})", key, copies)
-    storage_gb = number(attrs, "allocated_storage")
     iops = number(attrs, "iops")
     storage_type = (text(attrs, "storage_type") or ("io1" if iops else "gp2")).lower()
+    storage_gb = number(attrs, "allocated_storage")
+    inherits = any(name in attrs for name in ("replicate_source_db", "snapshot_identifier"))
+    # Left out of the configuration, not merely unknown (HCL carries an unknown as None).
+    left_out = "allocated_storage" not in attrs
+    if left_out and engine not in AURORA_ENGINES and not inherits:
+        # Left out: RDS's smallest allocation for the type (Infracost assumes 20 GB too). A replica
+        # or a restore inherits its source's storage instead, which the estimate cannot see.
+        storage_gb = RDS_MIN_STORAGE_GB.get(storage_type, RDS_MIN_STORAGE_GB["gp2"])
     if storage_gb is None:
         bill.unknown("Storage", "allocated_storage is not known")
     else:
@@ -194,5 +205,20 @@ def opensearch_domain(bill: Bill) -> None:
         masters = number(cluster, "dedicated_master_count", 3.0) or 3.0
         master_type = (text(cluster, "dedicated_master_type") or "").replace(".elasticsearch", ".search")
         bill.hourly(f"Dedicated masters ({master_type} x {masters:g})", f"opensearch:{master_type}", masters)
-    if first_block(bill.attrs, "ebs_options").get("ebs_enabled") is True:
-        bill.unknown("EBS storage", "OpenSearch storage prices are not in the catalog")
+    ebs = first_block(bill.attrs, "ebs_options")
+    if ebs.get("ebs_enabled") is True:
+        volume_type = (text(ebs, "volume_type") or "gp2").lower()
+        size = number(ebs, "volume_size")
+        if size is None:
+            bill.unknown("EBS storage", "volume_size is not known")
+            return
+        # volume_size is per data node (AWS provider docs), so the domain stores size x nodes.
+        bill.fixed(
+            f"EBS storage ({volume_type}, {size:g} GB x {count:g} nodes)",
+            f"opensearch:storage:{volume_type}",
+            size * count,
+            "GB-months",
+        )
+        iops = number(ebs, "iops")
+        if volume_type == "io1" and iops:
+            bill.fixed("Provisioned IOPS (io1)", "opensearch:iops:io1", iops * count, "IOPS-months")

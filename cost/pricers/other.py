@@ -85,5 +85,10 @@ def msk_cluster(bill: Bill) -> None:
         bill.unknown("Brokers", "instance_type is not known")
     else:
         bill.hourly(f"Brokers ({instance_type} x {brokers:g})", f"msk:{instance_type}", brokers)
-    if group.get("ebs_volume_size") is not None or blocks(group, "storage_info"):
-        bill.unknown("Broker storage", "MSK storage prices are not in the catalog")
+    # Broker storage is provisioned per broker (storage_info, or the older ebs_volume_size).
+    size = number(first_block(first_block(group, "storage_info"), "ebs_storage_info"), "volume_size")
+    size = number(group, "ebs_volume_size") if size is None else size
+    if size is not None:
+        bill.fixed(f"Broker storage ({size:g} GB x {brokers:g})", "msk:storage", size * brokers, "GB-months")
+    elif blocks(group, "storage_info"):
+        bill.unknown("Broker storage", "volume_size is not known")

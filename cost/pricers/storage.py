@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cost.attrs import number, text
+from cost.attrs import blocks, number, text
 from cost.bill import Bill
 from cost.pricers.compute import ebs_volume_components
 
@@ -57,6 +57,18 @@ def efs_file_system(bill: Bill) -> None:
             bill.unknown("Provisioned throughput", "provisioned_throughput_in_mibps is not known")
         else:
             bill.fixed("Provisioned throughput", "efs:throughput", mbps, "MBps-months")
+    # Infrequent access: data moves there under a lifecycle policy; usage says how much.
+    lifecycle = any(b.get("transition_to_ia") for b in blocks(attrs, "lifecycle_policy"))
+    if lifecycle or bill.usage_value("infrequent_access_storage_gb") is not None:
+        ia = "onezone_ia" if one_zone else "standard_ia"
+        bill.usage(
+            f"Storage ({'one zone' if one_zone else 'standard'}, infrequent access)",
+            f"efs:{ia}:storage",
+            "infrequent_access_storage_gb",
+            "GB-months",
+        )
+        bill.usage("Infrequent access reads", "efs:ia:read", "monthly_infrequent_access_read_gb", "GB")
+        bill.usage("Infrequent access writes", "efs:ia:write", "monthly_infrequent_access_write_gb", "GB")
 
 
 def ecr_repository(bill: Bill) -> None:

@@ -9,7 +9,9 @@
   ``traffic_price`` and ``ipv4_price`` tables are empty.
 * ``data/transcribed.json``: prices read from sources that cite the AWS Price List (newer
   us-east-1 tables, Infracost's golden outputs) and, outside us-east-1, from published tables and
-  worked examples that state the region's own figure; each row with its source and reference.
+  worked examples that state the region's own figure; each row with its source and reference,
+  and the reference names the row's region (``regions.borrowed_rows``; the build refuses a row
+  that does not, rather than publish one region's price as another's).
   Route 53 rows carry the region ``global``: its offer has one location for every region.
 
 Where a newer us-east-1 source disagrees with the 2024 snapshot by more than 1%, AWS has changed
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from cost.catalog import DATA_FILE, write_document
+from tooling.catalog.regions import borrowed_rows
 
 TRANSCRIBED = Path(__file__).with_name("data") / "transcribed.json"
 SPARECORES = "sparecores-data-0.1.0"
@@ -64,6 +67,11 @@ def sparecores_ec2(path: Path) -> dict[str, dict[str, float]]:
 
 
 def compile_catalog(sparecores: Path | None, transcribed: dict[str, Any], as_of: str) -> dict[str, Any]:
+    borrowed = borrowed_rows(transcribed["prices"], transcribed["sources"])
+    if borrowed:
+        # A price filed under a region its citation does not name is another region's price.
+        listed = ", ".join(f"{row['key']}@{row['region']}" for row in borrowed[:10])
+        raise ValueError(f"{len(borrowed)} rows cite no source for their own region: {listed}")
     prices: dict[str, dict[str, Any]] = {}
 
     def put(key: str, unit: str, region: str, amount: float, source: str) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from cost import estimate
 from cost.registry import PRICERS
+from tests.unit.cost.test_priced_types_more import CASES as MORE_CASES
 
 H = 730  # hours a month
 
@@ -293,4 +294,4 @@ def test_monthly_cost_matches_hand_arithmetic(
 def test_at_least_forty_types_are_covered_and_all_have_a_case() -> None:
     # Given the registry / When counted / Then the coverage bar holds and every type is tested above
     assert len(PRICERS) >= 40
-    assert set(PRICERS) == {c[0] for c in CASES}
+    assert set(PRICERS) == {c[0] for c in CASES + MORE_CASES}
