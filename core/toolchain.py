@@ -28,8 +28,8 @@ REGISTRY_HOST: Final = "registry.terraform.io"
 # The providers the offline mirror holds (the PyPI-shipped ones), and their plugin protocols.
 MIRRORED_PROVIDERS: Final = {"aws": "3.39.0", "null": "2.1.2"}
 PROVIDER_PROTOCOLS: Final = {"aws": 5, "null": 4}
-# In AWS: the provider releases the build's bootstrap (runner/bootstrap.py) unpacked, verified, as
-# root before any job's code arrived; an unpacked filesystem mirror under the toolchain root.
+# In AWS: the provider releases the build's bootstrap (runner/bootstrap.py) put there, verified, as
+# root before any job's code arrived; a packed filesystem mirror under the toolchain root.
 WARM_MIRROR_DIR: Final = "provider-mirror"
 
 BinarySource = Literal["env", "path", "official", "pypi"]

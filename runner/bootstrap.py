@@ -156,21 +156,25 @@ class ToolchainStore:
     def get(self, key: str, target: Path) -> str | None:
         """The object's SHA256 once written to ``target``; None when there is no such object."""
         try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            # Parallel ranged GETs for large objects (the AWS provider's zip is 100-180 MB).
+            self.s3.download_file(self.bucket, key, str(target))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
             raise BootstrapError(f"reading s3://{self.bucket}/{key} failed: {exc}") from exc
-        digest = hashlib.sha256()
-        with target.open("wb") as handle:
-            for chunk in body.iter_chunks(CHUNK):
-                digest.update(chunk)
-                handle.write(chunk)
-        return digest.hexdigest()
+        return file_sha256(target)
 
     def put(self, key: str, source: Path) -> None:
-        # upload_file splits large objects into parallel parts (the AWS provider is >100 MB).
+        # upload_file splits large objects into parallel parts.
         self.s3.upload_file(str(source), self.bucket, key)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def fetch_verified(
@@ -252,11 +256,15 @@ def warm_provider(
     release: tuple[str, str],
     log: Log,
 ) -> str:
-    """Unpack one verified provider release into the build's mirror; where it came from."""
+    """Put one verified provider release into the build's mirror; where it came from.
+
+    The mirror holds the release's zip as published (terraform's packed layout), so terraform can
+    check it against every hash a job's lock file records, ``zh:`` and ``h1:`` alike.
+    """
     address, version = release
     platform = platform_key()
     url, shasum = published_sha256(upstream, address, version, platform)
-    destination = settings.toolchain_dir / WARM_MIRROR_DIR / address / version / platform
+    destination = settings.toolchain_dir / WARM_MIRROR_DIR / address
     with _scratch(settings.toolchain_dir) as scratch:
         archive = scratch / "provider.zip"
         origin = fetch_verified(
@@ -267,10 +275,11 @@ def warm_provider(
             target=archive,
             log=log,
         )
-        # Terraform's unpacked mirror layout: it links the binary in place rather than unzipping it.
-        shutil.rmtree(destination, ignore_errors=True)
-        destination.mkdir(parents=True)
-        _extract(archive, destination)
+        with zipfile.ZipFile(archive) as bundle:
+            _check_entries(archive.name, bundle)
+        destination.mkdir(parents=True, exist_ok=True)
+        archive.chmod(0o644)
+        archive.replace(destination / store.provider_key(address, version, platform).rsplit("/", 1)[-1])
     return origin
 
 
@@ -303,13 +312,20 @@ def _scratch(root: Path) -> Iterator[Path]:
         yield Path(name)
 
 
+def _check_entries(name: str, bundle: zipfile.ZipFile) -> None:
+    """Releases hold plain files at their top level: no paths, directories or parent references."""
+    for member in bundle.infolist():
+        entry = member.filename
+        if member.is_dir() or "/" in entry or "\\" in entry or entry in ("", ".", ".."):
+            raise BootstrapError(f"{name}: unexpected entry {entry!r}")
+
+
 def _extract(archive: Path, destination: Path, only: set[str] | None = None) -> None:
-    """Plain files at the archive's top level only: no paths, links or parent references."""
+    """The named plain files of a checked archive, each replaced whole."""
     with zipfile.ZipFile(archive) as bundle:
+        _check_entries(archive.name, bundle)
         for member in bundle.infolist():
             name = member.filename
-            if member.is_dir() or "/" in name or "\\" in name or name in ("", ".", ".."):
-                raise BootstrapError(f"{archive.name}: unexpected entry {name!r}")
             if only is not None and name not in only:
                 continue
             target = destination / name

@@ -190,14 +190,16 @@ def test_a_miss_downloads_verifies_and_fills_s3_then_the_next_build_hits(
     assert _object_sha256(s3, terraform_key) == internet.terraform_sha256
     assert _object_sha256(s3, NULL_KEY) == internet.null_sha256
     assert sum("miss; downloading" in line for line in lines) == 2
-    # The unpacked terraform is the real binary, and the provider sits in terraform's mirror layout
+    # The unpacked terraform is the real binary; the provider's zip sits in terraform's mirror layout
     version = subprocess.run(
         [str(settings.terraform_bin), "version", "-json"], capture_output=True, text=True, check=True
     )
     assert json.loads(version.stdout)["terraform_version"] == internet.terraform_version
-    provider = settings.toolchain_dir / "provider-mirror" / NULL / "2.1.2" / "linux_amd64" / NULL_BINARY
-    assert provider.is_file()
-    assert provider.stat().st_mode & 0o777 == 0o755
+    provider = (
+        settings.toolchain_dir / "provider-mirror" / NULL / "terraform-provider-null_2.1.2_linux_amd64.zip"
+    )
+    assert _sha256(provider) == internet.null_sha256
+    assert provider.stat().st_mode & 0o777 == 0o644
 
     # When a second build (a fresh machine) bootstraps
     again = _settings(internet, tmp_path / "second")
@@ -265,7 +267,7 @@ def test_a_provider_whose_download_fails_the_registry_digest_is_left_to_terrafor
     assert any(f"expected {WRONG_DIGEST}" in line for line in lines)
     key = NULL_KEY.replace("2.1.2", BAD_VERSION)
     assert _object_sha256(s3, key) is None
-    assert not (settings.toolchain_dir / "provider-mirror" / NULL / BAD_VERSION).exists()
+    assert not list((settings.toolchain_dir / "provider-mirror").rglob(f"*{BAD_VERSION}*"))
 
 
 def test_a_job_installs_the_warmed_provider_from_the_mirror(
@@ -283,11 +285,15 @@ def test_a_job_installs_the_warmed_provider_from_the_mirror(
     assert json.dumps(str(warm)) in text
     assert text.count(f'include = ["{NULL}"]') == 2
 
-    # And terraform itself installs the warmed release from it (offline: the mirror alone)
+    # And terraform itself installs the warmed release from it (offline: the mirror alone), checked
+    # against a lock file that knows only the release's zh: hash (one made on another platform)
     code = tmp_path / "code"
     code.mkdir()
     (code / "main.tf").write_text(
         'terraform {\n  required_providers {\n    null = { source = "hashicorp/null", version = "2.1.2" }\n  }\n}\n'
+    )
+    (code / ".terraform.lock.hcl").write_text(
+        f'provider "{NULL}" {{\n  version = "2.1.2"\n  hashes = [\n    "zh:{internet.null_sha256}",\n  ]\n}}\n'
     )
     rc = tmp_path / "mirror-only.rc"
     rc.write_text(
@@ -302,8 +308,8 @@ def test_a_job_installs_the_warmed_provider_from_the_mirror(
         check=True,
     )
     lock = (code / ".terraform.lock.hcl").read_text()
-    assert 'provider "registry.terraform.io/hashicorp/null"' in lock
-    assert 'version     = "2.1.2"' in lock
+    assert f'"zh:{internet.null_sha256}"' in lock
+    assert (code / ".terraform" / "providers" / NULL / "2.1.2" / "linux_amd64" / NULL_BINARY).is_file()
 
 
 def test_the_store_names_releases_by_version_and_platform() -> None:
