@@ -127,6 +127,7 @@ class RunnerConstruct(Construct):
             },
         )
         self._grant_build_role(data, key)
+        self._guard_toolchain_prefix(data)
 
     def _environment(
         self, data: DataConstruct, key: kms.IKey, options: InstallOptions, regions: Sequence[str]
@@ -186,6 +187,21 @@ class RunnerConstruct(Construct):
             role,
             "The bootstrap names its objects by release, under the toolchain prefix of the logs bucket.",
             [prefix_finding(constants.TOOLCHAIN_PREFIX)],
+        )
+
+    def _guard_toolchain_prefix(self, data: DataConstruct) -> None:
+        """Nobody but the build role writes the toolchain copies, whatever their own policies say
+        (an operator's deploy role, say): the bootstrap refuses a tampered copy anyway; this keeps
+        anyone from making every build download again."""
+        data.logs_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyTheBuildRoleWritesTheToolchain",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:RestoreObject"],
+                resources=[data.logs_bucket.arn_for_objects(f"{constants.TOOLCHAIN_PREFIX}*")],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": self.build_role.role_arn}},
+            )
         )
 
     def _grant_job_role(self, data: DataConstruct, key: kms.IKey) -> None:

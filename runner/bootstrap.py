@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -190,7 +191,11 @@ def fetch_verified(
 
     Returns where they came from: "s3", or "internet" (and S3 now holds them).
     """
-    found = store.get(key, target)
+    try:
+        found = store.get(key, target)
+    except BootstrapError as exc:  # the copy is a cache: an unreadable one is a miss
+        log(f"{exc}; downloading instead")
+        found = None
     if found == expected:
         log(f"s3://{store.bucket}/{key}: hit, sha256 {expected}")
         return "s3"
@@ -202,8 +207,12 @@ def fetch_verified(
     if got != expected:
         target.unlink(missing_ok=True)
         raise BootstrapError(f"downloaded {key.rsplit('/', 1)[-1]} has sha256 {got}, expected {expected}")
-    store.put(key, target)
-    log(f"s3://{store.bucket}/{key}: filled, sha256 {expected}")
+    try:
+        store.put(key, target)
+    except (ClientError, S3UploadFailedError) as exc:
+        log(f"s3://{store.bucket}/{key}: not stored ({exc}); the next build downloads it again")
+    else:
+        log(f"s3://{store.bucket}/{key}: filled, sha256 {expected}")
     return "internet"
 
 

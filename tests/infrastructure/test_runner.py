@@ -157,6 +157,22 @@ def test_only_the_build_role_writes_the_toolchain_prefix(synth: Synth) -> None:
     assert writers == [build_role]
     [listing] = [s for s in _role_statements(synth, build_role) if as_list(s["Action"]) == ["s3:ListBucket"]]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{TOOLCHAIN_PREFIX}*"]}}
+    # And the logs bucket's own policy denies those writes to every other principal
+    denials = [
+        s
+        for policy in synth.resources("AWS::S3::BucketPolicy").values()
+        if policy["Properties"]["Bucket"]["Ref"].startswith("DataLogsBucket")
+        for s in statements(policy["Properties"]["PolicyDocument"])
+        if s.get("Sid") == "OnlyTheBuildRoleWritesTheToolchain"
+    ]
+    [deny_others] = denials
+    assert deny_others["Effect"] == "Deny"
+    assert deny_others["Principal"] == {"AWS": "*"}
+    assert {"s3:PutObject", "s3:DeleteObject"} <= set(deny_others["Action"])
+    assert json.dumps(deny_others["Resource"]).endswith('"/cache/toolchain/*"]]}')
+    assert deny_others["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": [build_role, "Arn"]}}
+    }
     # Terraform's deploy role: its boundary denies every object of the service's buckets
     boundary = next(iter(synth.resources("AWS::IAM::ManagedPolicy").values()))["Properties"]
     [deny] = [s for s in statements(boundary["PolicyDocument"]) if s.get("Sid") == "DenyTheServiceData"]

@@ -270,6 +270,27 @@ def test_a_provider_whose_download_fails_the_registry_digest_is_left_to_terrafor
     assert not list((settings.toolchain_dir / "provider-mirror").rglob(f"*{BAD_VERSION}*"))
 
 
+def test_an_unreachable_copy_is_a_miss_and_a_failed_fill_is_only_logged(
+    internet: Internet, s3: S3Client, tmp_path: Path
+) -> None:
+    # Given a toolchain bucket the build cannot use (gone, or a policy in the way)
+    settings = _settings(internet, tmp_path, TOOLCHAIN_BUCKET="no-such-toolchain-bucket", WARM_PROVIDERS="")
+    lines: list[str] = []
+    internet.hits.clear()
+
+    # When the build bootstraps
+    origins = bootstrap(settings, s3, internet.upstream, lines.append)
+
+    # Then terraform came from the internet, verified, and the build goes on
+    assert origins == {"terraform": "internet"}
+    assert settings.terraform_bin.read_bytes().startswith(b"\x7fELF")
+    assert internet.hits[
+        f"/releases/terraform/{internet.terraform_version}/terraform_{internet.terraform_version}_linux_amd64.zip"
+    ]
+    assert any("downloading instead" in line for line in lines)
+    assert any("not stored" in line for line in lines)
+
+
 def test_a_job_installs_the_warmed_provider_from_the_mirror(
     internet: Internet, s3: S3Client, tmp_path: Path, toolchain: Toolchain
 ) -> None:
