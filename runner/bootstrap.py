@@ -3,7 +3,7 @@
 Run by the buildspec's install phase (``python -m runner.bootstrap``) as root, with the CodeBuild
 role's credentials, before any submitted code is on the machine. That is the only context that
 writes the toolchain prefix: the runner assumes a job-narrowed role that cannot, and terraform's
-user gets credentials that cannot either (tests/runner/test_bootstrap.py checks both).
+user gets credentials that cannot either (tests/runner/test_bootstrap_access.py checks both).
 
 Every object read from S3 is checked before use against a digest that does not come from S3:
 
@@ -128,12 +128,29 @@ class Upstream:
             return str(response.read().decode())
 
 
-def _open(url: str) -> Any:
+def _check_scheme(url: str) -> None:
     parts = urllib.parse.urlsplit(url)
     if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)):
         raise BootstrapError(f"refusing to download over {parts.scheme or 'no scheme'}: {url}")
+
+
+class _HttpsRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is followed only where a first request could go: never down to plain HTTP."""
+
+    def redirect_request(  # noqa: PLR0917 - urllib's signature
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> Any:
+        _check_scheme(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER: Final = urllib.request.build_opener(_HttpsRedirects)
+
+
+def _open(url: str) -> Any:
+    _check_scheme(url)
     try:
-        return urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS)  # noqa: S310 - scheme checked above
+        return _OPENER.open(url, timeout=DOWNLOAD_TIMEOUT_SECONDS)
     except OSError as exc:
         raise BootstrapError(f"download of {url} failed: {exc}") from exc
 

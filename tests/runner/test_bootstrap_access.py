@@ -8,7 +8,12 @@ tests check that).
 
 from __future__ import annotations
 
+import http.server
 import json
+import os
+import subprocess
+import sys
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,9 +21,10 @@ from typing import Any
 import pytest
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
-from cdk.constants import TOOLCHAIN_PREFIX
+from cdk.constants import REPO_ROOT, TOOLCHAIN_PREFIX
 from core.records import JobStage, log_key, state_key
 from runner.bootstrap import (
+    EXIT_BAD_SETTINGS,
     BootstrapError,
     BootstrapSettings,
     Upstream,
@@ -131,3 +137,50 @@ def test_an_archive_entry_with_a_path_is_refused(entry: str, tmp_path: Path) -> 
     with pytest.raises(BootstrapError, match="unexpected entry"):
         _extract(archive, tmp_path)
     assert not (tmp_path.parent / "terraform").exists()
+
+
+def test_a_redirect_down_to_plain_http_is_refused(tmp_path: Path) -> None:
+    # Given a (loopback) server that redirects a download elsewhere over plain HTTP
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "http://releases.example.invalid/terraform.zip")
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        # When the bootstrap downloads from it, then it refuses to follow
+        with pytest.raises(BootstrapError, match="refusing to download over http"):
+            Upstream().download(f"http://127.0.0.1:{server.server_port}/terraform.zip", tmp_path / "x")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"TERRAFORM_SHA256": "abc"}, "invalid bootstrap environment: TERRAFORM_SHA256"),
+        ({"WARM_PROVIDERS": "hashicorp/external=2.3.0"}, "which ALLOWED_PROVIDERS does not allow"),
+    ],
+)
+def test_the_command_stops_on_a_bad_environment_before_touching_anything(
+    change: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    environment = {**BASE, "PROVISIONER_TOOLCHAIN_DIR": str(tmp_path / "toolchain"), **change}
+    result = subprocess.run(
+        [sys.executable, "-m", "runner.bootstrap"],
+        env={"PATH": os.environ["PATH"], **environment},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == EXIT_BAD_SETTINGS
+    assert message in result.stderr
+    assert not (tmp_path / "toolchain").exists()
