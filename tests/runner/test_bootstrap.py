@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import http.server
 import json
+import shutil
 import subprocess
 import threading
 import zipfile
@@ -291,6 +292,11 @@ def test_an_unreachable_copy_is_a_miss_and_a_failed_fill_is_only_logged(
     assert any("not stored" in line for line in lines)
 
 
+def _zh_lock(digest: str) -> str:
+    """A lock file recording only the release's zip digest, as one made on another platform."""
+    return f'provider "{NULL}" {{\n  version = "2.1.2"\n  hashes = [\n    "zh:{digest}",\n  ]\n}}\n'
+
+
 def test_a_job_installs_the_warmed_provider_from_the_mirror(
     internet: Internet, s3: S3Client, tmp_path: Path, toolchain: Toolchain
 ) -> None:
@@ -313,9 +319,7 @@ def test_a_job_installs_the_warmed_provider_from_the_mirror(
     (code / "main.tf").write_text(
         'terraform {\n  required_providers {\n    null = { source = "hashicorp/null", version = "2.1.2" }\n  }\n}\n'
     )
-    (code / ".terraform.lock.hcl").write_text(
-        f'provider "{NULL}" {{\n  version = "2.1.2"\n  hashes = [\n    "zh:{internet.null_sha256}",\n  ]\n}}\n'
-    )
+    (code / ".terraform.lock.hcl").write_text(_zh_lock(internet.null_sha256))
     rc = tmp_path / "mirror-only.rc"
     rc.write_text(
         f"provider_installation {{\n  filesystem_mirror {{\n    path = {json.dumps(str(warm))}\n  }}\n}}\n"
@@ -331,6 +335,19 @@ def test_a_job_installs_the_warmed_provider_from_the_mirror(
     lock = (code / ".terraform.lock.hcl").read_text()
     assert f'"zh:{internet.null_sha256}"' in lock
     assert (code / ".terraform" / "providers" / NULL / "2.1.2" / "linux_amd64" / NULL_BINARY).is_file()
+    # A lock file that records another package for that release is refused by terraform itself
+    (code / ".terraform.lock.hcl").write_text(_zh_lock(WRONG_DIGEST))
+    shutil.rmtree(code / ".terraform")
+    refused = subprocess.run(
+        [str(settings.terraform_bin), "init", "-backend=false", "-input=false", "-no-color"],
+        cwd=code,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert "doesn't match any of the checksums" in " ".join(refused.stderr.split())
 
 
 def test_the_store_names_releases_by_version_and_platform() -> None:
