@@ -52,12 +52,19 @@ BUNDLE_EXCLUDES: Final = (
 RUNNER_GROUP: Final = "runner"
 RUNNER_PACKAGES: Final = ("runner", "core")
 RUNNER_PYTHON_VERSION: Final = "3.12"  # runtime-versions in the buildspec
-# Verified downloads are kept between builds by the CodeBuild cache; the buildspec names the same
-# directory. Outside /root (mode 0700): terraform's own user must reach the jobs' directories in it.
+# The build's toolchain directory (fresh each build; the buildspec names the same one). Outside
+# /root (mode 0700): terraform's own user must reach the jobs' directories in it.
 RUNNER_TOOLCHAIN_DIR: Final = "/opt/provisioner-toolchain"
 TERRAFORM_INSTALL_DIR: Final = "/opt/terraform"
 RUNNER_QUEUED_TIMEOUT_MINUTES: Final = 30
 CACHE_PREFIX: Final = "cache/"
+# Terraform releases and provider packages, verified, that builds fetch instead of the internet
+# (runner/bootstrap.py): under the cache prefix of the logs bucket, so its 30-day expiry renews
+# them from the internet now and then. Only the build role writes here.
+TOOLCHAIN_PREFIX: Final = f"{CACHE_PREFIX}toolchain/"
+# Provider releases each build unpacks into its local mirror before any job code arrives. A job
+# whose lock file or constraints select another version installs that one from the registry.
+WARM_PROVIDERS: Final = ("hashicorp/aws=6.0.0",)
 
 # --- records -------------------------------------------------------------------------------------
 # Key layout and index names: the service's own (core/records.py), re-exported for the stack.

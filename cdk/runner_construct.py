@@ -1,7 +1,8 @@
 """The runner: a CodeBuild project that runs ``python -m runner`` for one job, and its three roles.
 
-- The **build role** is CodeBuild's service role. It writes the build's logs, uses the cache, reads
-  the source and may assume the job role; nothing else.
+- The **build role** is CodeBuild's service role. It writes the build's logs, reads the source,
+  reads and fills the toolchain prefix (``runner/bootstrap.py``, before any job code runs) and may
+  assume the job role; nothing else.
 - The **job role** holds the widest access any job needs to the service's own records, always on
   the job-shaped prefixes. The runner assumes it at start with a session policy that narrows it
   to one job's objects and items (the runner's code, not this stack, writes that policy).
@@ -78,7 +79,7 @@ class RunnerConstruct(Construct):
         self.build_role = iam.Role(
             self,
             "BuildRole",
-            description="CodeBuild service role of the terraform runner: logs, cache, source, job role",
+            description="CodeBuild service role of the terraform runner: logs, toolchain, source, job role",
             assumed_by=iam.ServicePrincipal(
                 "codebuild.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
             ),
@@ -111,7 +112,8 @@ class RunnerConstruct(Construct):
             ),
             timeout=Duration.minutes(options.runner_timeout_minutes),
             queued_timeout=Duration.minutes(constants.RUNNER_QUEUED_TIMEOUT_MINUTES),
-            cache=codebuild.Cache.bucket(data.logs_bucket, prefix=constants.CACHE_PREFIX.rstrip("/")),
+            # No CodeBuild cache: what builds reuse is the toolchain prefix, read and verified by
+            # runner/bootstrap.py (CodeBuild's cache would restore files without checking them).
             encryption_key=key,
             logging=codebuild.LoggingOptions(
                 cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
@@ -125,6 +127,7 @@ class RunnerConstruct(Construct):
             },
         )
         self._grant_build_role(data, key)
+        self._guard_toolchain_prefix(data)
 
     def _environment(
         self, data: DataConstruct, key: kms.IKey, options: InstallOptions, regions: Sequence[str]
@@ -150,6 +153,10 @@ class RunnerConstruct(Construct):
             "TERRAFORM_SHA256": options.terraform_sha256,
             "PROVISIONER_TOOLCHAIN_DIR": constants.RUNNER_TOOLCHAIN_DIR,
             "TERRAFORM_BIN": f"{constants.TERRAFORM_INSTALL_DIR}/terraform",
+            # runner/bootstrap.py: the verified toolchain copies, and the providers it unpacks.
+            "TOOLCHAIN_BUCKET": data.logs_bucket.bucket_name,
+            "TOOLCHAIN_PREFIX": constants.TOOLCHAIN_PREFIX,
+            "WARM_PROVIDERS": ",".join(constants.WARM_PROVIDERS),
         }
 
     def _grant_build_role(self, data: DataConstruct, key: kms.IKey) -> None:
@@ -161,20 +168,42 @@ class RunnerConstruct(Construct):
             [self.source.bucket.arn_for_objects(self.source.s3_object_key)],
         )
         allow(role, ["s3:GetBucketAcl", "s3:GetBucketLocation"], [self.source.bucket.bucket_arn])
+        # The bootstrap (install phase, before any job code) is the toolchain prefix's only writer.
         allow(
             role,
             ["s3:GetObject", "s3:PutObject"],
-            [data.logs_bucket.arn_for_objects(f"{constants.CACHE_PREFIX}*")],
+            [data.logs_bucket.arn_for_objects(f"{constants.TOOLCHAIN_PREFIX}*")],
         )
-        allow(role, ["s3:GetBucketAcl", "s3:GetBucketLocation"], [data.logs_bucket.bucket_arn])
+        # Listing makes a missing copy NoSuchKey (fetch and fill) rather than AccessDenied.
+        allow(
+            role,
+            ["s3:ListBucket"],
+            [data.logs_bucket.bucket_arn],
+            {"StringLike": {"s3:prefix": [f"{constants.TOOLCHAIN_PREFIX}*"]}},
+        )
         allow_key(role, key, KMS_WRITE, via=["s3"])
         allow(role, ["sts:AssumeRole", "sts:TagSession"], [self.job_role.role_arn])
         # The runner reads its own build's phases: where the job's start-up time went.
         allow(role, ["codebuild:BatchGetBuilds"], [self.project.project_arn])
         acknowledge_wildcards(
             role,
-            "CodeBuild's S3 cache names its own objects, under the cache/ prefix of the logs bucket.",
-            [prefix_finding(constants.CACHE_PREFIX)],
+            "The bootstrap names its objects by release, under the toolchain prefix of the logs bucket.",
+            [prefix_finding(constants.TOOLCHAIN_PREFIX)],
+        )
+
+    def _guard_toolchain_prefix(self, data: DataConstruct) -> None:
+        """Nobody but the build role writes the toolchain copies, whatever their own policies say
+        (an operator's deploy role, say): the bootstrap refuses a tampered copy anyway; this keeps
+        anyone from making every build download again."""
+        data.logs_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyTheBuildRoleWritesTheToolchain",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:RestoreObject"],
+                resources=[data.logs_bucket.arn_for_objects(f"{constants.TOOLCHAIN_PREFIX}*")],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": self.build_role.role_arn}},
+            )
         )
 
     def _grant_job_role(self, data: DataConstruct, key: kms.IKey) -> None:

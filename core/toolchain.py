@@ -28,6 +28,9 @@ REGISTRY_HOST: Final = "registry.terraform.io"
 # The providers the offline mirror holds (the PyPI-shipped ones), and their plugin protocols.
 MIRRORED_PROVIDERS: Final = {"aws": "3.39.0", "null": "2.1.2"}
 PROVIDER_PROTOCOLS: Final = {"aws": 5, "null": 4}
+# In AWS: the provider releases the build's bootstrap (runner/bootstrap.py) put there, verified, as
+# root before any job's code arrived; a packed filesystem mirror under the toolchain root.
+WARM_MIRROR_DIR: Final = "provider-mirror"
 
 BinarySource = Literal["env", "path", "official", "pypi"]
 ProviderSource = Literal["registry", "mirror"]
@@ -265,7 +268,15 @@ def cli_config_text(toolchain: Toolchain, allowed_providers: Sequence[str]) -> s
     if toolchain.provider_source == "mirror":
         method = f"  filesystem_mirror {{\n    path    = {json.dumps(str(toolchain.mirror))}\n"
     else:
-        method = "  direct {\n"
+        method = ""
+        warm = toolchain.root / WARM_MIRROR_DIR
+        if warm.is_dir():
+            # Terraform takes the union of both methods' versions and installs a chosen version from
+            # the first method that has it: a warmed release comes from disk, any other from the
+            # registry, as before.
+            method = f"  filesystem_mirror {{\n    path    = {json.dumps(str(warm))}\n"
+            method += f"    include = {include}\n  }}\n"
+        method += "  direct {\n"
     method += f"    include = {include}\n  }}\n"
     return f"disable_checkpoint = true\nprovider_installation {{\n{method}}}\n"
 

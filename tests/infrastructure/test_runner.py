@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from cdk.constants import ASL_FILE, BUILDSPEC_PATH, REPO_ROOT, RUNNER_TOOLCHAIN_DIR
+from cdk.constants import ASL_FILE, BUILDSPEC_PATH, REPO_ROOT, RUNNER_TOOLCHAIN_DIR, TOOLCHAIN_PREFIX
 from runner.settings import RunnerSettings
 from tests.infrastructure.conftest import Synth, as_list, statements
 
@@ -111,23 +111,75 @@ def test_pinned_terraform_is_checked_against_its_digest(synth: Synth) -> None:
     assert (
         environment["TERRAFORM_SHA256"] == "c0ed7bc32ee52ae255af9982c8c88a7a4c610485cf1d55feeb037eab75fa082c"
     )
-    install = "\n".join(BUILDSPEC["phases"]["install"]["commands"])
-    assert "releases.hashicorp.com/terraform/${TERRAFORM_VERSION}" in install
-    assert "sha256sum --check" in install
-    assert "--require-hashes" in install
+    install = BUILDSPEC["phases"]["install"]["commands"]
+    # The bootstrap checks the release against TERRAFORM_SHA256 (tests/runner/test_bootstrap.py),
+    # after the runner's own dependencies are installed by hash and before the job starts.
+    pip = next(i for i, c in enumerate(install) if "--require-hashes" in c)
+    assert install.index("/opt/runner-venv/bin/python -m runner.bootstrap") > pip
     assert BUILDSPEC["phases"]["install"]["runtime-versions"] == {"python": 3.12}
     assert BUILDSPEC["phases"]["build"]["commands"] == ["/opt/runner-venv/bin/python -m runner"]
 
 
-def test_only_verified_downloads_survive_between_builds(synth: Synth) -> None:
+def test_nothing_survives_between_builds_but_the_verified_toolchain_copies(synth: Synth) -> None:
     project = _project(synth)
-    assert project["Cache"]["Type"] == "S3"
-    assert project["Cache"]["Location"]["Fn::Join"][1][1] == "cache"
-    toolchain = _environment(synth)["PROVISIONER_TOOLCHAIN_DIR"]
+    # No CodeBuild cache: it would restore files unchecked, a plugin cache one job's terraform wrote
+    assert project.get("Cache", {"Type": "NO_CACHE"})["Type"] == "NO_CACHE"
+    assert "cache" not in BUILDSPEC
+    environment = _environment(synth)
+    toolchain = environment["PROVISIONER_TOOLCHAIN_DIR"]
     assert toolchain == RUNNER_TOOLCHAIN_DIR == BUILDSPEC["env"]["variables"]["PROVISIONER_TOOLCHAIN_DIR"]
-    # A plugin cache written by one job's terraform would be trusted by the next job's
-    assert BUILDSPEC["cache"]["paths"] == [f"{toolchain}/downloads/**/*"]
     assert not toolchain.startswith("/root")
+    # The bootstrap reads its copies from the logs bucket's toolchain prefix
+    assert synth.document["Resources"][environment["TOOLCHAIN_BUCKET"]["Ref"]]["Type"] == "AWS::S3::Bucket"
+    assert environment["TOOLCHAIN_BUCKET"]["Ref"].startswith("DataLogsBucket")
+    assert environment["TOOLCHAIN_PREFIX"] == TOOLCHAIN_PREFIX == "cache/toolchain/"
+    assert environment["WARM_PROVIDERS"] == "hashicorp/aws=6.0.0"
+
+
+def _writes(statement: dict[str, Any]) -> bool:
+    return statement.get("Effect", "Allow") == "Allow" and any(
+        a in ("*", "s3:*", "s3:PutObject", "s3:DeleteObject", "s3:Put*") for a in as_list(statement["Action"])
+    )
+
+
+def test_only_the_build_role_writes_the_toolchain_prefix(synth: Synth) -> None:
+    build_role = _project(synth)["ServiceRole"]["Fn::GetAtt"][0]
+    writers = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in statements(policy["Properties"]["PolicyDocument"]):
+            for resource in as_list(statement.get("Resource", [])):
+                text = json.dumps(resource)
+                covers = "DataLogsBucket" in text and text.endswith(
+                    ('"/*"]]}', '"/cache/*"]]}', '/toolchain/*"]]}')
+                )
+                if _writes(statement) and covers:
+                    writers += [role["Ref"] for role in policy["Properties"]["Roles"]]
+    assert writers == [build_role]
+    [listing] = [s for s in _role_statements(synth, build_role) if as_list(s["Action"]) == ["s3:ListBucket"]]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{TOOLCHAIN_PREFIX}*"]}}
+    # And the logs bucket's own policy denies those writes to every other principal
+    denials = [
+        s
+        for policy in synth.resources("AWS::S3::BucketPolicy").values()
+        if policy["Properties"]["Bucket"]["Ref"].startswith("DataLogsBucket")
+        for s in statements(policy["Properties"]["PolicyDocument"])
+        if s.get("Sid") == "OnlyTheBuildRoleWritesTheToolchain"
+    ]
+    [deny_others] = denials
+    assert deny_others["Effect"] == "Deny"
+    assert deny_others["Principal"] == {"AWS": "*"}
+    assert {"s3:PutObject", "s3:DeleteObject"} <= set(deny_others["Action"])
+    assert json.dumps(deny_others["Resource"]).endswith('"/cache/toolchain/*"]]}')
+    assert deny_others["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": [build_role, "Arn"]}}
+    }
+    # Terraform's deploy role: its boundary denies every object of the service's buckets
+    boundary = next(iter(synth.resources("AWS::IAM::ManagedPolicy").values()))["Properties"]
+    [deny] = [s for s in statements(boundary["PolicyDocument"]) if s.get("Sid") == "DenyTheServiceData"]
+    assert "s3:*" in deny["Action"]
+    assert any(
+        "DataLogsBucket" in json.dumps(r) and json.dumps(r).endswith('"/*"]]}') for r in deny["Resource"]
+    )
 
 
 def test_project_limits_and_encryption(synth: Synth) -> None:
@@ -168,6 +220,7 @@ def test_build_role_can_do_little_more_than_assume_the_job_role(synth: Synth) ->
         "s3:GetObject",
         "s3:GetObjectVersion",
         "s3:PutObject",
+        "s3:ListBucket",
         "s3:GetBucketAcl",
         "s3:GetBucketLocation",
         "kms:Decrypt",
@@ -180,7 +233,7 @@ def test_build_role_can_do_little_more_than_assume_the_job_role(synth: Synth) ->
     [assume] = [s for s in _role_statements(synth, build_role) if "sts:AssumeRole" in as_list(s["Action"])]
     assert assume["Resource"]["Fn::GetAtt"][0] == _role_id(synth, "RunnerJobRole")
     [put] = [s for s in _role_statements(synth, build_role) if "s3:PutObject" in as_list(s["Action"])]
-    assert json.dumps(put["Resource"]).endswith('"/cache/*"]]}')
+    assert json.dumps(put["Resource"]).endswith('"/cache/toolchain/*"]]}')
 
 
 def test_job_role_is_trusted_by_the_build_role_only(synth: Synth) -> None:
