@@ -22,6 +22,11 @@ def _project(synth: Synth) -> dict[str, Any]:
     return properties
 
 
+def _project_id(synth: Synth) -> str:
+    [project_id] = synth.resources("AWS::CodeBuild::Project")
+    return project_id
+
+
 def _environment(synth: Synth) -> dict[str, Any]:
     return {v["Name"]: v["Value"] for v in _project(synth)["Environment"]["EnvironmentVariables"]}
 
@@ -229,7 +234,13 @@ def test_build_role_can_do_little_more_than_assume_the_job_role(synth: Synth) ->
         "kms:GenerateDataKey",
         "sts:AssumeRole",
         "sts:TagSession",
+        # Its own build's phases, for the job's start-up timings: on the runner project only.
+        "codebuild:BatchGetBuilds",
     }
+    [described] = [
+        s for s in _role_statements(synth, build_role) if "codebuild:BatchGetBuilds" in as_list(s["Action"])
+    ]
+    assert described["Resource"] == {"Fn::GetAtt": [_project_id(synth), "Arn"]}
     [assume] = [s for s in _role_statements(synth, build_role) if "sts:AssumeRole" in as_list(s["Action"])]
     assert assume["Resource"]["Fn::GetAtt"][0] == _role_id(synth, "RunnerJobRole")
     [put] = [s for s in _role_statements(synth, build_role) if "s3:PutObject" in as_list(s["Action"])]
