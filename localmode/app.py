@@ -5,6 +5,7 @@ LOCAL_DATA_DIR              where records, code, logs and state are kept (.local
 PROVISIONER_TARGET          sandbox (default: AWS resources in the emulator) or aws (real account)
 ALLOW_EXEC_CONSTRUCTS       true to allow local-exec/remote-exec provisioners and "external"
 EMULATOR_PORT               the emulator's port (0: any free one)
+LOCAL_MAX_BUILDS            how many runners run at once; later builds queue (the cores, at least 2)
 LOCAL_SCHEDULER_MINUTE_SECONDS  how long a drift schedule's minute lasts here (60)
 NOTIFY_RETRY_INTERVAL_SECONDS  how often failed webhook deliveries due for a retry are tried (10)
 """

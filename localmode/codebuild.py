@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,16 +46,22 @@ class Build:
     project: str
     number: int
     environment: dict[str, str]
-    process: subprocess.Popen[bytes]
+    process_env: dict[str, str]
     log_path: Path
     timeout_minutes: int
+    # None while the build waits for a free slot (CodeBuild's QUEUED phase).
+    process: subprocess.Popen[bytes] | None = None
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     ended: datetime | None = None
     stop_requested: bool = False
     timed_out: bool = False
+    # Its runner exited and was reaped (its session ended), or it was stopped while queued.
+    finished: bool = False
 
     @property
     def status(self) -> str:
+        if self.process is None:
+            return "STOPPED" if self.stop_requested else "IN_PROGRESS"
         code = self.process.poll()
         if code is None:
             return "IN_PROGRESS"
@@ -68,6 +75,7 @@ class Build:
         status = self.status
         if status != "IN_PROGRESS" and self.ended is None:
             self.ended = datetime.now(UTC)
+        phase = "COMPLETED" if status != "IN_PROGRESS" else ("QUEUED" if self.process is None else "BUILD")
         described: dict[str, Any] = {
             "id": self.id,
             "arn": f"arn:aws:codebuild:{region}:{account}:build/{self.id}",
@@ -75,7 +83,7 @@ class Build:
             "projectName": self.project,
             "buildStatus": status,
             "buildComplete": status != "IN_PROGRESS",
-            "currentPhase": "BUILD" if status == "IN_PROGRESS" else "COMPLETED",
+            "currentPhase": phase,
             "startTime": self.started,
             "timeoutInMinutes": self.timeout_minutes,
             "environment": {
@@ -92,16 +100,52 @@ class Build:
         return described
 
 
-class LocalBuilds:
-    """The builds of the projects registered here; moto's CodeBuild keeps answering for any other."""
+def max_builds_from_environment() -> int:
+    """``LOCAL_MAX_BUILDS``: how many runners run at once; the default is the machine's cores.
 
-    def __init__(self, log_dir: Path, region: str, account: str) -> None:
+    Each runner, with its terraform and provider, holds some 300 MiB (measured: 20 at once, 6 GiB),
+    and on two cores more than two at once only share the same CPU: later builds wait, queued.
+    """
+    raw = os.environ.get("LOCAL_MAX_BUILDS", "")
+    if not raw:
+        return max(2, os.cpu_count() or 2)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"LOCAL_MAX_BUILDS must be a whole number of at least 1, not {raw!r}")
+    return value
+
+
+class LocalBuilds:
+    """The builds of the projects registered here; moto's CodeBuild keeps answering for any other.
+
+    At most ``max_running`` runner processes live at once; a build started beyond that is queued
+    (``IN_PROGRESS``, phase ``QUEUED``, as CodeBuild queues builds over its concurrency limit)
+    and starts, in order, when a running one ends. Each end is signalled at once to whoever
+    waits for it (:meth:`wait_for_end`: the workflow's ``.sync`` task), so nothing polls a build.
+    """
+
+    def __init__(
+        self,
+        log_dir: Path,
+        region: str,
+        account: str,
+        *,
+        max_running: int = 2,
+        command: Sequence[str] = (sys.executable, "-m", "runner"),
+    ) -> None:
         self.log_dir = log_dir
         self.region = region
         self.account = account
+        self.max_running = max_running
+        self.command = list(command)
         self._projects: dict[str, tuple[dict[str, str], int]] = {}
         self._builds: dict[str, Build] = {}
+        self._queued: deque[Build] = deque()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._counter = 0
         self._start_faults: list[str] = []
         self._by_token: dict[str, tuple[float, str]] = {}
@@ -147,41 +191,75 @@ class LocalBuilds:
         process_env["PYTHONUNBUFFERED"] = "1"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{build_id.replace(':', '_')}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "runner"],
+        with self._lock:
+            self._counter += 1
+            build = Build(build_id, project, self._counter, variables, process_env, log_path, timeout)
+            self._builds[build_id] = build
+            if idempotency_token:
+                self._by_token[idempotency_token] = (time.monotonic(), build_id)
+            if self._running_count() < self.max_running:
+                self._launch(build)
+            else:
+                self._queued.append(build)
+            return build.describe(self.region, self.account)
+
+    def _running_count(self) -> int:
+        return sum(1 for b in self._builds.values() if b.process is not None and not b.finished)
+
+    def _launch(self, build: Build) -> None:
+        """Start the build's runner (the lock is held)."""
+        with build.log_path.open("wb") as log:
+            build.process = subprocess.Popen(
+                self.command,
                 cwd=REPO_ROOT,
-                env=process_env,
+                env=build.process_env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        with self._lock:
-            self._counter += 1
-            build = Build(build_id, project, self._counter, variables, process, log_path, timeout)
-            self._builds[build_id] = build
-            if idempotency_token:
-                self._by_token[idempotency_token] = (time.monotonic(), build_id)
         _write_pid_file(self.log_dir, build)
-        threading.Thread(
-            target=self._enforce_timeout, args=(build,), name=f"build-timeout-{build.number}", daemon=True
-        ).start()
-        return build.describe(self.region, self.account)
+        threading.Thread(target=self._run, args=(build,), name=f"build-{build.number}", daemon=True).start()
 
     def describe(self, build_ids: list[str]) -> list[dict[str, Any]]:
-        return [self._builds[i].describe(self.region, self.account) for i in build_ids if i in self._builds]
+        with self._lock:
+            return [
+                self._builds[i].describe(self.region, self.account) for i in build_ids if i in self._builds
+            ]
 
     def stop(self, build_id: str) -> dict[str, Any]:
-        build = self._builds[build_id]
-        if build.process.poll() is None:
-            build.stop_requested = True
-            build.process.send_signal(signal.SIGTERM)
-            threading.Thread(target=self._kill_after_grace, args=(build,), daemon=True).start()
-        return build.describe(self.region, self.account)
+        with self._lock:
+            build = self._builds[build_id]
+            if build.process is None:
+                # Queued: it never starts.
+                if build in self._queued:
+                    self._queued.remove(build)
+                    build.stop_requested = True
+                    build.finished = True
+                    self._changed.notify_all()
+            elif build.process.poll() is None:
+                build.stop_requested = True
+                build.process.send_signal(signal.SIGTERM)
+                threading.Thread(target=self._kill_after_grace, args=(build,), daemon=True).start()
+            return build.describe(self.region, self.account)
+
+    def wait_for_end(self, build_id: str, timeout: float | None) -> bool:
+        """Block until the build has ended (its runner exited, or it was stopped while queued),
+        at most ``timeout`` seconds (None: no limit); whether it has."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while True:
+                build = self._builds.get(build_id)
+                if build is None or build.finished:
+                    return build is not None
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
 
     def wait(self, build_id: str, timeout: float | None = None) -> str:
-        self._builds[build_id].process.wait(timeout=timeout)
+        if not self.wait_for_end(build_id, timeout):
+            raise subprocess.TimeoutExpired(self.command, timeout or 0)
         return self._builds[build_id].status
 
     def for_job(self, job_id: str) -> list[dict[str, Any]]:
@@ -191,12 +269,20 @@ class LocalBuilds:
 
     def summary(self) -> list[dict[str, Any]]:
         return [
-            {"id": b.id, "jobId": b.environment.get("JOB_ID"), "pid": b.process.pid, "status": b.status}
-            for b in self._builds.values()
+            {
+                "id": b.id,
+                "jobId": b.environment.get("JOB_ID"),
+                "pid": b.process.pid if b.process is not None else None,
+                "status": b.status,
+            }
+            for b in list(self._builds.values())
         ]
 
     def running(self) -> list[str]:
-        return [i for i, b in self._builds.items() if b.process.poll() is None]
+        """Builds whose runner is running, then the queued ones, in order."""
+        with self._lock:
+            live = [i for i, b in self._builds.items() if b.process is not None and b.process.poll() is None]
+            return live + [b.id for b in self._queued]
 
     def stop_all(self, grace_seconds: float = 60.0) -> None:
         """At shutdown: ask every runner to stop safely, then wait for them to record it."""
@@ -204,26 +290,37 @@ class LocalBuilds:
             self.stop(build_id)
         deadline = time.monotonic() + grace_seconds
         for build in list(self._builds.values()):
+            if build.process is None:
+                continue
             remaining = max(0.1, deadline - time.monotonic())
             try:
                 build.process.wait(timeout=remaining)
             except subprocess.TimeoutExpired:
                 build.process.kill()
 
-    def _enforce_timeout(self, build: Build) -> None:
+    def _run(self, build: Build) -> None:
+        """Wait for the runner, enforce the build's timeout, then signal the end and start the next."""
+        process = build.process
+        assert process is not None
         try:
-            build.process.wait(timeout=build.timeout_minutes * 60)
+            process.wait(timeout=build.timeout_minutes * 60)
         except subprocess.TimeoutExpired:
             build.timed_out = True
-            build.process.send_signal(signal.SIGTERM)
+            process.send_signal(signal.SIGTERM)
             self._kill_after_grace(build)
         finally:
             # A build's container ends with its command: a terraform the runner left behind (it
             # was killed) must not go on applying, or write state, beside the next job.
-            end_build_session(build.process.pid)
+            end_build_session(process.pid)
+            with self._lock:
+                build.finished = True
+                while self._queued and self._running_count() < self.max_running:
+                    self._launch(self._queued.popleft())
+                self._changed.notify_all()
 
     @staticmethod
     def _kill_after_grace(build: Build) -> None:
+        assert build.process is not None
         try:
             build.process.wait(timeout=STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
@@ -231,6 +328,7 @@ class LocalBuilds:
 
 
 def _write_pid_file(log_dir: Path, build: Build) -> None:
+    assert build.process is not None
     (log_dir / f"{build.log_path.stem}.pid").write_text(str(build.process.pid))
 
 

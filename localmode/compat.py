@@ -1,9 +1,11 @@
 """What moto lacks for this workflow, added in one place.
 
 1. Its Step Functions interpreter forwards ``codebuild`` tasks without the ``.sync`` integration;
-   :class:`StateTaskServiceCodeBuild` adds it the way AWS documents it: ``startBuild``, then poll
+   :class:`StateTaskServiceCodeBuild` adds it the way AWS documents it: ``startBuild``, then
    ``batchGetBuilds`` until the build ends; a build that does not succeed fails the task with
    ``States.TaskFailed`` and the build as the cause; a stopped or timed-out task stops the build.
+   A local build's end wakes the task at once (:func:`wait_for_build`), where moto would look
+   every half second.
 2. Its CodeBuild records builds but runs nothing: start, describe and stop of the projects
    registered with :class:`~localmode.codebuild.LocalBuilds` go to the local runner.
 3. Its Lambda runs functions only in Docker: an invoke of a function registered here
@@ -18,6 +20,7 @@ Nothing else of the workflow is re-implemented: the ASL runs in moto's own inter
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any, Final
@@ -61,6 +64,12 @@ from moto.stepfunctions.responses import StepFunctionResponse
 from localmode.codebuild import LocalBuilds
 
 BUILD_DONE: Final = frozenset({"SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"})
+# How long a .sync task waits between looks at a build when no end is signalled (a build moto
+# keeps, the emulator unreachable): from FIRST, doubling, up to AT_MOST (moto's own interval).
+SYNC_LOOK_FIRST_SECONDS = 0.05
+SYNC_LOOK_AT_MOST_SECONDS = 0.5
+# The local builds, once install() has run: the .sync tasks wait on their ends.
+_BUILDS: LocalBuilds | None = None
 _SUPPORTED = {ResourceCondition.WaitForTaskToken, ResourceCondition.Sync}
 # The CodeBuild actions Step Functions integrates with, and their request fields (AWS's list).
 _SUPPORTED_PARAMETERS: Final[dict[str, set[str]]] = {
@@ -181,19 +190,45 @@ class StateTaskServiceCodeBuild(state_task_service_callback.StateTaskServiceCall
         callback_endpoint: Any,
         heartbeat_endpoint: Any,
     ) -> Any:
+        """moto's loop (look, sleep half a second, look again) with the sleep a wait on the build's end."""
+        assert sync_resolver is not None
+        build_id = sync_resolver.build_id if isinstance(sync_resolver, _BuildWatcher) else None
         try:
-            return super()._eval_sync(
-                env=env,
-                sync_resolver=sync_resolver,
-                timeout_seconds=timeout_seconds,
-                callback_endpoint=callback_endpoint,
-                heartbeat_endpoint=heartbeat_endpoint,
-            )
+            return wait_for_build(env.is_running, sync_resolver, _BUILDS, build_id)
         finally:
             # Stopped execution or timed-out task while the build ran: stop the build, as Step
             # Functions does for a .sync task it abandons.
             if isinstance(sync_resolver, _BuildWatcher) and not sync_resolver.ended:
                 sync_resolver.client.stop_build(id=sync_resolver.build_id)
+
+
+def wait_for_build(
+    running: Callable[[], bool],
+    resolve: Callable[[], Any],
+    builds: LocalBuilds | None,
+    build_id: str | None,
+) -> Any:
+    """``resolve()`` until it answers (the build ended) or the execution stops (None).
+
+    Between looks: a local build's end wakes this at once; otherwise (not a local build, or it
+    ended but the look failed: the emulator restarting) the wait backs off from
+    SYNC_LOOK_FIRST_SECONDS to SYNC_LOOK_AT_MOST_SECONDS. While the build runs, the execution
+    is checked every SYNC_LOOK_AT_MOST_SECONDS, as moto does.
+    """
+    local = builds is not None and build_id is not None and builds.handles_build(build_id)
+    pause = SYNC_LOOK_FIRST_SECONDS
+    ended = False
+    while running():
+        result = resolve()
+        if result:
+            return result
+        if local and not ended:
+            assert builds is not None and build_id is not None
+            ended = builds.wait_for_end(build_id, SYNC_LOOK_AT_MOST_SECONDS)
+        else:
+            time.sleep(pause)
+            pause = min(pause * 2, SYNC_LOOK_AT_MOST_SECONDS)
+    return None
 
 
 def _message(ex: Exception) -> str:
@@ -340,6 +375,8 @@ def _forward_failure_cause() -> None:
 def install(builds: LocalBuilds) -> None:
     """Turn on moto's Step Functions interpreter with CodeBuild ``.sync``, the local builds and
     the registered Lambda functions."""
+    global _BUILDS  # noqa: PLW0603 - moto builds task states itself; they find the builds here
+    _BUILDS = builds
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     # The task-state factory imported the function by name: replace it where it is called.
     state_task_factory.state_task_service_for = _state_task_service_for  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from localmode import compat
-from localmode.codebuild import LocalBuilds
+from localmode.codebuild import LocalBuilds, max_builds_from_environment
 from localmode.emulator import (
     DRIFT_FUNCTION,
     EMULATOR_ACCESS_KEY,
@@ -98,7 +98,9 @@ def start_local_services(
     """Create everything in the emulator (idempotently) and turn on the workflow's execution."""
     # moto's interpreter calls AWS at localhost:$MOTO_PORT; point it at this emulator.
     os.environ["MOTO_PORT"] = str(port)
-    builds = LocalBuilds(log_dir, resources.region, EMULATOR_ACCOUNT)
+    builds = LocalBuilds(
+        log_dir, resources.region, EMULATOR_ACCOUNT, max_running=max_builds_from_environment()
+    )
     compat.install(builds)
     compat.register_function(WORKFLOW_STEPS_FUNCTION, _workflow_steps)
     compat.register_function(DRIFT_FUNCTION, _drift)
