@@ -300,7 +300,7 @@ def template(resources: Iterable[ResourceInput], existing: Usage | None = None) 
         lines += _entry(keys, given)
     for address, values in known.by_address.items():
         if address not in seen:  # wildcards and resources this configuration no longer has
-            lines += [f"  {_quoted(address)}:", *("  " + line for line in _dump(dict(values)))]
+            lines += [f"  {_quoted(address)}:", *("    " + line for line in _dump(dict(values)))]
             seen.add(address)
     if not seen:
         lines[-1] = "resource_usage: {}"
