@@ -114,7 +114,7 @@ def recommend(
         resource = inputs.get(cost.address)
         if resource is None:
             continue
-        for rule in RULES:
+        for rule in _rules_for(cost):
             found.extend(rule(context, resource, cost))
     found.extend(shared_nat_gateway(context, priced))
     kept = [r for r in found if round(r.monthly_saving, 2) > 0]
@@ -412,15 +412,35 @@ def log_retention(context: Context, resource: ResourceInput, cost: ResourceCost)
     )
 
 
-RULES: tuple[Rule, ...] = (
-    gp2_to_gp3,
-    io1_to_cheaper,
-    previous_generation,
-    graviton,
-    unattached_eip,
-    dynamodb_provisioned,
-    multi_az_non_production,
-    log_retention,
+# Rules by what they look at, so a 10,000-resource plan runs only the rules that can apply.
+BY_TYPE: dict[str, tuple[Rule, ...]] = {
+    "aws_ebs_volume": (io1_to_cheaper,),
+    "aws_eip": (unattached_eip,),
+    "aws_dynamodb_table": (dynamodb_provisioned,),
+    "aws_db_instance": (multi_az_non_production,),
+    "aws_cloudwatch_log_group": (log_retention,),
+}
+BY_PRICE_PREFIX: tuple[tuple[str, tuple[Rule, ...]], ...] = (
+    ("ebs:gp2:storage", (gp2_to_gp3,)),
+    ("ec2:", (previous_generation, graviton)),
+    ("lambda:x86:gbs", (graviton,)),
 )
+RULES: tuple[Rule, ...] = tuple(
+    dict.fromkeys(
+        [
+            *(r for rules in BY_TYPE.values() for r in rules),
+            *(r for _, rules in BY_PRICE_PREFIX for r in rules),
+        ]
+    )
+)
+
+
+def _rules_for(cost: ResourceCost) -> list[Rule]:
+    rules: list[Rule] = list(BY_TYPE.get(cost.type, ()))
+    for prefix, wanted in BY_PRICE_PREFIX:
+        if any(c.price_key.startswith(prefix) for c in cost.components):
+            rules.extend(r for r in wanted if r not in rules)
+    return rules
+
 
 __all__ = ["RULES", "environment", "recommend"]
