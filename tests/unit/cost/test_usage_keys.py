@@ -314,3 +314,29 @@ def test_sync_usage_writes_the_file_and_estimates_with_it(
 def test_usage_and_sync_usage_together_exit_2(tmp_path: Path) -> None:
     (tmp_path / "main.tf").write_text(INSTANCE)
     assert main([str(tmp_path), "--usage", "a.yml", "--sync-usage", "b.yml"]) == 2
+
+
+def test_reserved_database_hours_are_unpriced_and_storage_still_priced() -> None:
+    hcl = (
+        'resource "aws_db_instance" "d" {\n engine = "mysql"\n instance_class = "db.t3.micro"\n'
+        " allocated_storage = 20\n}"
+    )
+    answer = _answer(hcl, _by_address("aws_db_instance.d", {"reserved_instance_term": "1_year"}))
+    # 20 GB x $0.115 stays; the instance hours have no reserved price in the catalog
+    assert answer["costs"]["total"] == pytest.approx(20 * 0.115)
+    assert [u["component"] for u in answer["unpriced"]] == ["Database instance"]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # our older monthly count: 50M x $0.20; Infracost's rate: 1 write a second x 730 h x 3,600 s
+        ({"monthly_io_requests": 50_000_000}, 50 * 0.20),
+        ({"write_requests_per_sec": 1}, 1 * H * 3600 / 1e6 * 0.20),
+    ],
+)
+def test_aurora_io_from_a_monthly_count_or_a_rate(values: dict[str, Any], expected: float) -> None:
+    hcl = 'resource "aws_rds_cluster" "c" {\n engine = "aurora-mysql"\n}'
+    assert _answer(hcl, _by_address("aws_rds_cluster.c", values))["costs"]["total"] == pytest.approx(
+        expected, abs=0.01
+    )
