@@ -217,51 +217,93 @@ def io1_to_cheaper(context: Context, resource: ResourceInput, cost: ResourceCost
 # --- EC2 and Lambda -----------------------------------------------------------------------------
 
 
+# Services whose price key ends in an instance class: ec2:m5.large, rds:postgres:db.m5.large,
+# elasticache:redis:cache.m5.large, opensearch:m5.large.search, aurora/docdb like rds.
+CLASS_SERVICES = ("ec2:", "rds:", "aurora:", "docdb:", "elasticache:", "opensearch:")
+
+
+@dataclass(frozen=True, slots=True)
+class Swap:
+    component: Component
+    service: str
+    current: str
+    cheaper: str
+    monthly: float
+
+
+def _swap_class(price_key: str, family: str) -> tuple[str, str]:
+    """The price key and class with the family replaced (``db.m5.large`` -> ``db.m6g.large``)."""
+    head, _, last = price_key.rpartition(":")
+    tokens = last.split(".")
+    at = 1 if tokens[0] in ("db", "cache") else 0
+    tokens[at] = family
+    cheaper = ".".join(tokens)
+    return f"{head}:{cheaper}", cheaper
+
+
+def _family(price_key: str) -> str | None:
+    tokens = price_key.rpartition(":")[2].split(".")
+    at = 1 if tokens[0] in ("db", "cache") else 0
+    return tokens[at] if len(tokens) > at + 1 else None
+
+
 def _instance_swap(
     context: Context, cost: ResourceCost, families: Callable[[str], Iterable[str]]
-) -> Iterator[tuple[Component, str, float]]:
-    """(component, cheaper type, its monthly) for each instance-hours component."""
-    for component in _components(cost, "ec2:"):
-        if component.unit != "hours" or component.price_key.count(":") != 1:
+) -> Iterator[Swap]:
+    """The cheapest other class for each instance-hours component, where the catalog prices one."""
+    for component in cost.components:
+        if component.unit != "hours" or component.quantity is None:
             continue
-        instance_type = component.price_key.split(":", 1)[1]
-        family, _, size = instance_type.partition(".")
+        if not component.price_key.startswith(CLASS_SERVICES):
+            continue
+        family = _family(component.price_key)
+        if family is None:
+            continue
         best: tuple[float, str] | None = None
         for candidate in families(family):
-            price = context.price(f"ec2:{candidate}.{size}", cost.region)
+            key, cheaper = _swap_class(component.price_key, candidate)
+            price = context.price(key, cost.region)
             if price is not None and (best is None or price < best[0]):
-                best = (price, f"{candidate}.{size}")
+                best = (price, cheaper)
         if best is not None:
-            yield component, best[1], (component.quantity or 0.0) * best[0]
+            current = component.price_key.rpartition(":")[2]
+            service = component.price_key.split(":", 1)[0]
+            yield Swap(component, service, current, best[1], component.quantity * best[0])
+
+
+def _noun(service: str) -> str:
+    return (
+        "instance type" if service == "ec2" else "node type" if service == "elasticache" else "instance class"
+    )
 
 
 def previous_generation(
     context: Context, resource: ResourceInput, cost: ResourceCost
 ) -> Iterator[Recommendation]:
-    for component, cheaper, monthly in _instance_swap(context, cost, lambda f: CURRENT_GENERATION.get(f, ())):
-        current_type = component.price_key.split(":", 1)[1]
+    for swap in _instance_swap(context, cost, lambda f: CURRENT_GENERATION.get(f, ())):
         yield Recommendation(
             cost.address,
-            "ec2-previous-generation",
-            f"instance type {current_type} → {cheaper}",
-            component.monthly,
-            monthly,
-            f"{current_type.split('.')[0]} is a previous generation; {cheaper} is current, "
+            f"{swap.service}-previous-generation",
+            f"{_noun(swap.service)} {swap.current} → {swap.cheaper}",
+            swap.component.monthly,
+            swap.monthly,
+            f"{_family(swap.component.price_key)} is a previous generation; {swap.cheaper} is current, "
             "same vCPUs and memory.",
         )
 
 
 def graviton(context: Context, resource: ResourceInput, cost: ResourceCost) -> Iterator[Recommendation]:
-    swaps = _instance_swap(context, cost, lambda f: (GRAVITON[f],) if f in GRAVITON else ())
-    for component, cheaper, monthly in swaps:
-        current_type = component.price_key.split(":", 1)[1]
+    for swap in _instance_swap(context, cost, lambda f: (GRAVITON[f],) if f in GRAVITON else ()):
+        needs = (
+            "an arm64 AMI and arm64 builds of your software" if swap.service == "ec2" else "no code change"
+        )
         yield Recommendation(
             cost.address,
-            "ec2-graviton",
-            f"instance type {current_type} → {cheaper} (arm64)",
-            component.monthly,
-            monthly,
-            "Graviton (arm64) of the same size; needs an arm64 AMI and arm64 builds of your software.",
+            f"{swap.service}-graviton",
+            f"{_noun(swap.service)} {swap.current} → {swap.cheaper} (arm64)",
+            swap.component.monthly,
+            swap.monthly,
+            f"Graviton (arm64) of the same size; needs {needs}.",
         )
     arm = context.price("lambda:arm:gbs", cost.region)
     for component in _components(cost, "lambda:x86:gbs"):
@@ -422,7 +464,7 @@ BY_TYPE: dict[str, tuple[Rule, ...]] = {
 }
 BY_PRICE_PREFIX: tuple[tuple[str, tuple[Rule, ...]], ...] = (
     ("ebs:gp2:storage", (gp2_to_gp3,)),
-    ("ec2:", (previous_generation, graviton)),
+    *((service, (previous_generation, graviton)) for service in CLASS_SERVICES),
     ("lambda:x86:gbs", (graviton,)),
 )
 RULES: tuple[Rule, ...] = tuple(

@@ -210,3 +210,25 @@ def test_largest_saving_first() -> None:
     found = _found(_volume("io1", 100, 1000) + "\n" + _instance("m4.large"))
     savings = [r["monthlySaving"] for r in found]
     assert savings == sorted(savings, reverse=True) and savings[0] == 69.50
+
+
+def test_graviton_for_databases_and_caches() -> None:
+    # RDS PostgreSQL db.m5.large $0.178/h -> db.m6g.large $0.159/h: 129.94 against 116.07
+    [database] = _only(_database("orders", multi_az=False), "rds-graviton")
+    assert _figures(database) == (129.94, 116.07, 13.87)
+    assert database["change"] == "instance class db.m5.large → db.m6g.large (arm64)"
+    # ElastiCache Redis cache.m5.large $0.156/h x 2 nodes -> cache.m6g.large $0.149/h:
+    # 2 x 730 x 0.156 = 227.76 against 2 x 730 x 0.149 = 217.54
+    cache = (
+        'resource "aws_elasticache_cluster" "c" {\n engine = "redis"\n node_type = "cache.m5.large"\n'
+        " num_cache_nodes = 2\n}"
+    )
+    [found] = _only(cache, "elasticache-graviton")
+    assert _figures(found) == (227.76, 217.54, 10.22)
+    assert found["change"] == "node type cache.m5.large → cache.m6g.large (arm64)"
+
+
+def test_a_previous_generation_at_the_same_price_says_nothing() -> None:
+    # cache.m4.large and cache.m5.large both cost $0.156/h: no saving, no recommendation
+    cache = 'resource "aws_elasticache_cluster" "c" {\n engine = "redis"\n node_type = "cache.m4.large"\n}'
+    assert _only(cache, "elasticache-previous-generation") == []
