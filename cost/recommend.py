@@ -401,6 +401,46 @@ def dynamodb_provisioned(
     )
 
 
+# RDS gp3 (MySQL, MariaDB, PostgreSQL) includes 3,000 IOPS under 400 GB and 12,000 from 400 GB,
+# and provisions up to 64,000 (AWS RDS User Guide, "Amazon RDS DB instance storage").
+RDS_GP3_ENGINES = ("mysql", "mariadb", "postgres")
+RDS_GP3_LARGE_GB = 400.0
+RDS_GP3_MAX_IOPS = 64000.0
+
+
+def rds_io1_to_gp3(context: Context, resource: ResourceInput, cost: ResourceCost) -> Iterator[Recommendation]:
+    if resource.type != "aws_db_instance":
+        return
+    engine = (text(resource.attrs, "engine") or "").lower()
+    size, iops = number(resource.attrs, "allocated_storage"), number(resource.attrs, "iops")
+    kind = (text(resource.attrs, "storage_type") or ("io1" if iops else "gp2")).lower()
+    if kind != "io1" or size is None or iops is None or not engine.startswith(RDS_GP3_ENGINES):
+        return
+    storage = context.price("rds:storage:gp3", cost.region)
+    per_iops = context.price("rds:iops:gp3", cost.region)
+    baseline = 12000.0 if size >= RDS_GP3_LARGE_GB else 3000.0
+    if (
+        storage is None
+        or per_iops is None
+        or iops > RDS_GP3_MAX_IOPS
+        or (size < RDS_GP3_LARGE_GB and iops > baseline)
+    ):
+        return  # under 400 GB gp3 cannot provision beyond its 3,000 IOPS
+    copies = 2.0 if flag(resource.attrs, "multi_az") else 1.0
+    current = sum(c.monthly for c in cost.components if c.price_key in ("rds:storage:io1", "rds:iops:io1"))
+    recommended = copies * (size * storage + max(0.0, iops - baseline) * per_iops)
+    yield Recommendation(
+        cost.address,
+        "rds-io1-to-gp3",
+        f'storage_type = "gp3", iops = {iops:,.0f}'
+        if iops > baseline
+        else 'storage_type = "gp3" (drop iops)',
+        current,
+        recommended,
+        f"gp3 at {size:g} GB includes {baseline:,.0f} IOPS; io1 bills every provisioned IOPS.",
+    )
+
+
 def multi_az_non_production(
     context: Context, resource: ResourceInput, cost: ResourceCost
 ) -> Iterator[Recommendation]:
@@ -459,7 +499,7 @@ BY_TYPE: dict[str, tuple[Rule, ...]] = {
     "aws_ebs_volume": (io1_to_cheaper,),
     "aws_eip": (unattached_eip,),
     "aws_dynamodb_table": (dynamodb_provisioned,),
-    "aws_db_instance": (multi_az_non_production,),
+    "aws_db_instance": (multi_az_non_production, rds_io1_to_gp3),
     "aws_cloudwatch_log_group": (log_retention,),
 }
 BY_PRICE_PREFIX: tuple[tuple[str, tuple[Rule, ...]], ...] = (

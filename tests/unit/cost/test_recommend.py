@@ -232,3 +232,17 @@ def test_a_previous_generation_at_the_same_price_says_nothing() -> None:
     # cache.m4.large and cache.m5.large both cost $0.156/h: no saving, no recommendation
     cache = 'resource "aws_elasticache_cluster" "c" {\n engine = "redis"\n node_type = "cache.m4.large"\n}'
     assert _only(cache, "elasticache-previous-generation") == []
+
+
+def test_rds_io1_to_gp3_where_the_iops_fit() -> None:
+    # 500 GB io1 with 10,000 IOPS: 500 x $0.125 + 10,000 x $0.10 = 1,062.50.
+    # gp3 at 500 GB includes 12,000 IOPS: 500 x $0.115 = 57.50
+    hcl = (
+        'resource "aws_db_instance" "d" {\n engine = "postgres"\n instance_class = "db.m5.large"\n'
+        ' allocated_storage = 500\n storage_type = "io1"\n iops = 10000\n}'
+    )
+    [found] = _only(hcl, "rds-io1-to-gp3")
+    assert _figures(found) == (1062.50, 57.50, 1005.00)
+    # under 400 GB gp3 stops at 3,000 IOPS: 100 GB with 5,000 IOPS stays on io1
+    small = hcl.replace("500", "100").replace("10000", "5000")
+    assert _only(small, "rds-io1-to-gp3") == []
