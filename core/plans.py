@@ -712,24 +712,46 @@ def _value_text(value: Any, *, sensitive: bool) -> str:
 
 
 def _cost_lines(cost: Mapping[str, Any]) -> list[str]:
-    currency = cost.get("currency") if isinstance(cost.get("currency"), str) else "USD"
+    currency = str(cost.get("currency")) if isinstance(cost.get("currency"), str) else "USD"
     prior, proposed, delta = (_number(cost.get(k)) for k in ("prior", "proposed", "delta"))
+    priced, total, free, unpriced = (_count(cost.get(k)) for k in ("priced", "total", "free", "unpriced"))
+    # Unpriced resources make the proposed total a floor: it is shown as one.
+    floor = "≥ " if unpriced or cost.get("lowerBound") is True else ""
     if proposed is None:
         line = "**Monthly cost:** unknown"
     elif prior is None:
-        line = f"**Monthly cost:** {_money(proposed, str(currency))}"
+        line = f"**Monthly cost:** {floor}{_money(proposed, currency)}"
     else:
-        line = f"**Monthly cost:** {_money(prior, str(currency))} → {_money(proposed, str(currency))}"
+        line = f"**Monthly cost:** {_money(prior, currency)} → {floor}{_money(proposed, currency)}"
     if delta is not None and proposed is not None:
         sign = "-" if delta < 0 else "+"
-        line += f" ({sign}{_money(abs(delta), str(currency))})"
+        line += f" ({sign}{_money(abs(delta), currency)})"
     lines = [line]
-    priced, total, unpriced = (_count(cost.get(k)) for k in ("priced", "total", "unpriced"))
     if total:
-        coverage = f"{priced} of {total} resources priced"
+        coverage = f"{priced} of {total} resources priced, {free} free, {unpriced} unpriced"
         if unpriced:
-            coverage += f"; {unpriced} could not be priced, so the total is a lower bound"
+            coverage += ", so the total is a lower bound"
         lines += ["", coverage + "."]
+    warnings = cost.get("warnings")
+    for warning in warnings if isinstance(warnings, list) else []:
+        if isinstance(warning, str) and "lower bound" not in warning and "floor" not in warning:
+            lines += ["", f"> {_escape_text(warning)}"]
+    lines += _recommendation_lines(cost.get("recommendations"), currency)
+    return lines
+
+
+def _recommendation_lines(found: Any, currency: str) -> list[str]:
+    rows = [r for r in found if isinstance(r, Mapping)] if isinstance(found, list) else []
+    if not rows:
+        return []
+    lines = ["", "| Saving a month | Resource | Change |", "|--:|---|---|"]
+    for row in rows:
+        saving = _number(row.get("monthlySaving"))
+        lines.append(
+            f"| {_money(saving or 0.0, currency)} "
+            f"| {_code_span(str(row.get('address', '')), table=True)} "
+            f"| {_code_span(str(row.get('change', '')), table=True)} |"
+        )
     return lines
 
 

@@ -62,6 +62,10 @@ class PlanCost(BaseModel):
     lowerBound: Annotated[
         bool, Field(description="Some resources are unpriced: the totals are at least this.")
     ] = False
+    warnings: list[str] = []
+    recommendations: Annotated[
+        list[dict[str, Any]], Field(description="The largest savings found (see CostsOut.recommendations).")
+    ] = []
 
 
 class JobPlan(BaseModel):
@@ -321,9 +325,30 @@ class CostBreakdown(BaseModel):
         float, Field(description="Monitoring, keys, secrets, queues: so the categories add up to total.")
     ] = 0.0
     total: float
+    totalIsLowerBound: Annotated[
+        bool, Field(description="Some resources could not be priced: the real total is at least this.")
+    ] = False
     resourceCounts: dict[str, int]
     currency: Literal["USD"] = "USD"
     period: Literal["monthly"] = "monthly"
+
+
+class CostCoverage(BaseModel):
+    resources: int
+    priced: int
+    free: int
+    unpriced: Annotated[int, Field(description="Unpriced types, and priced types with an unpriced part.")]
+    summary: Annotated[str, Field(description='"N of M resources priced, K free, U unpriced".')]
+
+
+class CostRecommendation(BaseModel):
+    address: str
+    rule: Annotated[str, Field(description="Which rule found it (ebs-gp2-to-gp3, ec2-graviton, ...).")]
+    change: Annotated[str, Field(description="The change to make to the configuration.")]
+    currentMonthly: float
+    recommendedMonthly: float
+    monthlySaving: float
+    reason: str
 
 
 class CostsOut(BaseModel):
@@ -344,6 +369,16 @@ class CostsOut(BaseModel):
     prior: float | None = None
     proposed: float | None = None
     delta: float | None = None
+    coverage: CostCoverage | None = None
+    totalText: Annotated[
+        str | None, Field(description='The total as people read it: "$12.34", or "≥ $12.34" when a floor.')
+    ] = None
+    warnings: Annotated[
+        list[str], Field(description="What makes the total less than an estimate (nothing priced, unpriced).")
+    ] = []
+    recommendations: Annotated[
+        list[CostRecommendation], Field(description="Cheaper equivalents, largest monthly saving first.")
+    ] = []
 
 
 class HealthOut(BaseModel):

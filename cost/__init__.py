@@ -11,10 +11,13 @@ The API, the runner and the command line call one function::
         usage=usage_yaml_dict,   # optional: Infracost usage-file format (version 0.1)
         default_region="us-east-1",
     )
-    report.to_dict()  # {"costs": {...}, "resources": [...], "unpriced": [...], ...}
+    report.to_dict()  # {"costs": {...}, "resources": [...], "unpriced": [...], "coverage": {...},
+                      #  "totalText": "≥ $12.34", "warnings": [...], "recommendations": [...], ...}
 
 Prices come from the bundled catalog ``data/prices.json.gz`` (see ``catalog``): every price
-names its source and date; anything without a sourced price is reported as unpriced, never $0.
+names its source and date; anything without a sourced price is reported as unpriced, never $0,
+and makes the total a lower bound. ``usage_keys`` lists the usage keys each priced type reads
+(Infracost's names); ``recommend`` finds cheaper equivalents with their monthly saving.
 """
 
 from cost.catalog import PriceCatalog, load_catalog

@@ -112,14 +112,24 @@ class Bill:
         )
 
     def tiered(
-        self, name: str, tiers: list[tuple[float, str]], usage_key: str, unit: str, scale: float
+        self,
+        name: str,
+        tiers: list[tuple[float, str]],
+        usage_key: str,
+        unit: str,
+        scale: float,
+        *,
+        factor: float = 1.0,
     ) -> None:
-        """Usage billed in tiers: ``tiers`` is [(tier size in usage units, price key), ...]."""
+        """Usage billed in tiers: ``tiers`` is [(tier size in usage units, price key), ...].
+
+        ``factor`` turns the usage figure into billed units before tiering (a 100 KB message
+        bills as four 32 KB ones)."""
         value = lookup(self.usage_values, usage_key)
         if value is None:
             self.metered(name, tiers[0][1], None, unit)
             return
-        remaining = value
+        remaining = value * factor
         for number, (size, key) in enumerate(tiers):
             if remaining <= 0 and number > 0:
                 break
@@ -127,8 +137,29 @@ class Bill:
             self.metered(f"{name} (tier {number + 1})", key, used * scale, unit)
             remaining -= used
 
-    def usage_value(self, usage_key: str) -> float | None:
-        return lookup(self.usage_values, usage_key)
+    def usage_value(self, *usage_keys: str) -> float | None:
+        """The first of ``usage_keys`` the usage gives (later ones are older spellings we accept)."""
+        for usage_key in usage_keys:
+            value = lookup(self.usage_values, usage_key)
+            if value is not None:
+                return value
+        return None
+
+    def optional(self, name: str, key: str, quantity: float | None, unit: str) -> None:
+        """A usage-based component the catalog may not price: listed at $0 when it has a price and
+        no usage; unpriced only when the usage file gives a quantity nobody can price."""
+        if self.catalog.lookup(key, self.region) is None and quantity is None:
+            return
+        self.metered(name, key, quantity, unit)
+
+    def optional_usage(self, name: str, key: str, usage_key: str, unit: str, scale: float = 1.0) -> None:
+        value = lookup(self.usage_values, usage_key)
+        self.optional(name, key, None if value is None else value * scale, unit)
+
+    def text_usage(self, usage_key: str) -> str | None:
+        """A usage value that is a word (``operating_system: windows``), lower case."""
+        value = self.usage_values.get(usage_key)
+        return value.strip().lower() if isinstance(value, str) and value.strip() else None
 
     def missing(self, name: str, key: str) -> None:
         self.cost.unpriced.append(f"{name}: no list price in the catalog for {key} in {self.region}")

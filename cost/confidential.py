@@ -28,7 +28,7 @@ from cost.model import REDACTED, ResourceInput
 MIN_RAW_LENGTH: Final = 3
 _REGION: Final = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")
 # The text fields that print attribute values; addresses, types and catalog keys are left as is.
-_NAMED_FIELDS: Final = ("name", "component", "reason", "region")
+_NAMED_FIELDS: Final = ("name", "component", "reason", "region", "change")
 
 
 def _string_leaves(value: Any) -> Iterator[str]:

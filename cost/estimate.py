@@ -13,6 +13,7 @@ from cost.confidential import Confidential
 from cost.hcl_input import resources_from_hcl
 from cost.model import ResourceCost, ResourceInput
 from cost.plan_input import PlanReader, resources_from_state
+from cost.recommend import recommend
 from cost.registry import FREE_TYPES, PRICERS
 from cost.report import CostReport
 from cost.usage import EMPTY, Usage, parse_usage
@@ -71,6 +72,32 @@ def estimate(
     return report
 
 
+def resources_of(
+    *,
+    plan: Mapping[str, Any] | None = None,
+    files: Mapping[str, str] | None = None,
+    variables: Mapping[str, Any] | None = None,
+    default_region: str = "us-east-1",
+    catalog: PriceCatalog | None = None,
+) -> list[ResourceInput]:
+    """The resources an estimate would price (for the usage template), sanitized the same way."""
+    prices = catalog or load_catalog()
+    confidential = Confidential(vocabulary=prices.vocabulary)
+    if plan is not None:
+        found = SecretCollector()
+        plan = redact_plan(plan, {}, found)
+        confidential.add_variables(
+            {n: v.get("value") for n, v in (plan.get("variables") or {}).items() if isinstance(v, Mapping)}
+        )
+        confidential.secrets |= found.values
+        proposed = PlanReader(plan, default_region).proposed()
+    elif files is not None:
+        proposed = resources_from_hcl(files, variables, default_region, confidential)
+    else:
+        raise ValueError("give a plan or HCL files")
+    return confidential.sanitize(proposed)
+
+
 def price_resources(
     resources: Iterable[ResourceInput], catalog: PriceCatalog, usage: Usage = EMPTY, region: str = "us-east-1"
 ) -> CostReport:
@@ -95,6 +122,7 @@ def price_resources(
         used_sources.update(c.source for c in cost.components)
         report.resources.append(cost)
     report.resource_counts = counts
+    report.recommendations = recommend(items, report.resources, catalog)
     regions = Counter(r.region for r in items if r.type in PRICERS)
     if regions:
         report.region = regions.most_common(1)[0][0]

@@ -57,3 +57,30 @@ class ResourceCost:
     @property
     def monthly(self) -> float:
         return sum(c.monthly for c in self.components)
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """A cheaper equivalent for one resource: the change to make and what it saves a month."""
+
+    address: str
+    rule: str
+    change: str
+    current_monthly: float
+    recommended_monthly: float
+    reason: str
+
+    @property
+    def monthly_saving(self) -> float:
+        return self.current_monthly - self.recommended_monthly
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "rule": self.rule,
+            "change": self.change,
+            "currentMonthly": round(self.current_monthly + 0.0, 2),
+            "recommendedMonthly": round(self.recommended_monthly + 0.0, 2),
+            "monthlySaving": round(self.monthly_saving + 0.0, 2),
+            "reason": self.reason,
+        }

@@ -10,7 +10,9 @@
       aws_instance.web[*]:            # every instance of a counted resource
         ...
 
-An address entry wins over a wildcard entry, which wins over the per-type default; keys merge.
+A ``[*]`` matches any index, anywhere in the address (``module.app[*].aws_instance.web[*]``).
+An address entry wins over a wildcard entry, which wins over the per-type default; keys merge
+(among wildcards, the one with fewer ``[*]`` wins).
 """
 
 from __future__ import annotations
@@ -24,27 +26,52 @@ from typing import Any
 import yaml
 
 SUPPORTED_VERSIONS = ("0.1",)
-_INDEX = re.compile(r"\[[^\[\]]*\]$")
+WILDCARD = "[*]"
 
 
 class UsageError(ValueError):
     """The usage document is not in the accepted format."""
 
 
+def _pattern(address: str) -> re.Pattern[str]:
+    parts = address.split(WILDCARD)
+    return re.compile(r"\[[^\[\]]*\]".join(re.escape(p) for p in parts) + r"\Z")
+
+
 @dataclass(frozen=True)
 class Usage:
     by_address: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     by_type: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    _wildcards: tuple[tuple[re.Pattern[str], Mapping[str, Any]], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
+
+    def __post_init__(self) -> None:
+        # Most stars first, so the more specific pattern merges last and wins.
+        keys = sorted((k for k in self.by_address if WILDCARD in k), key=lambda k: -k.count(WILDCARD))
+        object.__setattr__(self, "_wildcards", tuple((_pattern(k), self.by_address[k]) for k in keys))
 
     def for_resource(self, address: str, resource_type: str) -> Mapping[str, Any]:
         if not self.by_address and not self.by_type:
             return {}
-        merged: dict[str, Any] = dict(self.by_type.get(resource_type, {}))
-        wildcard = _INDEX.sub("[*]", address)
-        if wildcard != address:
-            merged.update(self.by_address.get(wildcard, {}))
-        merged.update(self.by_address.get(address, {}))
-        return merged
+        merged: dict[str, Any] = _merge({}, self.by_type.get(resource_type, {}))
+        for pattern, values in self._wildcards:
+            if pattern.match(address):
+                _merge(merged, values)
+        return _merge(merged, self.by_address.get(address, {}))
+
+
+def _merge(into: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Keys merge, and so do nested sections (``standard:`` of an S3 bucket)."""
+    for key, value in values.items():
+        current = into.get(key)
+        if isinstance(value, Mapping) and isinstance(current, dict):
+            _merge(current, value)
+        elif isinstance(value, Mapping):
+            into[key] = _merge({}, value)
+        else:
+            into[key] = value
+    return into
 
 
 EMPTY = Usage()

@@ -124,11 +124,36 @@ def _root_and_extra_volumes(bill: Bill, attrs: Mapping[str, Any], count: float) 
         )
 
 
-def _instance_hours(bill: Bill, instance_type: str | None, count: float, label: str = "Instance") -> None:
+def _instance_hours(
+    bill: Bill, instance_type: str | None, count: float, label: str = "Instance", hours: float | None = None
+) -> None:
     if instance_type is None:
         bill.unknown(f"{label} hours", "instance type is not known before apply")
         return
-    bill.hourly(f"{label} hours ({instance_type}, on-demand, Linux)", f"ec2:{instance_type}", count)
+    system = bill.text_usage("operating_system") or "linux"
+    if system != "linux":
+        bill.unknown(f"{label} hours", f"operating system {system} is not in the catalog (Linux prices only)")
+        return
+    if bill.text_usage("reserved_instance_type") or bill.text_usage("reserved_instance_term"):
+        bill.unknown(f"{label} hours", "reserved instance prices are not in the catalog (on-demand only)")
+        return
+    name = f"{label} hours ({instance_type}, on-demand, Linux)"
+    if hours is None:
+        bill.hourly(name, f"ec2:{instance_type}", count)
+    else:
+        bill.fixed(name, f"ec2:{instance_type}", hours * count, "hours")
+    _cpu_credits(bill, instance_type, count)
+
+
+def _cpu_credits(bill: Bill, instance_type: str, count: float) -> None:
+    """Burstable (T) instances in unlimited mode bill vCPU-hours spent above their baseline."""
+    family = instance_type.split(".", 1)[0]
+    if not family.startswith("t"):
+        return
+    credit_hours = bill.usage_value("monthly_cpu_credit_hrs")
+    vcpus = bill.usage_value("vcpu_count")
+    quantity = None if credit_hours is None else credit_hours * (vcpus or 1.0) * count
+    bill.optional("CPU credits", f"ec2:cpu_credits:{family}", quantity, "vCPU-hours")
 
 
 def _ebs_optimized(bill: Bill, attrs: Mapping[str, Any], instance_type: str | None, count: float) -> None:
@@ -144,7 +169,8 @@ def instance(bill: Bill) -> None:
     if tenancy in ("dedicated", "host"):
         bill.unknown("Instance hours", f"{tenancy} tenancy is not in the catalog (shared tenancy only)")
     else:
-        _instance_hours(bill, text(attrs, "instance_type"), 1.0)
+        # monthly_hrs: an instance stopped part of the month; its volumes bill all month regardless.
+        _instance_hours(bill, text(attrs, "instance_type"), 1.0, hours=bill.usage_value("monthly_hrs"))
         _ebs_optimized(bill, attrs, text(attrs, "instance_type"), 1.0)
     _root_and_extra_volumes(bill, attrs, 1.0)
 
@@ -256,7 +282,7 @@ def lambda_function(bill: Bill) -> None:
     memory_gb = (number(attrs, "memory_size", 128.0) or 128.0) / 1024.0
     ephemeral_gb = (number(first_block(attrs, "ephemeral_storage"), "size", 512.0) or 512.0) / 1024.0
     requests = bill.usage_value("monthly_requests")
-    duration_ms = bill.usage_value("request_duration_ms")
+    duration_ms = bill.usage_value("request_duration_ms", "average_request_duration")
     seconds = None if requests is None or duration_ms is None else requests * duration_ms / 1000.0
     bill.usage("Requests", "lambda:requests", "monthly_requests", "1M requests", 1e-6)
     bill.metered(

@@ -48,9 +48,24 @@ def db_instance(bill: Bill) -> None:
         key = ""
     if klass is None or not key:
         bill.unknown("Database instance", f"engine {engine or '?'} / class {klass or '?'} is not known")
+    elif reserved(bill):
+        bill.unknown("Database instance", "reserved instance prices are not in the catalog (on-demand only)")
     else:
         # Multi-AZ bills the primary and the standby: two instance-hours per hour (catalog rule).
         bill.hourly(f"Database instance ({engine}, {klass}, {deployment})", key, copies)
+    storage_type = _db_storage(bill, engine, copies, deployment)
+    if storage_type == "standard":
+        bill.optional_usage(
+            "Magnetic storage I/O", "rds:io:standard", "monthly_standard_io_requests", "1M requests", 1e-6
+        )
+    bill.usage("Additional backup storage", "rds:backup", "additional_backup_storage_gb", "GB-months")
+    _performance_insights(bill)
+    _db_cpu_credits(bill, klass)
+
+
+def _db_storage(bill: Bill, engine: str, copies: float, deployment: str) -> str:
+    """The instance's storage and provisioned IOPS; returns the storage type."""
+    attrs = bill.attrs
     iops = number(attrs, "iops")
     storage_type = (text(attrs, "storage_type") or ("io1" if iops else "gp2")).lower()
     storage_gb = number(attrs, "allocated_storage")
@@ -81,7 +96,31 @@ def db_instance(bill: Bill) -> None:
                     (iops - baseline) * copies,
                     "IOPS-months",
                 )
-    bill.usage("Additional backup storage", "rds:backup", "additional_backup_storage_gb", "GB-months")
+    return storage_type
+
+
+def reserved(bill: Bill) -> bool:
+    """The usage file asks for reserved pricing, which the catalog does not hold."""
+    return bool(bill.text_usage("reserved_instance_term") or bill.text_usage("reserved_instance_type"))
+
+
+def _performance_insights(bill: Bill) -> None:
+    bill.optional_usage(
+        "Performance Insights API requests",
+        "rds:pi:requests",
+        "monthly_additional_performance_insights_requests",
+        "1k requests",
+        1e-3,
+    )
+
+
+def _db_cpu_credits(bill: Bill, klass: str | None, prefix: str = "rds") -> None:
+    family = (klass or "").removeprefix("db.").split(".", 1)[0]
+    if not family.startswith("t"):
+        return
+    bill.optional_usage(
+        "CPU credits", f"{prefix}:cpu_credits:{family}", "monthly_cpu_credit_hrs", "vCPU-hours"
+    )
 
 
 def rds_cluster(bill: Bill) -> None:
@@ -97,8 +136,31 @@ def rds_cluster(bill: Bill) -> None:
     elif blocks(attrs, "serverlessv2_scaling_configuration"):
         bill.unknown("Aurora Serverless v2 capacity", "no sourced ACU price in the catalog")
     bill.usage("Storage", "aurora:storage", "storage_gb", "GB-months")
-    bill.usage("I/O requests", "aurora:io", "monthly_io_requests", "1M requests", 1e-6)
+    bill.metered("I/O requests", "aurora:io", aurora_io_requests(bill), "1M requests")
     bill.usage("Backup storage", "aurora:backup", "backup_snapshot_size_gb", "GB-months")
+    statements = bill.usage_value("average_statements_per_hr")
+    records = bill.usage_value("change_records_per_statement")
+    window = bill.usage_value("backtrack_window_hrs")
+    # Backtrack bills the change records it keeps, every hour of the month.
+    known = statements is not None and records is not None and window is not None
+    stored = (statements or 0.0) * (records or 0.0) * (window or 0.0) if known else None
+    bill.optional(
+        "Backtrack change records",
+        "aurora:backtrack",
+        None if stored is None else stored * HOURS_PER_MONTH * 1e-6,
+        "1M change-record-hours",
+    )
+    bill.optional_usage("Snapshot export", "aurora:snapshot_export", "snapshot_export_size_gb", "GB")
+
+
+def aurora_io_requests(bill: Bill) -> float | None:
+    """Millions of I/O requests a month: Infracost's reads and writes per second, or a monthly count."""
+    writes = bill.usage_value("write_requests_per_sec")
+    reads = bill.usage_value("read_requests_per_sec")
+    if writes is not None or reads is not None:
+        return ((writes or 0.0) + (reads or 0.0)) * HOURS_PER_MONTH * 3600 * 1e-6
+    monthly = bill.usage_value("monthly_io_requests")
+    return None if monthly is None else monthly * 1e-6
 
 
 def rds_cluster_instance(bill: Bill) -> None:
@@ -115,7 +177,12 @@ def rds_cluster_instance(bill: Bill) -> None:
     if klass is None or mapped is None:
         bill.unknown("Database instance", f"engine {engine} / class {klass or '?'} is not known")
         return
+    if reserved(bill):
+        bill.unknown("Database instance", "reserved instance prices are not in the catalog (on-demand only)")
+        return
     bill.hourly(f"Database instance ({mapped}, {klass})", f"aurora:{mapped}:{klass}")
+    _performance_insights(bill)
+    _db_cpu_credits(bill, klass, "aurora")
 
 
 def _cache_engine(engine: str | None) -> str:
@@ -132,6 +199,9 @@ def elasticache_cluster(bill: Bill) -> None:
         return
     engine = _cache_engine(text(attrs, "engine"))
     nodes = number(attrs, "num_cache_nodes", 1.0) or 1.0
+    if reserved(bill):
+        bill.unknown("Cache nodes", "reserved node prices are not in the catalog (on-demand only)")
+        return
     bill.hourly(
         f"Cache nodes ({engine}, {node_type} x {nodes:g})", f"elasticache:{engine}:{node_type}", nodes
     )
@@ -149,6 +219,9 @@ def elasticache_replication_group(bill: Bill) -> None:
         clusters = groups * (replicas + 1.0)
     if node_type is None:
         bill.unknown("Cache nodes", "node_type is not known")
+        return
+    if reserved(bill):
+        bill.unknown("Cache nodes", "reserved node prices are not in the catalog (on-demand only)")
         return
     bill.hourly(
         f"Cache nodes ({engine}, {node_type} x {clusters:g})", f"elasticache:{engine}:{node_type}", clusters
@@ -169,6 +242,17 @@ def dynamodb_table(bill: Bill) -> None:
     bill.usage("Data storage", "dynamodb:storage", "storage_gb", "GB-months")
     if first_block(attrs, "point_in_time_recovery").get("enabled") is True:
         bill.usage("Point-in-time recovery storage", "dynamodb:pitr", "pitr_backup_storage_gb", "GB-months")
+    bill.optional_usage(
+        "On-demand backup storage", "dynamodb:backup", "on_demand_backup_storage_gb", "GB-months"
+    )
+    bill.optional_usage("Restored data", "dynamodb:restore", "monthly_data_restored_gb", "GB")
+    bill.optional_usage(
+        "Streams read request units",
+        "dynamodb:streams:rru",
+        "monthly_streams_read_request_units",
+        "100k units",
+        1e-5,
+    )
     for replica in blocks(attrs, "replica"):
         bill.unknown(
             f"Global table replica ({text(replica, 'region_name', '?')})",
@@ -184,6 +268,7 @@ def docdb_cluster_instance(bill: Bill) -> None:
         bill.hourly(f"Database instance ({klass})", f"docdb:{klass}")
     bill.usage("Storage", "docdb:storage", "data_storage_gb", "GB-months")
     bill.usage("I/O requests", "docdb:io", "monthly_io_requests", "1M requests", 1e-6)
+    _db_cpu_credits(bill, klass, "docdb")
 
 
 def redshift_cluster(bill: Bill) -> None:
@@ -193,6 +278,16 @@ def redshift_cluster(bill: Bill) -> None:
         bill.unknown("Nodes", "node_type is not known")
         return
     bill.hourly(f"Nodes ({node_type} x {nodes:g})", f"redshift:{node_type}", nodes)
+    bill.optional_usage("Managed storage", "redshift:managed_storage", "managed_storage_gb", "GB-months")
+    bill.optional_usage(
+        "Concurrency scaling",
+        f"redshift:{node_type}",
+        "excess_concurrency_scaling_secs",
+        "node-hours",
+        nodes / 3600.0,
+    )
+    bill.optional_usage("Spectrum", "redshift:spectrum", "spectrum_data_scanned_tb", "TB")
+    bill.optional_usage("Backup storage", "redshift:backup", "backup_storage_gb", "GB-months")
 
 
 def opensearch_domain(bill: Bill) -> None:

@@ -22,24 +22,105 @@ def ebs_volume(bill: Bill) -> None:
 def ebs_snapshot(bill: Bill) -> None:
     # Snapshots store changed blocks only, so their size is usage, not the volume's size.
     bill.usage("Snapshot storage", "ebs:snapshot", "monthly_storage_gb", "GB-months")
+    bill.optional_usage("Fast snapshot restore", "ebs:fsr", "fast_snapshot_restore_hours", "DSU-hours")
+    bill.optional_usage(
+        "ListChangedBlocks & ListSnapshotBlocks API requests",
+        "ebs:direct:list",
+        "monthly_list_block_requests",
+        "1k requests",
+        1e-3,
+    )
+    bill.optional_usage(
+        "GetSnapshotBlock API requests", "ebs:direct:get", "monthly_get_block_requests", "1k requests", 1e-3
+    )
+    bill.optional_usage(
+        "PutSnapshotBlock API requests", "ebs:direct:put", "monthly_put_block_requests", "1k requests", 1e-3
+    )
+
+
+# Infracost's usage-file sections for S3 storage classes -> (label, catalog class key).
+S3_CLASSES = (
+    ("standard", "Standard", "standard"),
+    ("intelligent_tiering", "Intelligent-Tiering", "intelligent_tiering"),
+    ("standard_infrequent_access", "Standard-IA", "standard_ia"),
+    ("one_zone_infrequent_access", "One Zone-IA", "onezone_ia"),
+    ("glacier_flexible_retrieval", "Glacier Flexible Retrieval", "glacier"),
+    ("glacier_deep_archive", "Glacier Deep Archive", "deep_archive"),
+)
+# (usage key inside a class section, component, price-key suffix, unit, scale to the price's unit)
+S3_DIMENSIONS = (
+    ("storage_gb", "storage", "storage", "GB-months", 1.0),
+    ("frequent_access_storage_gb", "frequent access storage", "frequent", "GB-months", 1.0),
+    ("infrequent_access_storage_gb", "infrequent access storage", "infrequent", "GB-months", 1.0),
+    ("monitored_objects", "monitoring", "monitoring", "1k objects", 1e-3),
+    ("monthly_tier_1_requests", "PUT, COPY, POST, LIST requests", "tier1", "1k requests", 1e-3),
+    ("monthly_tier_2_requests", "GET, SELECT and other requests", "tier2", "1k requests", 1e-3),
+    ("monthly_lifecycle_transition_requests", "lifecycle transitions", "transition", "1k requests", 1e-3),
+    ("monthly_data_retrieval_gb", "data retrieval", "retrieval", "GB", 1.0),
+    ("monthly_select_data_scanned_gb", "Select data scanned", "select_scanned", "GB", 1.0),
+    ("monthly_select_data_returned_gb", "Select data returned", "select_returned", "GB", 1.0),
+    (
+        "monthly_standard_data_retrieval_requests",
+        "standard retrieval requests",
+        "std_req",
+        "1k requests",
+        1e-3,
+    ),
+    (
+        "monthly_expedited_data_retrieval_requests",
+        "expedited retrieval requests",
+        "exp_req",
+        "1k requests",
+        1e-3,
+    ),
+    ("monthly_bulk_data_retrieval_requests", "bulk retrieval requests", "bulk_req", "1k requests", 1e-3),
+    ("monthly_standard_data_retrieval_gb", "standard retrieval", "std_gb", "GB", 1.0),
+    ("monthly_expedited_data_retrieval_gb", "expedited retrieval", "exp_gb", "GB", 1.0),
+    ("monthly_bulk_data_retrieval_gb", "bulk retrieval", "bulk_gb", "GB", 1.0),
+    ("monthly_standard_select_data_scanned_gb", "Select scanned (standard)", "std_select_scanned", "GB", 1.0),
+    (
+        "monthly_standard_select_data_returned_gb",
+        "Select returned (standard)",
+        "std_select_returned",
+        "GB",
+        1.0,
+    ),
+    ("monthly_bulk_select_data_scanned_gb", "Select scanned (bulk)", "bulk_select_scanned", "GB", 1.0),
+    ("monthly_bulk_select_data_returned_gb", "Select returned (bulk)", "bulk_select_returned", "GB", 1.0),
+    (
+        "monthly_expedited_select_data_scanned_gb",
+        "Select scanned (expedited)",
+        "exp_select_scanned",
+        "GB",
+        1.0,
+    ),
+    (
+        "monthly_expedited_select_data_returned_gb",
+        "Select returned (expedited)",
+        "exp_select_returned",
+        "GB",
+        1.0,
+    ),
+    ("early_delete_gb", "early deletion", "early_delete", "GB", 1.0),
+)
+# What the bucket shows as usage-based even before anyone gives usage (Infracost shows the same).
+S3_ALWAYS = {
+    ("standard", "storage_gb"),
+    ("standard", "monthly_tier_1_requests"),
+    ("standard", "monthly_tier_2_requests"),
+}
 
 
 def s3_bucket(bill: Bill) -> None:
-    bill.usage("Standard storage", "s3:standard:storage", "standard.storage_gb", "GB-months")
-    bill.usage(
-        "PUT, COPY, POST, LIST requests",
-        "s3:standard:tier1",
-        "standard.monthly_tier_1_requests",
-        "1k requests",
-        1e-3,
-    )
-    bill.usage(
-        "GET, SELECT and other requests",
-        "s3:standard:tier2",
-        "standard.monthly_tier_2_requests",
-        "1k requests",
-        1e-3,
-    )
+    for section, label, klass in S3_CLASSES:
+        for usage_key, what, suffix, unit, scale in S3_DIMENSIONS:
+            name = f"{label} {what}"
+            key = f"s3:{klass}:{suffix}"
+            if (section, usage_key) in S3_ALWAYS:
+                bill.usage(name[0].upper() + name[1:], key, f"{section}.{usage_key}", unit, scale)
+            else:
+                bill.optional_usage(name, key, f"{section}.{usage_key}", unit, scale)
+    bill.optional_usage("Object tagging", "s3:tags", "object_tags", "10k tags", 1e-4)
 
 
 def efs_file_system(bill: Bill) -> None:

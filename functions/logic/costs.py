@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.records import DeploymentStatus, stored_json
-from core.responses import CostBreakdown, CostsOut
+from core.responses import CostBreakdown, CostCoverage, CostRecommendation, CostsOut
 from cost import estimate
 from functions.logic.projects import ProjectReaders, require_project
 from functions.models.exceptions import NothingToShow
@@ -60,4 +60,8 @@ def project_costs(readers: ProjectReaders, project_id: str) -> CostsOut:
         prior=data.get("prior"),
         proposed=data.get("proposed"),
         delta=data.get("delta"),
+        coverage=CostCoverage(**data["coverage"]),
+        totalText=data.get("totalText"),
+        warnings=data.get("warnings", []),
+        recommendations=[CostRecommendation(**r) for r in data.get("recommendations", [])],
     )

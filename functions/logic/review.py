@@ -19,26 +19,30 @@ from functions.models.exceptions import JobNotFound, PlanNotReady
 PLAN_CREATED = "Plan created successfully"
 
 
+MAX_PLAN_RECOMMENDATIONS = 5
+
+
 def plan_cost(plan: dict[str, Any], default_region: str) -> dict[str, Any]:
-    """The plan's monthly cost: prior (its prior state; none is $0), proposed, delta, coverage."""
+    """The plan's monthly cost: prior (its prior state; none is $0), proposed, delta, coverage,
+    what makes the total less than an estimate, and the largest savings found."""
     report = estimate(plan=plan, default_region=default_region).to_dict()
     proposed = float(report["costs"]["total"])
     had_state = bool((plan.get("prior_state") or {}).get("values"))
     prior = float(report["prior"]) if "prior" in report else (None if had_state else 0.0)
-    unpriced = len({entry["address"] for entry in report.get("unpriced", [])})
-    priced = len(report.get("resources", []))
-    free = len(report.get("free", []))
+    coverage = report["coverage"]
     return {
         "prior": prior,
         "proposed": proposed,
         "delta": None if prior is None else round(proposed - prior, 2),
         "currency": report["costs"].get("currency", "USD"),
-        "priced": priced,
-        "free": free,
-        "unpriced": unpriced,
-        "total": priced + free + unpriced,
+        "priced": coverage["priced"],
+        "free": coverage["free"],
+        "unpriced": coverage["unpriced"],
+        "total": coverage["resources"],
         # An unpriced resource never counts as $0: the totals are a floor.
-        "lowerBound": unpriced > 0,
+        "lowerBound": bool(report["costs"]["totalIsLowerBound"]),
+        "warnings": list(report.get("warnings", [])),
+        "recommendations": list(report.get("recommendations", []))[:MAX_PLAN_RECOMMENDATIONS],
     }
 
 

@@ -282,6 +282,25 @@ def cost_tables(document: Mapping[str, Any]) -> tuple[Table, Table]:
     return summary, details
 
 
+def recommendations_table(found: Sequence[Mapping[str, Any]]) -> Table:
+    """Cheaper equivalents, largest saving first (the API's ``recommendations``)."""
+    table = Table(title="Recommendations", title_justify="left")
+    table.add_column("Resource", overflow="fold")
+    table.add_column("Change", overflow="fold")
+    table.add_column("Now", justify="right")
+    table.add_column("After", justify="right")
+    table.add_column("Saving", justify="right")
+    for item in found:
+        table.add_row(
+            text(str(item.get("address", ""))),
+            text(str(item.get("change", ""))),
+            text(money(float(item.get("currentMonthly", 0.0)))),
+            text(money(float(item.get("recommendedMonthly", 0.0)))),
+            text(money(float(item.get("monthlySaving", 0.0))), "green"),
+        )
+    return table
+
+
 def print_costs(console: Console, document: Mapping[str, Any]) -> None:
     where = ", ".join(str(p) for p in (document.get("region"), document.get("priceDate")) if p)
     currency = document["costs"].get("currency", "USD")
@@ -289,9 +308,16 @@ def print_costs(console: Console, document: Mapping[str, Any]) -> None:
     summary, details = cost_tables(document)
     console.print(summary)
     console.print(details)
+    coverage = document.get("coverage") or {}
+    floor = bool(document["costs"].get("totalIsLowerBound"))
+    total = f"{'≥ ' if floor else ''}{money(float(document['costs']['total']))}"
+    if coverage.get("summary"):
+        console.print(text(f"Total {total} a month: {coverage['summary']}.", "bold"))
     for item in document.get("unpriced") or []:
         what = f"{item.get('address', '')} {item.get('component') or ''}".strip()
         console.print(text(f"unpriced: {what}: {item.get('reason', '')}", "yellow"))
+    for warning in document.get("warnings") or []:
+        console.print(text(f"warning: {warning}", "yellow"))
     usage_based = document.get("usageBased") or []
     if usage_based:
         console.print(text(f"{len(usage_based)} components are priced by usage and count as $0 here.", "dim"))
@@ -305,6 +331,12 @@ def print_costs(console: Console, document: Mapping[str, Any]) -> None:
                 f"proposed {money(float(document.get('proposed') or 0))}, "
                 f"change {float(document['delta']):+,.2f} a month"
             )
+        )
+    found = document.get("recommendations") or []
+    if found:
+        console.print(recommendations_table(found))
+        console.print(
+            text("Each saving is against today's configuration; two for one resource overlap.", "dim")
         )
 
 

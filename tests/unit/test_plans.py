@@ -805,8 +805,8 @@ def test_markdown_title_is_escaped_prose() -> None:
 def test_cost_section() -> None:
     markdown = render_markdown(review_plan(_plan_1_0()), project_id="p", job_id="j", cost=COST)
 
-    assert "**Monthly cost:** $12.34 → $56.78 (+$44.44)" in markdown
-    assert "3 of 5 resources priced; 2 could not be priced, so the total is a lower bound." in markdown
+    assert "**Monthly cost:** $12.34 → ≥ $56.78 (+$44.44)" in markdown
+    assert "3 of 5 resources priced, 0 free, 2 unpriced, so the total is a lower bound." in markdown
 
 
 def test_cost_section_for_a_saving_fully_priced_and_a_first_deploy() -> None:
@@ -818,9 +818,10 @@ def test_cost_section_for_a_saving_fully_priced_and_a_first_deploy() -> None:
     first_md = render_markdown(review, project_id="p", job_id="j", cost=first)
 
     assert "**Monthly cost:** $1,200.00 → $1,000.50 (-$199.50)" in saving_md
-    assert "5 of 5 resources priced." in saving_md
+    assert "5 of 5 resources priced, 0 free, 0 unpriced." in saving_md
     assert "lower bound" not in saving_md
     assert "**Monthly cost:** $56.78\n" in first_md
+    assert "≥" not in saving_md + first_md
     assert "#### Cost" not in render_markdown(review, project_id="p", job_id="j")
 
 
