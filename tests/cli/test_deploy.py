@@ -196,9 +196,11 @@ def test_a_failing_deploy_exits_1_with_the_terraform_error(server: LocalServer, 
     run = invoke("deploy", str(root), "--project", "cli-bad", "--wait", "--logs", endpoint=server.url)
     assert run.code == 1, (run.out, run.err)
     # With --logs the log went by as it was written, to the very last line (the last status line
-    # may come before or after it: the log can be whole a moment before the job is recorded failed)
+    # may come before or after it: the log can be whole a moment before the job is recorded failed),
+    # the runner's timings line after the failure
     log_lines = [line for line in run.err.splitlines() if not line.startswith(run.job_id())]
-    assert "--- init ---" in run.err and log_lines[-1].endswith("(main.tf:1)")
+    assert "--- init ---" in run.err and log_lines[-2].endswith("(main.tf:1)")
+    assert "] timings: " in log_lines[-1] and "apply " in log_lines[-1]
     # The error, then the log's last lines, where terraform says it
     assert "failed: terraform apply failed: Error validating S3 bucket name" in run.out
     assert "the log's last lines" in run.out and "Error: Error validating S3 bucket name" in run.out
