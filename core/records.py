@@ -105,7 +105,13 @@ def new_job_id(action: JobAction, now_ms: int | None = None) -> str:
 
 def iso_now() -> str:
     """UTC timestamp with milliseconds and a Z, as in the seed (2024-01-01T00:00:00.000Z)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_at(epoch_ms())
+
+
+def iso_at(moment_ms: int) -> str:
+    """An epoch-milliseconds moment in the seed's timestamp shape."""
+    moment = datetime.fromtimestamp(moment_ms / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def iso_after(moment: str, seconds: int) -> str:

@@ -8,12 +8,13 @@ build at all), so the phases always add up to the job's wall time and a gap is v
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
+
+from core.records import epoch_ms
 
 # The answer's keys, in the order a job passes through them.
 QUEUED: Final = "queued"
@@ -45,10 +46,6 @@ PHASES: Final = (
 )
 SPAN_PHASES: Final = frozenset(PHASES) - {QUEUED, OTHER}
 TIMELINE_FIELD: Final = "timeline"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def epoch_ms_of(moment: str) -> int | None:
@@ -89,7 +86,7 @@ def job_timings(
     if created_ms is None:
         return None
     end_ms = epoch_ms_of(ended or "") if ended else None
-    until = end_ms if end_ms is not None else now if now is not None else now_ms()
+    until = end_ms if end_ms is not None else now if now is not None else epoch_ms()
     total = max(0, until - created_ms)
     spans = [*_spans(timeline), *_approval_span(approval, until)]
     totals = dict.fromkeys(PHASES, 0)
@@ -157,7 +154,7 @@ class PhaseClock:
         self._spans.append(span(phase, start_ms, end_ms))
 
     def begin(self, phase: str, at: int | None = None) -> None:
-        moment = now_ms() if at is None else at
+        moment = epoch_ms() if at is None else at
         self._close(moment)
         self._current = (phase, moment)
 
@@ -168,7 +165,7 @@ class PhaseClock:
 
     def finish(self, at: int | None = None) -> list[dict[str, Any]]:
         """Ends the phase in progress; the spans so far (each returned once)."""
-        self._close(now_ms() if at is None else at)
+        self._close(epoch_ms() if at is None else at)
         done, self._spans = self._spans, []
         return done
 

@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,16 @@ from core.drift import drift_report
 from core.hcl.config import Configuration, Finding, is_config_file, load_configuration
 from core.hcl.preflight import PreflightPolicy, preflight
 from core.hcl.providers import aws_local_names
-from core.records import CANCELLED_MESSAGE, DeploymentStatus, JobAction, JobStage, Phase, iso_now
+from core.records import (
+    CANCELLED_MESSAGE,
+    DeploymentStatus,
+    JobAction,
+    JobStage,
+    Phase,
+    epoch_ms,
+    iso_at,
+    iso_now,
+)
 from core.redaction import (
     Scrubber,
     SecretCollector,
@@ -45,7 +53,6 @@ from core.timings import (
     VALIDATE,
     WORKSPACE,
     PhaseClock,
-    now_ms,
     span,
     summary_line,
 )
@@ -161,7 +168,7 @@ class Run:
             self.terraform.interrupt()
 
     def execute(self) -> int:
-        started = now_ms()
+        started = epoch_ms()
         self.clock.record(START_UP, _build_start_ms(started), started)
         self._startup = self.clock.finish(at=started)
         self.store.mark_started(self._startup)
@@ -768,7 +775,7 @@ class Run:
         more, for the log's upload and the final write, which the record's spans include)."""
         if self._phase_reader is not None:
             self._phase_reader.join(timeout=2.0)
-        line = summary_line([*self._startup, *self.clock.peek(now_ms())])
+        line = summary_line([*self._startup, *self.clock.peek(epoch_ms())])
         if self._build_phases:
             line += "; CodeBuild: " + ", ".join(
                 f"{name.lower()} {ms / 1000:.1f}s" for name, ms in self._build_phases.items()
@@ -778,12 +785,12 @@ class Run:
     def _close_timeline(self) -> tuple[list[dict[str, Any]], str]:
         """The build's spans, the last (recording) ending now, just before the final write, whose
         end time is the same moment."""
-        ended = now_ms()
+        ended = epoch_ms()
         spans = self.clock.finish(at=ended)
         if self._build_phases:
             # A zero-length span: the detail of the start-up span written when the build began.
             spans.append({**span(START_UP, ended, ended), "detail": self._build_phases})
-        return spans, _iso_of_ms(ended)
+        return spans, iso_at(ended)
 
     def _read_build_phases(self) -> None:
         """CodeBuild's phases before this one are over: read them meanwhile, off the hot path."""
@@ -843,11 +850,6 @@ def _build_start_ms(fallback: int) -> int:
     except ValueError:
         return fallback
     return value if 0 < value <= fallback else fallback
-
-
-def _iso_of_ms(moment: int) -> str:
-    moment_utc = datetime.fromtimestamp(moment / 1000, UTC)
-    return moment_utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _carries_access(expressions: Mapping[str, Any], confinement: Confinement) -> bool:

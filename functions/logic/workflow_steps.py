@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.records import JobAction, epoch_ms
-from core.timings import POLICY_AND_COST, RECORDING, now_ms, span
+from core.timings import POLICY_AND_COST, RECORDING, span
 from core.transitions import job_timed
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.objects import ArtifactReader, CodeStore
@@ -81,11 +81,11 @@ def run_step(services: StepServices, event: dict[str, Any]) -> dict[str, Any]:
     phase = TIMED_STEPS.get(step)
     if phase is None:
         return _run_step(services, event)
-    started = now_ms()
+    started = epoch_ms()
     try:
         return _run_step(services, event)
     finally:
-        _record_span(services.jobs, job_id, span(phase, started, now_ms()))
+        _record_span(services.jobs, job_id, span(phase, started, epoch_ms()))
 
 
 def _record_span(jobs: JobStore, job_id: str, timed: dict[str, Any]) -> None:
