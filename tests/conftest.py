@@ -43,6 +43,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         in_process = getattr(getattr(item, "module", None), "IN_PROCESS", False)
         if parts and parts[0] in LOCAL_SERVER_DIRECTORIES and not in_process:
             item.add_marker(pytest.mark.local_server)
+    # moto's backends are one per process, so leaving a mock_aws block empties the session's
+    # emulator too: modules that never touch the emulator (the only ones that use mock_aws) run
+    # before every module that does. The sort is stable, so each group keeps its order.
+    touches_emulator = {item.path for item in items if item.get_closest_marker("emulator")}
+    items.sort(key=lambda item: item.path in touches_emulator)
 
 
 @pytest.fixture(scope="session", autouse=True)
