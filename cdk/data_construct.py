@@ -153,6 +153,9 @@ class DataConstruct(Construct):
                     id="ExpireOldStateVersions",
                     noncurrent_version_expiration=Duration.days(state_version_retention_days),
                     abort_incomplete_multipart_upload_after=Duration.days(7),
+                    # Terraform 1.10+ writes a lock file beside the state and deletes it at every
+                    # run: its delete markers go once the versions under them have expired.
+                    expired_object_delete_marker=True,
                 )
             ],
         )

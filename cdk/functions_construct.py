@@ -38,6 +38,7 @@ from cdk.iam_helpers import (
 )
 from cdk.nag import (
     EXECUTIONS_FINDING,
+    LOCKFILES_FINDING,
     NOTIFY_SECRETS_FINDING,
     SCHEDULES_FINDING,
     SECRETS_FINDING,
@@ -48,6 +49,7 @@ from cdk.nag import (
 )
 from cdk.settings import InstallOptions
 from cdk.workflow_construct import executions_arn, state_machine_arn, steps_timeout_seconds
+from core.records import LOCKFILE_SUFFIX
 
 # The Lambda runtime ships these; bundling our own would only shadow them.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
@@ -57,6 +59,7 @@ JOB_INDEXES = (constants.JOBS_BY_PROJECT_INDEX, constants.JOBS_BY_CREATION_INDEX
 # which IAM authorises as dynamodb:PutItem on the table (no ConditionCheck item is used).
 POLICY_READ = ("dynamodb:GetItem", "dynamodb:Query")
 POLICY_WRITE = ("dynamodb:PutItem",)
+LOCKFILE_NAME = f"terraform.tfstate{LOCKFILE_SUFFIX}"
 SEND_TASK_REASON = (
     "states:SendTaskSuccess and SendTaskFailure have no resource type in IAM (the task token names "
     "no ARN), so they take Resource '*'; the function sends only the token its job record holds."
@@ -78,6 +81,30 @@ def lambda_code() -> lambda_.Code:
         python_version=constants.LAMBDA_PYTHON_VERSION,
     )
     return lambda_.Code.from_asset(str(constants.REPO_ROOT), **bundler.bundling_options())
+
+
+def allow_state_locks(
+    function: lambda_.Function, data: DataConstruct, *, clear: bool, sweep: bool = False
+) -> None:
+    """Terraform's state locks of both kinds (functions/dal/locks.py): the lock table's items and
+    the lock files beside the states (``projects/<id>/terraform.tfstate.tflock``); ``clear``
+    deletes a stale one (conditional: an item on its Info, a file on its ETag), ``sweep`` finds
+    every held one (the reaper)."""
+    item_actions = ["dynamodb:GetItem", *(["dynamodb:DeleteItem"] if clear else [])]
+    allow_items(function, data.lock_table, [*(["dynamodb:Scan"] if sweep else []), *item_actions])
+    # A conditional delete (If-Match) needs GetObject as well as DeleteObject.
+    allow(
+        function,
+        ["s3:GetObject", *(["s3:DeleteObject"] if clear else [])],
+        [data.state_bucket.arn_for_objects(f"{constants.STATE_PREFIX}*/{LOCKFILE_NAME}")],
+    )
+    # Listing: the sweep's, and a missing lock file read as NoSuchKey rather than AccessDenied.
+    allow(
+        function,
+        ["s3:ListBucket"],
+        [data.state_bucket.bucket_arn],
+        {"StringLike": {"s3:prefix": [f"{constants.STATE_PREFIX}*"]}},
+    )
 
 
 class FunctionsConstruct(Construct):
@@ -225,7 +252,7 @@ class FunctionsConstruct(Construct):
         # a deploy with supersede stops the executions of the older deploys it replaces in the queue.
         allow(self.deploy, ["states:DescribeExecution", "states:StopExecution"], [executions])
         # Before a job: clear a state lock whose owner build has ended (see functions/logic/locks.py).
-        allow_items(self.deploy, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
+        allow_state_locks(self.deploy, data, clear=True)
         allow(self.deploy, ["codebuild:BatchGetBuilds"], [runner_project_arn])
         allow_key(self.deploy, key, KMS_WRITE, via=["dynamodb", "s3", "secretsmanager"])
 
@@ -431,7 +458,7 @@ class FunctionsConstruct(Construct):
         )
         allow(function, ["states:StartExecution"], [machine_arn])
         allow(function, ["states:DescribeExecution", "states:StopExecution"], [executions])
-        allow_items(function, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
+        allow_state_locks(function, data, clear=True)
         allow(function, ["codebuild:BatchGetBuilds"], [runner_project_arn])
         allow_key(function, key, KMS_WRITE, via=["dynamodb", "s3"])
 
@@ -492,7 +519,7 @@ class FunctionsConstruct(Construct):
         self._grant_schedules(cancel, schedules_arn)
         allow_items(cancel, data.jobs_table, [*ITEM_READ, *ITEM_WRITE], JOB_INDEXES)
         allow_items(cancel, data.projects_table, [*ITEM_READ, *ITEM_WRITE])
-        allow_items(cancel, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
+        allow_state_locks(cancel, data, clear=True)
         allow_items(cancel, data.idempotency_table, ["dynamodb:GetItem", *ITEM_WRITE])
         # Policies: list, read and version (GetItem, Query); an upload or a delete writes a new
         # version and the head in one transaction (PutItem). Nothing is ever deleted.
@@ -536,10 +563,11 @@ class FunctionsConstruct(Construct):
         )
         # Scan: the sweep of project locks whose job has ended or is gone.
         allow_items(reaper, data.projects_table, ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:UpdateItem"])
-        allow_items(reaper, data.lock_table, ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:DeleteItem"])
+        allow_state_locks(reaper, data, clear=True, sweep=True)
         allow(reaper, ["states:DescribeExecution"], [executions])
         allow(reaper, ["codebuild:BatchGetBuilds"], [runner_project_arn])
-        allow_key(reaper, key, KMS_WRITE, via=["dynamodb"])
+        # s3: a lock file is encrypted with the service key, as the state is.
+        allow_key(reaper, key, KMS_WRITE, via=["dynamodb", "s3"])
         events.Rule(
             self,
             "ReaperSchedule",
@@ -673,7 +701,7 @@ class FunctionsConstruct(Construct):
         # The policy check loads the versions the job was submitted under; read only.
         allow_items(function, data.policies_table, POLICY_READ)
         # A queued job's turn frees a project whose holder is dead: its state lock, its execution.
-        allow_items(function, data.lock_table, ["dynamodb:GetItem", "dynamodb:DeleteItem"])
+        allow_state_locks(function, data, clear=True)
         allow(function, ["states:DescribeExecution", "states:StopExecution"], [executions])
         allow(function, ["codebuild:BatchGetBuilds"], [runner_project_arn])
         # A queued destroy copies the project's latest code into its own workspace when its turn comes.
@@ -751,10 +779,11 @@ class FunctionsConstruct(Construct):
         acknowledge_wildcards(
             role,
             "X-Ray accepts only Resource '*'; objects, secrets, executions and drift schedules are named "
-            "per project and job, so access is granted on their prefixes."
-            + (f" {wildcard_reason}" if wildcard_reason else ""),
+            "per project and job, so access is granted on their prefixes (and terraform's lock files "
+            "on their name, in every project)." + (f" {wildcard_reason}" if wildcard_reason else ""),
             [
                 XRAY_FINDING,
+                LOCKFILES_FINDING,
                 SECRETS_FINDING,
                 NOTIFY_SECRETS_FINDING,
                 EXECUTIONS_FINDING,

@@ -29,6 +29,11 @@ SCHEDULES_FINDING = RegexAppliesTo(
     r"[A-Za-z0-9_.-]+\/drift-\*$/g"
 )
 
+# Terraform 1.10+'s lock file beside each project's state (functions/dal/locks.py), any project.
+LOCKFILES_FINDING = RegexAppliesTo(
+    regex=r"/^Resource::<\w+\.Arn>\/projects\/\*\/terraform\.tfstate\.tflock$/g"
+)
+
 
 def prefix_finding(*prefixes: str) -> RegexAppliesTo:
     """Objects under a key prefix of one of the service's buckets."""

@@ -184,6 +184,21 @@ def state_lock_id(state_bucket: str, project_id: str) -> str:
     return f"{state_bucket}/{state_key(project_id)}"
 
 
+LOCKFILE_SUFFIX = ".tflock"
+
+
+def state_lockfile_key(project_id: str) -> str:
+    """The lock file terraform 1.10+ (``use_lockfile``) writes beside a project's state."""
+    return state_key(project_id) + LOCKFILE_SUFFIX
+
+
+def state_lock_ids(state_bucket: str, project_id: str) -> tuple[str, str]:
+    """Both kinds of terraform's lock on a project's state: the lock table's LockID, and the lock
+    file as ``<bucket>/<key>.tflock``."""
+    lock_id = state_lock_id(state_bucket, project_id)
+    return lock_id, lock_id + LOCKFILE_SUFFIX
+
+
 def stored_json(value: object, default: Any) -> Any:
     """A JSON document kept as a string attribute (outputs, validation, lock info), or the default."""
     if not isinstance(value, str):

@@ -571,8 +571,27 @@ def project_updated(project_id: str, fields: Mapping[str, Any]) -> Update:
 
 
 def state_lock_removed(lock_id: str, raw_info: str) -> Delete:
-    """Delete this very lock, not one terraform took since: conditional on its exact Info text."""
+    """Delete this very lock item, not one terraform took since: conditional on its exact Info text."""
     return Delete({"LockID": lock_id}, "Info", raw_info)
+
+
+@dataclass(frozen=True)
+class ObjectDelete:
+    """One S3 DeleteObject, only if the object's ETag is still ``etag`` (If-Match)."""
+
+    bucket: str
+    key: str
+    etag: str
+
+    def arguments(self) -> dict[str, Any]:
+        return {"Bucket": self.bucket, "Key": self.key, "IfMatch": self.etag}
+
+
+def lockfile_removed(bucket: str, key: str, etag: str) -> ObjectDelete:
+    """Delete this very lock file, not one terraform wrote since: terraform writes a lock file only
+    where none is (If-None-Match), so a newer one has another ETag. In a versioned bucket this
+    leaves a delete marker, as terraform's own unlock does."""
+    return ObjectDelete(bucket, key, etag)
 
 
 # --- saved plans (runner stage plan) ------------------------------------------------------------

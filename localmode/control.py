@@ -1,5 +1,6 @@
 """Local mode's test hooks, under ``/_local/`` and only with ``LOCAL_FAULT_INJECTION=true``:
-inject AWS errors, restart the emulator, and see the builds (with their PIDs) and the lock table."""
+inject AWS errors, restart the emulator, and see the builds (with their PIDs) and the state locks
+(lock table items and lock files)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from core.records import LOCKFILE_SUFFIX, STATE_PREFIX
 from localmode.codebuild import LocalBuilds
 from localmode.emulator import EmulatorServer, ServiceResources, emulator_session
 from localmode.faults import FaultRule
@@ -44,14 +46,22 @@ class LocalControl:
         return 404, {"error": "not_found", "message": f"no local control {method} {path}"}
 
     def _info(self) -> dict[str, Any]:
-        locks = emulator_session(self.resources.region).client(
-            "dynamodb", endpoint_url=self.emulator.endpoint_url
-        )
+        session = emulator_session(self.resources.region)
+        locks = session.client("dynamodb", endpoint_url=self.emulator.endpoint_url)
         held = [
             item["LockID"]["S"]
             for item in locks.scan(TableName=self.resources.lock_table).get("Items", [])
             if "Info" in item
         ]
+        # Terraform 1.10+'s lock files, named as the reaper names them: "<bucket>/<key>.tflock".
+        bucket = self.resources.state_bucket
+        s3 = session.client("s3", endpoint_url=self.emulator.endpoint_url)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=STATE_PREFIX):
+            held += [
+                f"{bucket}/{entry['Key']}"
+                for entry in page.get("Contents", [])
+                if entry["Key"].endswith(LOCKFILE_SUFFIX)
+            ]
         return {
             "emulator": self.emulator.endpoint_url,
             "faultsInjected": self.emulator.faults.injected,

@@ -28,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, unquote_to_bytes, urlsplit
 
+from core.records import LOCKFILE_SUFFIX
+
 MAX_BODY_BYTES = 512 * 1024 * 1024
 UPSTREAM_TIMEOUT_SECONDS = 600
 HOP_BY_HOP = frozenset(
@@ -135,9 +137,14 @@ class StatePolicy:
             raise Refused("the state bucket may not be listed")
         if set(query) - {"x-id"}:
             raise Refused(f"sub-resources {sorted(set(query) - {'x-id'})} of the state are not allowed")
-        allowed = {self.key: ("GET", "HEAD", "PUT"), self.key + ".tflock": ("GET", "HEAD", "PUT", "DELETE")}
+        lockfile = self.key + LOCKFILE_SUFFIX
+        allowed = {self.key: ("GET", "HEAD", "PUT"), lockfile: ("GET", "HEAD", "PUT", "DELETE")}
         if request.method not in allowed.get(key, ()):
             raise Refused(f"{request.method} of {key!r} is not allowed: only this project's state")
+        if key == lockfile and request.method == "PUT" and request.header("If-None-Match") != "*":
+            # As the job's IAM policy in AWS: a lock file is only written where none is, so a held
+            # lock is never overwritten (terraform 1.10+ always asks so).
+            raise Refused("the lock file may only be written where none is (If-None-Match: *)")
 
 
 _CREDENTIAL = re.compile(r"(Credential=)([^/,\s]+)(/)")

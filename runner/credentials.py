@@ -37,6 +37,7 @@ from core.records import (
     saved_plan_prefix,
     state_key,
     state_lock_id,
+    state_lockfile_key,
     workspace_prefix,
 )
 from runner.jail import JobUser
@@ -73,7 +74,9 @@ def session_policy(settings: RunnerSettings) -> dict[str, Any]:
         f"arn:{arn}:s3:::*/{workspace_prefix(project, job)}*",
         f"arn:{arn}:s3:::*/{log_key(project, job)}",
         f"arn:{arn}:s3:::*/{plan_key(project, job)}",
-        f"arn:{arn}:s3:::*/{state_key(project)}*",
+        f"arn:{arn}:s3:::*/{state_key(project)}",
+        # The lock file: read, and deleted (If-Match) when it is this job's own (pipeline.py).
+        f"arn:{arn}:s3:::*/{state_lockfile_key(project)}",
     ]
     records = [job, project, lock, f"{lock}-md5"]
     # A split job: stage plan writes its saved plan, stage apply reads the one it applies (and
@@ -117,10 +120,12 @@ def session_policy(settings: RunnerSettings) -> dict[str, Any]:
 
 
 def backend_policy(settings: RunnerSettings) -> dict[str, Any]:
-    """Terraform's state backend: this project's state object (and lock file) and lock items."""
+    """Terraform's state backend: this project's state object, its lock file and its lock items
+    (the lock table: terraform < 1.10, a 1.10+ job moving off it, and the digest item)."""
     arn = partition(settings.region)
     key = state_key(settings.project_id)
     lock = state_lock_id(settings.state_bucket, settings.project_id)
+    lockfile = f"arn:{arn}:s3:::{settings.state_bucket}/{state_lockfile_key(settings.project_id)}"
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -129,11 +134,15 @@ def backend_policy(settings: RunnerSettings) -> dict[str, Any]:
                 "Action": ["s3:GetObject", "s3:PutObject"],
                 "Resource": f"arn:{arn}:s3:::{settings.state_bucket}/{key}",
             },
+            # The lock file (1.10+): written only where none is, as terraform does (If-None-Match:
+            # *), so a held lock cannot be overwritten; read (whose lock is it?) and deleted.
             {
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "Resource": f"arn:{arn}:s3:::{settings.state_bucket}/{key}.tflock",
+                "Action": "s3:PutObject",
+                "Resource": lockfile,
+                "Condition": {"StringEquals": {"s3:if-none-match": "*"}},
             },
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:DeleteObject"], "Resource": lockfile},
             {
                 "Effect": "Allow",
                 "Action": "s3:ListBucket",

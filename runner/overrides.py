@@ -94,18 +94,40 @@ def terraform_minor(version: str) -> tuple[int, int]:
     return (int(match[1]), int(match[2])) if match else (0, 0)
 
 
+# Terraform and OpenTofu 1.10 lock the S3 state with a lock file beside it (``use_lockfile``);
+# terraform 1.11 deprecates the DynamoDB lock table (``dynamodb_table``) and warns at every init.
+NATIVE_LOCKING = (1, 10)
+
+
+def native_locking(terraform_version: str) -> bool:
+    return terraform_minor(terraform_version) >= NATIVE_LOCKING
+
+
 def backend_document(
-    settings: RunnerSettings, terraform_version: str, access: BackendAccess
+    settings: RunnerSettings,
+    terraform_version: str,
+    access: BackendAccess,
+    *,
+    dynamodb_lock_held: bool = False,
 ) -> dict[str, Any]:
-    """The S3 backend: one state key per project, the DynamoDB lock table, encryption on, and the
-    credentials and endpoint the job's confinement provides (runner/confinement.py)."""
+    """The S3 backend: one state key per project, its lock, encryption on, and the credentials and
+    endpoint the job's confinement provides (runner/confinement.py).
+
+    1.10+ locks with the lock file only; older versions with the lock table. ``dynamodb_lock_held``
+    (a lock item an older version left, whose job may not be over) makes 1.10+ take both, as it
+    supports while moving off the table: it then waits for that lock as the old version would.
+    """
     backend: dict[str, Any] = {
         "bucket": settings.state_bucket,
         "key": state_key(settings.project_id),
         "region": settings.region,
-        "dynamodb_table": settings.lock_table,
         "encrypt": True,
     }
+    native = native_locking(terraform_version)
+    if native:
+        backend["use_lockfile"] = True
+    if not native or dynamodb_lock_held:
+        backend["dynamodb_table"] = settings.lock_table
     if settings.state_kms_key_id:
         backend["kms_key_id"] = settings.state_kms_key_id
     if access.profile:

@@ -88,6 +88,7 @@ PLAN_FILE = "tfplan"
 VALIDATE_ARGS = ["validate", "-json", "-no-color"]
 SHOW_ARGS = ["show", "-json", "-no-color", PLAN_FILE]
 LOG_UPLOAD_INTERVAL_SECONDS = 5.0
+LOCKFILE_POLL_SECONDS = 2.0
 
 
 class JobFailed(Exception):
@@ -406,7 +407,9 @@ class Run:
         toolchain = self.toolchain
         self.tracker.log(f"{toolchain.flavor} {toolchain.version} ({toolchain.binary_source})")
         if not validate_only:
-            backend = overrides.backend_document(self.settings, toolchain.version, confinement.backend)
+            backend = overrides.backend_document(
+                self.settings, toolchain.version, confinement.backend, **self._lock_kinds()
+            )
             overrides.write_document(workdir, overrides.BACKEND_FILE, backend)
         init_args = ["init", "-input=false", "-no-color"]
         if validate_only:
@@ -699,23 +702,55 @@ class Run:
         """A lock taken after this runner started is its own: terraform's lock write went through,
         the answer was lost, and the SDK's retry met the first write. Only one job runs per project
         (the API's lock), so no one else can have taken it since. Clear it so the command can rerun.
+        Both kinds count: the lock file (1.10+) and the lock table's item (older, or both at once).
         """
         if not any("state lock" in str(d.get("summary", "")).lower() for d in result.diagnostics()):
             return False
-        lock = self.store.state_lock()
-        if lock is None:
-            return True  # released meanwhile: simply run again
-        created = lock.created[:23]
-        if not created or created < self._started_at.replace("Z", "")[:23]:
+        started = self._started_at.replace("Z", "")[:23]
+        locks = self.store.state_locks()
+        if any(not lock.created[:23] or lock.created[:23] < started for lock in locks):
             return False  # an earlier job's lock: wait for it or let the reaper judge it
-        cleared = self.store.delete_state_lock(lock)
-        if cleared:
+        for lock in locks:
+            if not self.store.delete_state_lock(lock):
+                return False
             self.tracker.log(f"cleared this job's own state lock {lock.id} left by a retried write")
-        return cleared
+        return True  # cleared, or released meanwhile: simply run again
 
     def _check_cancel(self) -> None:
         if self.cancel_requested:
             raise JobCancelled
+
+    def _lock_kinds(self) -> dict[str, bool]:
+        """Which locks the backend takes beyond its version's own (runner/overrides.py), and what
+        must happen first: a lock item an older terraform left is taken too by 1.10+; a lock file
+        1.10+ left is invisible to an older terraform, so the runner waits for it as terraform
+        would for its own lock."""
+        if self.settings.speculative:
+            return {}  # plans nobody applies take no lock of either kind
+        if not overrides.native_locking(self.toolchain.version):
+            self._wait_for_lockfile()
+            return {}
+        held = self.store.dynamodb_lock() is not None
+        if not held:
+            self.store.forget_state_digest()
+        return {"dynamodb_lock_held": held}
+
+    def _wait_for_lockfile(self) -> None:
+        deadline = time.monotonic() + self.settings.lock_timeout_seconds
+        while (lock := self.store.lockfile_lock()) is not None:
+            if time.monotonic() >= deadline:
+                # Said as terraform says it of its own lock (runner/terraform_output.py).
+                fields = {k: lock.info.get(k, "?") for k in ("ID", "Who", "Operation", "Created")}
+                detail = "Lock Info:\n" + "\n".join(f"  {k}: {v}" for k, v in fields.items())
+                diagnostic = {
+                    "severity": "error",
+                    "summary": "Error acquiring the state lock",
+                    "detail": f"{detail}\n\nterraform {self.toolchain.version} cannot take the lock file "
+                    f"{lock.lock_id} a newer terraform holds; it is cleared when its run ends.",
+                }
+                raise JobFailed(f"terraform init failed: {diagnostic_text(diagnostic)}", [diagnostic])
+            self._check_cancel()
+            time.sleep(LOCKFILE_POLL_SECONDS)
 
     def _lock_timeout(self) -> str:
         return f"-lock-timeout={self.settings.lock_timeout_seconds}s"

@@ -22,7 +22,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from core.items import StateLock, state_lock
+from core.items import StateLock, lockfile_lock, state_lock
 from core.records import (
     DeploymentStatus,
     Phase,
@@ -33,6 +33,7 @@ from core.records import (
     saved_plan_prefix,
     state_key,
     state_lock_id,
+    state_lockfile_key,
     workspace_prefix,
 )
 from core.transitions import (
@@ -46,6 +47,7 @@ from core.transitions import (
     job_progressed,
     job_started,
     job_state_written,
+    lockfile_removed,
     project_deployment_recorded,
     project_released,
     project_updated,
@@ -275,13 +277,50 @@ class RunStore:
 
     # --- the state lock -----------------------------------------------------------------------
 
+    def state_locks(self) -> list[StateLock]:
+        """Terraform's locks on this project's state, of either kind: the lock file (1.10+) and
+        the lock table's item (older versions, or a 1.10+ job moving off the table)."""
+        held = [self.lockfile_lock(), self.dynamodb_lock()]
+        return [lock for lock in held if lock is not None]
+
     def state_lock(self) -> StateLock | None:
-        """Terraform's lock on this project's state, or None."""
+        """The first of the project's state locks, or None."""
+        return next(iter(self.state_locks()), None)
+
+    def dynamodb_lock(self) -> StateLock | None:
         lock_id = state_lock_id(self.settings.state_bucket, self.settings.project_id)
         return state_lock(self.locks.get_item(Key={"LockID": lock_id}, ConsistentRead=True).get("Item"))
 
+    def lockfile_lock(self) -> StateLock | None:
+        bucket, key = self.settings.state_bucket, state_lockfile_key(self.settings.project_id)
+        try:
+            found = self.s3.get_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+        return lockfile_lock(bucket, key, found["Body"].read(), str(found.get("ETag", "")))
+
     def delete_state_lock(self, lock: StateLock) -> bool:
-        return self._apply(self.locks, state_lock_removed(lock.lock_id, lock.raw_info))
+        """Delete this very lock; False if it is gone or another was taken since."""
+        if lock.kind == "dynamodb":
+            return self._apply(self.locks, state_lock_removed(lock.lock_id, lock.raw_info))
+        bucket, key = lock.location
+        try:
+            self.s3.delete_object(**lockfile_removed(bucket, key, lock.etag or "").arguments())
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "NoSuchKey", "404", "412"):
+                return False
+            raise
+        return True
+
+    def forget_state_digest(self) -> None:
+        """Remove the MD5 digest item terraform keeps beside a DynamoDB lock: a job locking with
+        the lock file alone no longer updates it, and a later job on terraform < 1.10 would find
+        it stale and refuse the state. Without the item, that job trusts the state (S3 reads are
+        consistent) and writes a fresh digest with its own state."""
+        lock_id = state_lock_id(self.settings.state_bucket, self.settings.project_id)
+        self.locks.delete_item(Key={"LockID": f"{lock_id}-md5"})
 
     # --- progress -----------------------------------------------------------------------------
 

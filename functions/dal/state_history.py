@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from core.records import state_key, state_lock_id
+from core.records import state_key, state_lock_id, state_lockfile_key
 from core.state_versions import md5_digest
 from functions.dal import aws
 from functions.models.exceptions import InvalidRequest
@@ -55,7 +55,7 @@ class StateHistory(ABC):
 
     @abstractmethod
     def state_locked(self, project_id: str) -> bool:
-        """Whether a terraform process holds the project's state lock."""
+        """Whether a terraform process holds the project's state lock (lock file or lock item)."""
 
 
 def _encode_token(key_marker: str, version_marker: str) -> str:
@@ -105,7 +105,7 @@ class S3StateHistory(StateHistory):
         versions: list[StoredVersion] = []
         for entry in listing.get("Versions", []):
             if entry.get("Key") != key:
-                continue  # another key under the same prefix (none today)
+                continue  # the lock file (``<key>.tflock``, listed after the state's versions)
             read = self._read(key, str(entry["VersionId"]))
             if read is None:
                 continue
@@ -154,6 +154,15 @@ class S3StateHistory(StateHistory):
         return str(response.get("VersionId", ""))
 
     def state_locked(self, project_id: str) -> bool:
+        """Either kind of terraform's lock: the lock file (1.10+) or the lock table's item."""
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=state_lockfile_key(project_id))
+            return True
+        except ClientError as exc:
+            if aws.error_code(exc) not in MISSING:
+                raise aws.unavailable(WHAT, exc) from exc
+        except BotoCoreError as exc:
+            raise aws.unavailable(WHAT, exc) from exc
         item = aws.get_item(self.locks, {"LockID": state_lock_id(self.bucket, project_id)}, LOCKS)
         return item is not None and "Info" in item
 

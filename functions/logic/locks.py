@@ -1,7 +1,9 @@
 """Stale locks and stuck jobs: what a dead runner leaves behind, found and cleared.
 
 Two locks guard a project. The project lock (``activeJobId`` on its record) admits one job at a
-time; terraform's state lock (an item in the lock table) guards the state while terraform runs.
+time; terraform's state lock guards the state while terraform runs: the lock file beside the
+state (terraform 1.10+) or an item in the lock table (older versions; a 1.10+ job that met such an
+item takes both). Each kind is judged and cleared alike.
 
 A terraform state lock is stale when the job that took it is no longer running: its build has
 ended (CodeBuild says so), so no terraform process can still write the state. A project lock is
@@ -26,7 +28,7 @@ from core.records import (
     JobStatus,
     epoch_ms,
     iso_now,
-    state_lock_id,
+    state_lock_ids,
 )
 from core.responses import ProjectLockCleared, UnlockOut
 from functions.dal.builds import BuildStatus
@@ -85,11 +87,13 @@ def build_running(services: LockServices, job: JobItem) -> bool:
     return services.builds.status(build_id) == "IN_PROGRESS"
 
 
-def inspect_state_lock(services: LockServices, project_id: str) -> LockVerdict | None:
-    lock = services.locks.get(state_lock_id(services.state_bucket, project_id))
-    if lock is None:
-        return None
-    created = _timestamp(lock.created)
+def inspect_state_locks(services: LockServices, project_id: str) -> list[LockVerdict]:
+    """A verdict on each of the project's held state locks (lock file first, then lock item)."""
+    item_id, lockfile_id = state_lock_ids(services.state_bucket, project_id)
+    held = [services.locks.get(lockfile_id), services.locks.get(item_id)]
+    locks = [lock for lock in held if lock is not None]
+    if not locks:
+        return []
     # Only deploys and destroys take the state lock: plans and drift checks plan with -lock=false,
     # and counting one started meanwhile (or many, scheduled) would make a running deploy's lock
     # look stale. The newest of them started before the lock was taken is the one that took it.
@@ -99,8 +103,16 @@ def inspect_state_lock(services: LockServices, project_id: str) -> LockVerdict |
         for job in services.jobs.page(project_id, OWNER_CANDIDATES, None, action=action)[0]
     ]
     recent.sort(key=lambda job: int(job.get("createdAt", 0)), reverse=True)
-    owner = next((job for job in recent if _timestamp(str(job.get("startTime", ""))) <= created), None)
-    return LockVerdict(lock, owner, owner is not None and build_running(services, owner))
+    verdicts: list[LockVerdict] = []
+    for lock in locks:
+        created = _timestamp(lock.created)
+        owner = next((job for job in recent if _timestamp(str(job.get("startTime", ""))) <= created), None)
+        verdicts.append(LockVerdict(lock, owner, owner is not None and build_running(services, owner)))
+    return verdicts
+
+
+def inspect_state_lock(services: LockServices, project_id: str) -> LockVerdict | None:
+    return next(iter(inspect_state_locks(services, project_id)), None)
 
 
 def _record(services: LockServices, project_id: str, verdict: LockVerdict, by: str, reason: str) -> None:
@@ -119,16 +131,16 @@ def _record(services: LockServices, project_id: str, verdict: LockVerdict, by: s
     )
 
 
-def reap_state_lock(services: LockServices, project_id: str) -> LockVerdict | None:
-    """Clear the project's state lock if its owner is gone; returns the verdict when one was cleared."""
-    verdict = inspect_state_lock(services, project_id)
-    if verdict is None or verdict.owner_running:
-        return None
-    if not services.locks.delete(verdict.lock):
-        return None
-    owner = verdict.owner_job_id or "an unknown job"
-    _record(services, project_id, verdict, "reaper", f"stale: {owner} is no longer running")
-    return verdict
+def reap_state_lock(services: LockServices, project_id: str) -> list[LockVerdict]:
+    """Clear the project's state locks whose owner is gone; returns the verdicts of those cleared."""
+    cleared: list[LockVerdict] = []
+    for verdict in inspect_state_locks(services, project_id):
+        if verdict.owner_running or not services.locks.delete(verdict.lock):
+            continue
+        owner = verdict.owner_job_id or "an unknown job"
+        _record(services, project_id, verdict, "reaper", f"stale: {owner} is no longer running")
+        cleared.append(verdict)
+    return cleared
 
 
 def _state_unlock_refusal(verdict: LockVerdict) -> ProjectBusy:
@@ -330,7 +342,8 @@ def force_unlock(
     refusal (409) leaves everything as it was; the state lock goes first, so a job admitted by
     the freed project never meets the old state lock."""
     now_ms = epoch_ms() if now_ms is None else now_ms
-    state = inspect_state_lock(services, project_id) if lock in ("state", "all") else None
+    states = inspect_state_locks(services, project_id) if lock in ("state", "all") else []
+    state = next((verdict for verdict in states if verdict.owner_running), states[0] if states else None)
     project: ProjectLockVerdict | None = None
     if lock in ("project", "all"):
         record = services.projects.get(project_id)
@@ -342,7 +355,9 @@ def force_unlock(
         raise _state_unlock_refusal(state)
     if not force and project is not None and not project.stale:
         raise _project_unlock_refusal(project)
-    state_cleared = _clear_state_lock(services, project_id, state, by, reason) if state else True
+    # Every one of them, even after one that changed meanwhile (no short cut).
+    cleared_each = [_clear_state_lock(services, project_id, verdict, by, reason) for verdict in states]
+    state_cleared = all(cleared_each)
     project_out: ProjectLockCleared | None = None
     if project is not None:
         forced = not project.stale
@@ -404,7 +419,9 @@ class ReapReport:
     skipped: list[str] = field(default_factory=list)  # passes that could not run, and why
 
 
-_LOCK_PATH = re.compile(r"^(?P<bucket>[^/]+)/projects/(?P<project>[A-Za-z0-9_-]{1,64})/terraform\.tfstate$")
+_LOCK_PATH = re.compile(
+    r"^(?P<bucket>[^/]+)/projects/(?P<project>[A-Za-z0-9_-]{1,64})/terraform\.tfstate(?:\.tflock)?$"
+)
 
 
 def reap(services: LockServices, now_ms: int) -> ReapReport:
@@ -417,11 +434,12 @@ def reap(services: LockServices, now_ms: int) -> ReapReport:
     except StoreUnavailable as exc:  # the listing itself: the other passes still run
         released, skipped = [], [f"project locks: {exc.message}"]
     cleared: list[str] = []
+    projects: dict[str, None] = {}  # a project holding both kinds is judged once
     for lock_id in services.locks.held():
         match = _LOCK_PATH.match(lock_id)
-        if match is None or match["bucket"] != services.state_bucket:
-            continue
+        if match is not None and match["bucket"] == services.state_bucket:
+            projects[match["project"]] = None
+    for project_id in projects:
         with contextlib.suppress(StoreUnavailable, WorkflowUnavailable):
-            if reap_state_lock(services, match["project"]) is not None:
-                cleared.append(lock_id)
+            cleared += [verdict.lock.lock_id for verdict in reap_state_lock(services, project_id)]
     return ReapReport(failed, cleared, released, skipped)

@@ -26,7 +26,7 @@ def lock_services(env: LockEnvironment) -> LockServices:
     return LockServices(
         projects=project_store(env.PROJECTS_TABLE),
         jobs=job_store(env.JOBS_TABLE),
-        locks=lock_store(env.LOCK_TABLE),
+        locks=lock_store(env.LOCK_TABLE, env.STATE_BUCKET),
         builds=build_status(),
         workflow=workflow(env.STATE_MACHINE_ARN),
         state_bucket=env.STATE_BUCKET,

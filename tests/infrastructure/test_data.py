@@ -177,6 +177,14 @@ def test_old_state_versions_expire_after_the_install_retention(synth: Synth, tmp
     assert "ExpirationInDays" not in rule and rule["Status"] == "Enabled"
 
 
+def test_the_delete_markers_lock_files_leave_are_removed_once_bare(synth: Synth) -> None:
+    # Terraform 1.10+ writes and deletes <state>.tflock at every run: each leaves a delete marker,
+    # removed once the version under it has expired (a current state is never a delete marker)
+    rule = _state_rule(synth)
+    assert rule["ExpiredObjectDeleteMarker"] is True
+    assert "ExpirationInDays" not in rule
+
+
 def test_the_jobs_and_projects_tables_stream_both_images_to_the_notifier(synth: Synth) -> None:
     tables = synth.resources("AWS::DynamoDB::Table")
     streamed = {

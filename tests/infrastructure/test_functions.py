@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic import BaseModel
 
 from cdk.bundling import manylinux_platforms
@@ -202,8 +203,9 @@ def test_least_privilege_per_function(synth: Synth) -> None:
         "states:SendTaskFailure",
         "dynamodb:DeleteItem",
     } <= cancel
-    # S3: only the policy dry run's read of a stored plan
-    assert {a for a in cancel if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket"}
+    # S3: the policy dry run's read of a stored plan, and the admin unlock's of a lock file
+    # (its delete is on lock files only: test_lock_files_are_read_and_cleared_where_locks_are)
+    assert {a for a in cancel if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket", "s3:DeleteObject"}
     assert not any(a.startswith("secretsmanager:") for a in cancel)
     projects = _role_actions(synth, role["projects_handler"]) - logs_and_traces
     assert "secretsmanager:GetSecretValue" in projects
@@ -270,6 +272,7 @@ def test_the_workflow_steps_role_is_exactly_what_the_steps_call(synth: Synth) ->
         "codebuild:BatchGetBuilds",
         "s3:GetObject",
         "s3:PutObject",
+        "s3:DeleteObject",
         "s3:ListBucket",
         "kms:Decrypt",
         "kms:DescribeKey",
@@ -290,11 +293,14 @@ def test_the_workflow_steps_role_is_exactly_what_the_steps_call(synth: Synth) ->
     # Query: the policies table only (the policy check reads the versions a job was submitted under)
     assert granted["dynamodb:Query"] == [_table_arn(synth, "scope")]
     # Objects: the workspaces (a queued destroy copies code) and the plans (read the plan, write the review)
+    # (and, in the state bucket, the lock files only: a dead holder's, read and cleared)
     objects = granted["s3:GetObject"] + granted["s3:PutObject"]
+    state = [r for r in objects if "State" in r]
+    assert state == [r for r in state if r.endswith(f'/projects/*/{LOCKFILE}"]]}}')] and len(state) == 1
+    objects = [r for r in objects if r not in state]
     assert objects and all(r.endswith(('/workspaces/*"]]}', '/plans/*"]]}')) for r in objects)
     assert any("Workspaces" in r for r in granted["s3:PutObject"])
     assert any("Logs" in r and r.endswith('/plans/*"]]}') for r in granted["s3:PutObject"])
-    assert not any("State" in r for r in objects)
     assert all(":execution:" in r for r in granted["states:StopExecution"])
 
 
@@ -310,7 +316,7 @@ def test_the_jobs_function_reads_projects_and_plan_reviews(synth: Synth) -> None
 def test_the_deploy_function_reads_the_state_it_compares_a_saved_plan_with(synth: Synth) -> None:
     granted = _role_grants(synth, "deploy_handler")
     state_reads = [r for r in granted["s3:GetObject"] if "StateBucket" in r]
-    assert state_reads and all(r.endswith('/projects/*"]]}') for r in state_reads)
+    assert state_reads and all(r.endswith(('/projects/*"]]}', f'/{LOCKFILE}"]]}}')) for r in state_reads)
     assert not any("StateBucket" in r for r in granted["s3:PutObject"])
 
 
@@ -452,10 +458,13 @@ def test_the_cancel_function_reads_stored_plans_for_a_dry_run_and_nothing_else_o
         == functions["workflow_handler"]["Environment"]["Variables"]["DEFAULT_REGION"]
     )
     granted = _role_grants(synth, "cancel_handler")
-    reads = granted["s3:GetObject"]
+    # (beside the lock files an admin unlock reads and clears: test_lock_files_are_read_and_cleared_*)
+    reads = [r for r in granted["s3:GetObject"] if LOCKFILE not in r]
     assert reads and all(logs_bucket in r and r.endswith('/plans/*"]]}') for r in reads)
-    assert not any(a.startswith("s3:") for a in set(granted) - {"s3:GetObject", "s3:ListBucket"})
-    assert all(logs_bucket in r for r in granted["s3:ListBucket"])
+    others = set(granted) - {"s3:GetObject", "s3:ListBucket", "s3:DeleteObject"}
+    assert not any(a.startswith("s3:") for a in others)
+    assert all(LOCKFILE in r for r in granted["s3:DeleteObject"])
+    assert all(logs_bucket in r or "StateBucket" in r for r in granted["s3:ListBucket"])
     # Reading an SSE-KMS object decrypts through S3
     role_id = functions["cancel_handler"]["Role"]["Fn::GetAtt"][0]
     vias = [
@@ -512,3 +521,27 @@ def test_the_notifier_reads_secrets_and_publishes_and_the_api_only_creates_and_d
         for action in ("secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"):
             for resource in grants.get(action, []):
                 assert "provisioner-notify/*" in resource, (action, resource)
+
+
+LOCKFILE = "terraform.tfstate.tflock"
+LOCK_CLEARERS = ("deploy_handler", "cancel_handler", "reaper_handler", "workflow_handler", "drift_handler")
+
+
+@pytest.mark.parametrize("module", LOCK_CLEARERS)
+def test_lock_files_are_read_and_cleared_where_locks_are(synth: Synth, module: str) -> None:
+    # Every function that judges and clears a stale state lock does so for both kinds
+    granted = _role_grants(synth, module)
+    assert _table_arn(synth, "LockID") in granted["dynamodb:DeleteItem"]
+    # The lock file: read (whose is it?) and deleted, on lock files only; never written
+    lockfiles = [r for r in granted["s3:GetObject"] if LOCKFILE in r]
+    assert len(lockfiles) == 1 and lockfiles[0].endswith(f'/projects/*/{LOCKFILE}"]]}}')
+    assert [r for r in granted["s3:DeleteObject"] if "State" in r] == lockfiles
+    assert not any(LOCKFILE in r or "State" in r for r in granted.get("s3:PutObject", []))
+    # and listing the projects' prefix reads a missing lock file as missing, not denied
+    assert any("State" in r for r in granted["s3:ListBucket"])
+
+
+def test_only_the_reaper_sweeps_every_lock(synth: Synth) -> None:
+    assert "dynamodb:Scan" in _role_grants(synth, "reaper_handler")
+    for module in LOCK_CLEARERS[:2]:
+        assert "dynamodb:Scan" not in _role_grants(synth, module)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from core.records import state_lock_id
+from core.records import state_lock_ids
 from core.toolchain import Toolchain
 from tests.support.local_server import LocalServer
 
@@ -75,9 +75,9 @@ def assert_settled(server: LocalServer, project: str, baseline: Baseline) -> Non
     jobs = server.get(f"/api/deploy/jobs?projectId={project}&limit=100").body["jobs"]
     assert all(job["status"] in ("completed", "failed") for job in jobs), jobs
     assert server.get(f"/api/deploy/infrastructure/{project}").body["activeJobId"] is None
-    lock = state_lock_id(STATE_BUCKET, project)
+    locks = set(state_lock_ids(STATE_BUCKET, project))  # the lock item and terraform 1.10+'s lock file
     until(
-        lambda: lock not in server.get("/_local/info").body["stateLocks"],
+        lambda: not locks & set(server.get("/_local/info").body["stateLocks"]),
         timeout=60,
         what="the lock released",
     )

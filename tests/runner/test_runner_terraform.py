@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from core.records import JobAction, log_key, plan_key, state_lock_id
+from core.records import JobAction, log_key, plan_key, state_lock_id, state_lockfile_key
 from core.toolchain import Toolchain
 from tests.support.jobs import Emulated, run_job, start_runner, submit_job
 
@@ -64,9 +64,19 @@ def app(project: str, tier: str = "web") -> dict[str, str]:
 
 
 def held_locks(emulated: Emulated, project: str) -> list[dict[str, Any]]:
-    """Lock entries for the project's state (the ``-md5`` item is a digest, not a lock)."""
+    """Locks on the project's state: its lock table item (the ``-md5`` item is a digest, not a
+    lock) and terraform 1.10+'s lock file, as ``{"LockID": <bucket>/<key>.tflock}``."""
     lock_id = state_lock_id(emulated.resources.state_bucket, project)
-    return [item for item in emulated.locks() if item["LockID"] == lock_id]
+    held = [item for item in emulated.locks() if item["LockID"] == lock_id]
+    files = emulated.client("s3").list_objects_v2(
+        Bucket=emulated.resources.state_bucket, Prefix=state_lockfile_key(project)
+    )
+    held += [
+        {"LockID": f"{lock_id}.tflock"}
+        for entry in files.get("Contents", [])
+        if entry["Key"].endswith(".tflock")
+    ]
+    return held
 
 
 def wait_for(

@@ -127,6 +127,13 @@ class Install:
         )
         held = self.service("dynamodb").scan(TableName="provisioner-terraform-locks")["Items"]
         assert [i for i in held if "victim" in i["LockID"]["S"] and "Info" in i] == []
+        # nor a lock file (terraform 1.10+) left on the victim's state
+        files = self.service("s3").list_objects_v2(Bucket="provisioner-state", Prefix="projects/")
+        assert [
+            o["Key"]
+            for o in files.get("Contents", [])
+            if "victim" in o["Key"] and o["Key"].endswith(".tflock")
+        ] == []
 
 
 # Which layer stopped each attack, shown at the end of every run (the README quotes it).

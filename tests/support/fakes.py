@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.hcl.preflight import PreflightPolicy
-from core.records import TERMINAL_JOB_STATUSES, JobStatus, iso_now, state_lock_id
+from core.records import LOCKFILE_SUFFIX, TERMINAL_JOB_STATUSES, JobStatus, iso_now, state_lock_id
 from core.state_versions import md5_digest
 from core.transitions import Condition, Update, project_locked
 from functions.dal.builds import BuildStatus
@@ -186,8 +186,11 @@ class FakeLockStore(LockStore):
     def __init__(self) -> None:
         self.items: dict[str, str] = {}  # LockID -> Info, as terraform writes it
 
-    def take(self, project_id: str, created: str, lock_uuid: str = "lock-1") -> str:
-        lock_id = state_lock_id(STATE_BUCKET, project_id)
+    def take(
+        self, project_id: str, created: str, lock_uuid: str = "lock-1", *, lockfile: bool = False
+    ) -> str:
+        """A lock item (terraform < 1.10), or with ``lockfile`` the lock file 1.10+ writes."""
+        lock_id = state_lock_id(STATE_BUCKET, project_id) + (LOCKFILE_SUFFIX if lockfile else "")
         self.items[lock_id] = json.dumps(
             {"ID": lock_uuid, "Operation": "OperationTypeApply", "Created": created}
         )
@@ -195,7 +198,11 @@ class FakeLockStore(LockStore):
 
     def get(self, lock_id: str) -> StateLock | None:
         raw = self.items.get(lock_id)
-        return StateLock(lock_id, raw, json.loads(raw)) if raw is not None else None
+        if raw is None:
+            return None
+        if lock_id.endswith(LOCKFILE_SUFFIX):
+            return StateLock(lock_id, raw, json.loads(raw), kind="lockfile", etag=f'"{hash(raw)}"')
+        return StateLock(lock_id, raw, json.loads(raw))
 
     def held(self) -> list[str]:
         return list(self.items)

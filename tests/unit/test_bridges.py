@@ -41,6 +41,11 @@ def dynamodb(operation: str, document: dict[str, Any]) -> Request:
         request("PUT", "/state/projects/shop/terraform.tfstate?x-id=PutObject", b"{}"),
         request("HEAD", "/state/projects/shop/terraform.tfstate"),
         request("DELETE", "/state/projects/shop/terraform.tfstate.tflock"),
+        # terraform 1.10+'s lock file: written only where none is, read back, deleted
+        request(
+            "PUT", "/state/projects/shop/terraform.tfstate.tflock?x-id=PutObject", b"{}", If_None_Match="*"
+        ),
+        request("GET", "/state/projects/shop/terraform.tfstate.tflock?x-id=GetObject"),
         request("GET", "/state?list-type=2&prefix=env%3A%2F"),
         dynamodb("PutItem", {"TableName": "locks", "Item": {"LockID": {"S": LOCK}, "Info": {"S": "{}"}}}),
         dynamodb("GetItem", {"TableName": "locks", "Key": {"LockID": {"S": f"{LOCK}-md5"}}}),
@@ -69,6 +74,11 @@ def test_the_state_policy_lets_the_backend_do_its_work(allowed: Request) -> None
         request("PUT", "/state/projects/shop/terraform.tfstate?acl", b""),
         request("GET", "/state/projects/shop/terraform.tfstate?versions"),
         request("DELETE", "/state/projects/shop/terraform.tfstate"),
+        # a lock file written over a held one (no If-None-Match: *), and other projects' lock files
+        request("PUT", "/state/projects/shop/terraform.tfstate.tflock?x-id=PutObject", b"{}"),
+        request("PUT", "/state/projects/shop/terraform.tfstate.tflock", b"{}", If_None_Match='"abc"'),
+        request("DELETE", "/state/projects/other/terraform.tfstate.tflock"),
+        request("GET", "/state/projects/shop/terraform.tfstate.tflock.old"),
         # other tables, other items, other operations
         dynamodb("GetItem", {"TableName": "jobs", "Key": {"jobId": {"S": "deploy-1"}}}),
         dynamodb(

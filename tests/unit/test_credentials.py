@@ -64,7 +64,8 @@ def test_the_policy_names_this_job_and_project_only() -> None:
         f"arn:aws:s3:::*/workspaces/{project}/{job}/*",
         f"arn:aws:s3:::*/logs/{project}/{job}.log",
         f"arn:aws:s3:::*/plans/{project}/{job}.json",
-        f"arn:aws:s3:::*/projects/{project}/terraform.tfstate*",
+        f"arn:aws:s3:::*/projects/{project}/terraform.tfstate",
+        f"arn:aws:s3:::*/projects/{project}/terraform.tfstate.tflock",
     ]
     items = next(s for s in statements if "dynamodb:GetItem" in s["Action"])
     lock = f"terraformprovisioner-datastatebucket1a2b3c4d5e-abcdefghijkl/projects/{project}/terraform.tfstate"
@@ -92,6 +93,14 @@ def test_terraforms_backend_gets_the_projects_state_and_lock_only() -> None:
     assert len(packed(policy)) <= MAX_PACKED_POLICY
     objects = [s["Resource"] for s in policy["Statement"] if "s3:PutObject" in s["Action"]]
     assert objects == [f"arn:aws:s3:::{state}", f"arn:aws:s3:::{state}.tflock"]
+    # The lock file: written only where none is (terraform's If-None-Match: *), read and deleted;
+    # no statement reaches any other object beside the state ("terraform.tfstate*")
+    lockfile = [s for s in policy["Statement"] if s["Resource"] == f"arn:aws:s3:::{state}.tflock"]
+    assert [(s["Action"], s.get("Condition")) for s in lockfile] == [
+        ("s3:PutObject", {"StringEquals": {"s3:if-none-match": "*"}}),
+        (["s3:GetObject", "s3:DeleteObject"], None),
+    ]
+    assert "tfstate*" not in text
     items = next(s for s in policy["Statement"] if "dynamodb:PutItem" in s["Action"])
     assert items["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == [state, f"{state}-md5"]
     for foreign in ("workspaces/", "logs/", "plans/", "secretsmanager", "sts:AssumeRole", "Jobs", "Projects"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from core.hcl.config import load_configuration
 from runner.confinement import BackendAccess, ProviderAccess
 from runner.overrides import ProviderFacts, backend_document, provider_documents, written_configurations
@@ -83,6 +85,37 @@ def test_backend_endpoint_settings_follow_the_terraform_version() -> None:
     assert "endpoint" not in new and "force_path_style" not in new
     assert "http://127.0.0.1:5000" not in str(old) + str(new)
     assert (new["access_key"], new["secret_key"]) == BRIDGE.static_keys
+
+
+@pytest.mark.parametrize(
+    ("version", "lockfile", "table"),
+    [
+        ("1.0.3", False, True),
+        ("1.9.8", False, True),
+        ("1.10.0", True, False),
+        ("1.11.4", True, False),
+        ("1.10.2", True, False),  # OpenTofu 1.10 (the toolchain's flavor decides nothing here)
+        ("2.0.0", True, False),
+    ],
+)
+def test_the_state_lock_follows_the_terraform_version(version: str, lockfile: bool, table: bool) -> None:
+    # Given a job on that terraform (or OpenTofu) version and no lock an older one left
+    backend = backend_document(settings(), version, BRIDGE)["terraform"]["backend"]["s3"]
+    # Then 1.10+ locks with the lock file only (no dynamodb_table: 1.11 warns it is deprecated),
+    # older versions with the lock table
+    assert ("use_lockfile" in backend) is lockfile and backend.get("use_lockfile", True) is True
+    assert ("dynamodb_table" in backend) is table
+    if table:
+        assert backend["dynamodb_table"] == "locks"
+
+
+def test_a_lock_item_an_older_terraform_left_is_taken_too_while_moving_off_the_table() -> None:
+    # Given a lock item in the table (a 1.0.3 job's), a 1.11 job takes both kinds of lock
+    backend = backend_document(settings(), "1.11.4", BRIDGE, dynamodb_lock_held=True)["terraform"]["backend"]
+    assert backend["s3"]["use_lockfile"] is True and backend["s3"]["dynamodb_table"] == "locks"
+    # and an older version, which has no lock file, is not given one
+    old = backend_document(settings(), "1.0.3", BRIDGE, dynamodb_lock_held=True)["terraform"]["backend"]
+    assert "use_lockfile" not in old["s3"] and old["s3"]["dynamodb_table"] == "locks"
 
 
 def test_sandbox_points_every_aws_provider_block_at_the_emulator() -> None:

@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 import functions.models.exceptions as domain
-from core.items import JobRecord, ProjectRecord, WorkflowInput, state_lock
-from core.records import DeploymentStatus, JobAction, JobStatus, Phase
+from core.items import JobRecord, ProjectRecord, WorkflowInput, lockfile_lock, state_lock
+from core.records import DeploymentStatus, JobAction, JobStatus, Phase, state_lock_ids
 from core.transitions import (
     Update,
     cancel_requested,
@@ -22,6 +22,7 @@ from core.transitions import (
     job_planned,
     job_progressed,
     job_started,
+    lockfile_removed,
     project_deployment_recorded,
     project_locked,
     project_released,
@@ -234,6 +235,24 @@ def test_a_state_lock_is_removed_only_as_it_was_read() -> None:
     arguments = state_lock_removed(lock.lock_id, lock.raw_info).arguments()
     assert arguments["ExpressionAttributeValues"] == {":v0": lock.raw_info}
     assert state_lock({"LockID": "b/projects/p/terraform.tfstate-md5", "Digest": "d"}) is None
+
+
+def test_a_lock_file_is_removed_only_while_its_etag_is_the_one_read() -> None:
+    # Given the lock file terraform 1.10+ wrote, read with its ETag
+    body = b'{"ID": "abc", "Created": "2026-12-02T18:28:11.456221711Z"}'
+    lock = lockfile_lock("b", "projects/p/terraform.tfstate.tflock", body, '"e1"')
+    assert (lock.kind, lock.id, lock.lock_id) == ("lockfile", "abc", "b/projects/p/terraform.tfstate.tflock")
+    # Then its delete names it and is conditional on that ETag
+    removed = lockfile_removed(*lock.location, lock.etag or "")
+    assert removed.arguments() == {
+        "Bucket": "b",
+        "Key": "projects/p/terraform.tfstate.tflock",
+        "IfMatch": '"e1"',
+    }
+    assert state_lock_ids("b", "p") == (
+        "b/projects/p/terraform.tfstate",
+        "b/projects/p/terraform.tfstate.tflock",
+    )
 
 
 def test_every_domain_error_has_its_status() -> None:

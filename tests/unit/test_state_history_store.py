@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from core.records import state_key, state_lock_id
+from core.records import state_key, state_lock_id, state_lockfile_key
 from core.state_versions import encode, md5_digest, read_writer, writer_metadata
 from functions.dal import aws
 from functions.dal.state_history import S3StateHistory
@@ -123,3 +123,27 @@ def test_the_state_lock_is_seen_but_the_digest_is_not_a_lock(history: S3StateHis
     assert not history.state_locked(PROJECT)
     table.put_item(Item={"LockID": lock_id, "Info": json.dumps({"ID": "1"})})
     assert history.state_locked(PROJECT)
+
+
+def test_a_lock_file_is_a_lock_and_its_versions_are_not_state_versions(history: S3StateHistory) -> None:
+    # Given two state versions, and terraform 1.10+'s lock file taken and released beside them
+    _terraform_writes(1)
+    s3 = boto3.client("s3")
+    lockfile = state_lockfile_key(PROJECT)
+    s3.put_object(Bucket=BUCKET, Key=lockfile, Body=json.dumps({"ID": "a"}).encode(), IfNoneMatch="*")
+    assert history.state_locked(PROJECT)
+    s3.delete_object(Bucket=BUCKET, Key=lockfile)
+    assert not history.state_locked(PROJECT)
+    _terraform_writes(2)
+    s3.put_object(Bucket=BUCKET, Key=lockfile, Body=json.dumps({"ID": "b"}).encode(), IfNoneMatch="*")
+
+    # Then the held lock file is a lock
+    assert history.state_locked(PROJECT)
+    # and the history holds the state's two versions only, whatever the page size
+    assert _serials(list(history.all(PROJECT))) == [2, 1]
+    first, token = history.page(PROJECT, 2, None)
+    assert _serials(first) == [2, 1]
+    rest = history.page(PROJECT, 2, token)[0] if token else []
+    assert rest == []
+    current = history.current(PROJECT)
+    assert current is not None and current.document["serial"] == 2

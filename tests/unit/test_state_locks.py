@@ -370,3 +370,76 @@ def test_plans_and_drift_checks_started_after_a_deploy_never_own_its_lock() -> N
     assert verdict is not None and verdict.owner_job_id == deploy and verdict.owner_running
     assert reap(fakes.lock_services(), epoch_ms()).cleared_locks == []
     assert state_lock_id(STATE_BUCKET, "p") in fakes.locks.items
+
+
+# --- terraform 1.10+'s lock file ------------------------------------------------------------------
+
+
+def lockfile(fakes: Fakes, project: str, *, age_s: float, lock_uuid: str = "file-1") -> str:
+    """The lock file terraform 1.10+ writes beside the state (``use_lockfile``), ``age_s`` ago."""
+    created = terraform_time(epoch_ms() - int(age_s * 1000))
+    return fakes.locks.take(project, created, lock_uuid, lockfile=True)
+
+
+def test_the_reaper_clears_a_lock_file_of_an_ended_build_and_keeps_a_running_ones() -> None:
+    # Given lock files: one whose owner's build failed, one whose build still runs
+    fakes = Fakes()
+    dead = job(fakes, "dead", age_s=600, build="FAILED", status="failed")
+    job(fakes, "live", age_s=600, build="IN_PROGRESS", execution="RUNNING")
+    stale = lockfile(fakes, "dead", age_s=500)
+    held = lockfile(fakes, "live", age_s=500)
+    assert stale == f"{STATE_BUCKET}/projects/dead/terraform.tfstate.tflock"
+
+    # When the reaper runs
+    report = reap(fakes.lock_services(), epoch_ms())
+
+    # Then only the dead build's lock file is cleared, and recorded as the reaper's
+    assert report.cleared_locks == [stale]
+    assert list(fakes.locks.items) == [held]
+    record = fakes.projects.items["dead"]["lastUnlock"]
+    assert (record["lockId"], record["lockOwnerJobId"], record["clearedBy"]) == ("file-1", dead, "reaper")
+
+
+def test_both_kinds_left_by_one_dead_job_are_cleared_in_one_pass() -> None:
+    # Given a 1.10+ job that met an older lock item took both kinds, and died holding them
+    fakes = Fakes()
+    job(fakes, "p", age_s=600, build="FAILED", status="failed")
+    item = lock(fakes, "p", age_s=500)
+    file = lockfile(fakes, "p", age_s=500)
+
+    # When the reaper runs, then both are cleared (the lock file judged first)
+    report = reap(fakes.lock_services(), epoch_ms())
+    assert report.cleared_locks == [file, item]
+    assert fakes.locks.items == {}
+
+
+def test_an_operator_clears_a_lock_file_only_when_its_build_is_over_or_forced() -> None:
+    # Given a lock file whose owner's build still runs
+    fakes = Fakes()
+    owner = job(fakes, "p", age_s=60, build="IN_PROGRESS")
+    file = lockfile(fakes, "p", age_s=30)
+    with pytest.raises(ProjectBusy) as refused:
+        unlock(fakes, reason="stuck")
+    assert refused.value.active_job_id == owner and file in fakes.locks.items
+
+    # When forced, it is gone, and the answer names the lock terraform wrote in it
+    result = unlock(fakes, force=True, reason="stuck")
+    assert (result.cleared, result.lockId, result.ownerJobId) == (True, "file-1", owner)
+    assert fakes.locks.items == {}
+
+
+def test_one_unlock_clears_both_kinds_and_is_refused_if_either_owner_runs() -> None:
+    # Given a stale lock item (an old 1.0.3 job, build over) and a lock file of a running job
+    fakes = Fakes()
+    job(fakes, "p", age_s=900, build="FAILED", status="failed")
+    lock(fakes, "p", age_s=800, lock_uuid="item-1")
+    running = job(fakes, "p", age_s=60, build="IN_PROGRESS")
+    lockfile(fakes, "p", age_s=30)
+
+    # Then an unforced unlock is refused for the running one, and nothing is cleared
+    with pytest.raises(ProjectBusy) as refused:
+        unlock(fakes)
+    assert refused.value.active_job_id == running and len(fakes.locks.items) == 2
+
+    # When forced, both go
+    assert unlock(fakes, force=True, reason="both").cleared and fakes.locks.items == {}
