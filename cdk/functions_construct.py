@@ -48,7 +48,7 @@ from cdk.nag import (
     suppress,
 )
 from cdk.settings import InstallOptions
-from cdk.workflow_construct import executions_arn, state_machine_arn, steps_timeout_seconds
+from cdk.workflow_construct import allow_build_slots, executions_arn, state_machine_arn, steps_timeout_seconds
 from core.records import LOCKFILE_SUFFIX
 
 # The Lambda runtime ships these; bundling our own would only shadow them.
@@ -319,6 +319,7 @@ class FunctionsConstruct(Construct):
             runner_project_arn=runner_project_arn,
             default_region=default_region,
             review=review,
+            max_concurrent_builds=options.max_concurrent_builds,
         )
 
         self.notifications = self._notifications(data, key)
@@ -564,6 +565,7 @@ class FunctionsConstruct(Construct):
         # Scan: the sweep of project locks whose job has ended or is gone.
         allow_items(reaper, data.projects_table, ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:UpdateItem"])
         allow_state_locks(reaper, data, clear=True, sweep=True)
+        allow_build_slots(reaper, data.lock_table)
         allow(reaper, ["states:DescribeExecution"], [executions])
         allow(reaper, ["codebuild:BatchGetBuilds"], [runner_project_arn])
         # s3: a lock file is encrypted with the service key, as the state is.
@@ -670,6 +672,7 @@ class FunctionsConstruct(Construct):
         runner_project_arn: str,
         default_region: str,
         review: Mapping[str, str],
+        max_concurrent_builds: int,
     ) -> lambda_.Function:
         """Not behind the API: the state machine invokes it for a queued job's turn, a plan's review
         (with its cost estimate), its policy check (``python -m policy`` in a resource-limited
@@ -692,6 +695,7 @@ class FunctionsConstruct(Construct):
                 "STATE_MACHINE_ARN": machine_arn,
                 "DEFAULT_REGION": default_region,
                 **review,
+                "MAX_CONCURRENT_BUILDS": str(max_concurrent_builds),
             },
             memory_mb=constants.WORKFLOW_STEPS_MEMORY_MB,
             timeout_seconds=steps_timeout_seconds(),
@@ -702,6 +706,7 @@ class FunctionsConstruct(Construct):
         allow_items(function, data.policies_table, POLICY_READ)
         # A queued job's turn frees a project whose holder is dead: its state lock, its execution.
         allow_state_locks(function, data, clear=True)
+        allow_build_slots(function, data.lock_table)
         allow(function, ["states:DescribeExecution", "states:StopExecution"], [executions])
         allow(function, ["codebuild:BatchGetBuilds"], [runner_project_arn])
         # A queued destroy copies the project's latest code into its own workspace when its turn comes.

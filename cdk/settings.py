@@ -115,6 +115,13 @@ class InstallOptions(BaseModel):
     plan_expiry_hours: Annotated[int, Field(alias="planExpiryHours", ge=1, le=MAX_REVIEW_HOURS)] = 168
     # How often a queued job's workflow looks whether its turn has come.
     queue_poll_seconds: Annotated[int, Field(alias="queuePollSeconds", ge=1, le=300)] = 10
+    # Builds running at once, account-wide (every deploy, destroy, plan, validate and drift check
+    # counts; a gated job's plan and apply are a build each). Jobs over it wait as pending. Kept
+    # below CodeBuild's concurrent-build quota for the runner's compute type (Linux/Small: 60 in
+    # most regions; 20 for some types, as low as 5 in a new account:
+    # https://docs.aws.amazon.com/codebuild/latest/userguide/limits.html), so a burst waits here, in
+    # order, rather than meeting CodeBuild's refusal or taking the account's other builds' share.
+    max_concurrent_builds: Annotated[int, Field(alias="maxConcurrentBuilds", ge=1, le=10000)] = 20
     # How often each deployed project's drift is checked unless its settings say ("off": never).
     drift_schedule: Annotated[str, Field(alias="driftSchedule", pattern=DRIFT_SCHEDULE_PATTERN)] = (
         "rate(1 day)"

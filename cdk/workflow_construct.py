@@ -8,6 +8,8 @@ from typing import Any
 
 from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -19,6 +21,7 @@ from cdk.data_construct import DataConstruct
 from cdk.iam_helpers import KMS_WRITE, allow, allow_items, allow_key
 from cdk.nag import XRAY_FINDING, acknowledge_wildcards
 from cdk.utils import scoped_name
+from functions.dal.build_slots import POOL_KEY
 
 
 def state_machine_name(scope: IConstruct) -> str:
@@ -43,6 +46,17 @@ def executions_arn(scope: IConstruct) -> str:
         resource="execution",
         resource_name=f"{state_machine_name(scope)}:*",
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def allow_build_slots(principal: iam.IGrantable, lock_table: dynamodb.ITable) -> None:
+    """The build slots' one item in the lock table (functions/dal/build_slots.py): read and replaced
+    whole, and nothing else there; terraform's state locks stay out of reach."""
+    allow(
+        principal,
+        ["dynamodb:GetItem", "dynamodb:PutItem"],
+        [lock_table.table_arn],
+        {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [POOL_KEY]}},
     )
 
 

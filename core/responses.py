@@ -176,6 +176,10 @@ class JobOut(BaseModel):
     planSummary: PlanSummary | None = None
     queuePosition: Annotated[int | None, Field(description="Pending behind other jobs: its place.")] = None
     waitingFor: Annotated[str | None, Field(description="Pending: the job it waits for.")] = None
+    pendingReason: Annotated[
+        str | None,
+        Field(description='Why the job waits to build, e.g. "waiting for a build slot (20 of 20 in use)".'),
+    ] = None
     approval: Approval | None = None
     actions: JobActions | None = None
     plan: JobPlan | None = None
@@ -195,6 +199,9 @@ class JobSummary(BaseModel):
     error: str | None = None
     approval: Approval | None = None
     timings: JobTimings | None = None
+    pendingReason: Annotated[str | None, Field(description="Why the job waits to build, while it does.")] = (
+        None
+    )
 
 
 class JobListOut(BaseModel):

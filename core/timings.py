@@ -48,11 +48,14 @@ SPAN_PHASES: Final = frozenset(PHASES) - {QUEUED, OTHER}
 TIMELINE_FIELD: Final = "timeline"
 
 
-def epoch_ms_of(moment: str) -> int | None:
-    """One of our ISO timestamps (``2024-01-01T00:00:00.000Z``) in epoch milliseconds."""
+def epoch_ms_of(moment: object) -> int | None:
+    """One of our ISO timestamps (``2024-01-01T00:00:00.000Z``) in epoch milliseconds; None for
+    anything else (a missing field, a value that is not one)."""
+    if not isinstance(moment, str) or not moment:
+        return None
     try:
         return int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() * 1000)
-    except (ValueError, AttributeError):
+    except ValueError:
         return None
 
 

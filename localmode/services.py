@@ -33,7 +33,9 @@ TARGET_CREDENTIAL_VARIABLES = {
     "DEPLOY_ROLE_ARN": "DEPLOY_ROLE_ARN",
 }
 RUNNER_TIMEOUT_MINUTES = 120
-REVIEW_OPTIONS = ("APPROVAL_TIMEOUT_SECONDS", "PLAN_EXPIRY_SECONDS")
+# Install options that pass through as they are set (else the handlers' defaults: the build cap
+# is maxConcurrentBuilds' 20, as in AWS).
+REVIEW_OPTIONS = ("APPROVAL_TIMEOUT_SECONDS", "PLAN_EXPIRY_SECONDS", "MAX_CONCURRENT_BUILDS")
 
 
 def _workflow_steps(event: dict[str, Any]) -> Any:

@@ -46,6 +46,7 @@ VIEW_FIELDS = (
     "pendingDecisions",
     "createdAt",
     "timeline",
+    "pendingReason",
 )
 
 

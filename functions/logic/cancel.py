@@ -30,7 +30,9 @@ def cancel_job(
     execution = workflow.status(job_id)
     workflow.stop(job_id, f"{CANCELLED_MESSAGE} by {requested_by}")
     waiting = item.get("phase") == Phase.AWAITING_APPROVAL.value
-    if status is JobStatus.PENDING or execution != RUNNING or waiting:
+    # A job still waiting for a build slot (its record says why) has no build running either.
+    slot_wait = bool(item.get("pendingReason"))
+    if status is JobStatus.PENDING or execution != RUNNING or waiting or slot_wait:
         # No build is running for this job (queued, waiting for approval, or none ever will):
         # close the records here.
         if (waiting and _discard_waiting(jobs, item, requested_by)) or jobs.fail_if_active(

@@ -50,6 +50,9 @@ def job_view(item: JobItem, project: ProjectItem | None = None) -> JobOut:
         message = f"Job is running: {phase}"
     elif status is JobStatus.PENDING and place is not None:
         message = f"Job is queued: position {place}, waiting for {waiting_for or 'the job in progress'}"
+    reason = pending_reason(item)
+    if reason and status is JobStatus.PENDING and place is None:
+        message = f"Job is {reason}"
     plan = item.get("planSummary")
     waiting = status is JobStatus.PROCESSING and phase == Phase.AWAITING_APPROVAL.value
     approval = item.get("approval")
@@ -73,6 +76,7 @@ def job_view(item: JobItem, project: ProjectItem | None = None) -> JobOut:
         planSummary=PlanSummary(**plan) if isinstance(plan, dict) else None,
         queuePosition=place,
         waitingFor=waiting_for,
+        pendingReason=reason,
         approval=Approval(**approval) if isinstance(approval, dict) else None,
         actions=JobActions(
             canApprove=waiting and bool({"approval", "second_approval"} & set(pending)),
@@ -110,6 +114,12 @@ def timings_out(item: JobItem) -> JobTimings | None:
     if timings is None:
         return None
     return JobTimings.model_validate({**timings.phases, "startUpDetail": timings.start_up_detail})
+
+
+def pending_reason(item: JobItem) -> str | None:
+    """Why an active job waits to build (functions/logic/build_slots.py writes it); gone once it ends."""
+    reason = item.get("pendingReason")
+    return str(reason) if reason and item.get("status") in ("pending", "processing") else None
 
 
 def pending_decisions(item: JobItem) -> list[str]:
@@ -166,6 +176,7 @@ def list_jobs(jobs: JobStore, project_id: str | None, limit: int, token: str | N
             error=item.get("error") if item["status"] == JobStatus.FAILED else None,
             approval=Approval(**item["approval"]) if isinstance(item.get("approval"), dict) else None,
             timings=timings_out(item),
+            pendingReason=pending_reason(item),
         )
         for item in items
     ]

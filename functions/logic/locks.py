@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal
 
 from core.records import (
@@ -31,11 +30,14 @@ from core.records import (
     state_lock_ids,
 )
 from core.responses import ProjectLockCleared, UnlockOut
+from core.timings import epoch_ms_of
+from functions.dal.build_slots import BuildSlotStore
 from functions.dal.builds import BuildStatus
 from functions.dal.jobs import JobItem, JobStore
 from functions.dal.locks import LockStore, StateLock
 from functions.dal.projects import ProjectItem, ProjectStore
 from functions.dal.workflow import Workflow
+from functions.logic.build_slots import reclaim_build_slots
 from functions.models.exceptions import NothingToShow, ProjectBusy, StoreUnavailable, WorkflowUnavailable
 
 OWNER_CANDIDATES = 10
@@ -187,16 +189,6 @@ class ProjectLockVerdict:
         return JobStatus(self.job["status"]) if self.job else None
 
 
-def _epoch_ms(value: object) -> int | None:
-    """Milliseconds of one of our ISO timestamps (2024-01-01T00:00:00.000Z); None if unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
-    except ValueError:
-        return None
-
-
 _JOB_STAMP = re.compile(r"^[a-z]+-(?P<ms>\d{13})-")
 
 
@@ -208,7 +200,7 @@ def _job_created_ms(job_id: str) -> int | None:
 def _held_since_ms(project: ProjectItem) -> int | None:
     """When the lock was taken: job ids carry their creation time, the record its last update."""
     created = _job_created_ms(str(project.get("activeJobId", "")))
-    return created if created is not None else _epoch_ms(project.get("lastUpdated"))
+    return created if created is not None else epoch_ms_of(project.get("lastUpdated"))
 
 
 def inspect_project_lock(
@@ -226,7 +218,7 @@ def inspect_project_lock(
         return ProjectLockVerdict(project, None, None if young else f"its job {holder} has no record")
     status = JobStatus(job["status"])
     if status in TERMINAL_JOB_STATUSES:
-        ended = _epoch_ms(job.get("endTime") or job.get("updatedAt"))
+        ended = epoch_ms_of(job.get("endTime") or job.get("updatedAt"))
         settling = ended is not None and now_ms - ended < SETTLE_SECONDS * 1000
         return ProjectLockVerdict(
             project, job, None if settling else f"its job {holder} has already {status}"
@@ -443,3 +435,13 @@ def reap(services: LockServices, now_ms: int) -> ReapReport:
         with contextlib.suppress(StoreUnavailable, WorkflowUnavailable):
             cleared += [verdict.lock.lock_id for verdict in reap_state_lock(services, project_id)]
     return ReapReport(failed, cleared, released, skipped)
+
+
+# --- build slots ----------------------------------------------------------------------------------
+
+
+def reap_build_slots(services: LockServices, slots: BuildSlotStore, now_ms: int) -> list[str]:
+    """Build slots left behind: a slot (or a waiting place) whose job has ended, or whose execution
+    is no longer running (a cancel stops the execution before it can hand the slot back), is
+    reclaimed. Returns the job ids whose slots went back."""
+    return reclaim_build_slots(slots, services.jobs, services.workflow.status, now_ms)

@@ -85,6 +85,12 @@ class Review(BaseModel):
     QUEUE_POLL_SECONDS: Annotated[int, Field(ge=1, le=300)] = 5
 
 
+class BuildSlots(BaseModel):
+    """The install option maxConcurrentBuilds: builds at once, account-wide (logic/build_slots.py)."""
+
+    MAX_CONCURRENT_BUILDS: Annotated[int, Field(ge=1, le=10000)] = 20
+
+
 class DriftDefaults(BaseModel):
     # How often a project's drift is checked unless its settings say: "off" or "rate(...)".
     DRIFT_SCHEDULE_DEFAULT: Annotated[str, Field(pattern=DRIFT_SCHEDULE_PATTERN)] = "rate(1 day)"
@@ -175,8 +181,9 @@ class WorkflowStepsEnv(
     Workflow,
     Region,
     Review,
+    BuildSlots,
 ):
-    """The workflow's own steps: a queued job's turn, a plan's review, the approval wait."""
+    """The workflow's own steps: a queued job's turn, a build slot, a plan's review, the approval wait."""
 
 
 class ProjectsEnv(

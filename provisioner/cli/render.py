@@ -74,6 +74,8 @@ def job_table(job: JobOut, extra: Sequence[tuple[str, Text]] = ()) -> Table:
     table.add_row("Action", text(job.action))
     table.add_row("Status", status_text(job.status.value))
     table.add_row("Phase", text(f"{job.phase} ({job.progress}%)"))
+    if job.pendingReason:
+        table.add_row("Waiting", text(job.pendingReason, "yellow"))
     for name, cell in extra:
         table.add_row(name, cell)
     if job.planSummary is not None and not any(name == "Plan" for name, _ in extra):

@@ -12,9 +12,10 @@ from pydantic import BaseModel
 
 from cdk.bundling import manylinux_platforms
 from cdk.constants import HANDLER_MODULE, LAMBDA_GLIBC, LAMBDA_MACHINE, WORKFLOW_STEPS_MEMORY_MB
+from functions.dal.build_slots import POOL_KEY
 from functions.handlers.routing import HANDLERS
 from functions.models.env_vars import Observability, Workflow, WorkflowStepsEnv
-from tests.infrastructure.conftest import Synth, as_list, statements
+from tests.infrastructure.conftest import SKIP_BUNDLING, Synth, as_list, statements, synthesize
 
 # Set by CDK for Powertools itself, beyond what the handlers' models name.
 POWERTOOLS_ONLY = {"POWERTOOLS_METRICS_NAMESPACE"}
@@ -112,7 +113,9 @@ def test_the_workflow_steps_get_exactly_what_they_read(synth: Synth) -> None:
         "PLAN_EXPIRY_SECONDS",
         "APPROVAL_TIMEOUT_SECONDS",
         "QUEUE_POLL_SECONDS",
+        "MAX_CONCURRENT_BUILDS",
     }
+    assert variables["MAX_CONCURRENT_BUILDS"] == "20"
     assert variables["APPROVAL_TIMEOUT_SECONDS"] == str(168 * 3600)
     assert variables["PLAN_EXPIRY_SECONDS"] == str(168 * 3600)
     assert variables["QUEUE_POLL_SECONDS"] == "10"
@@ -267,6 +270,7 @@ def test_the_workflow_steps_role_is_exactly_what_the_steps_call(synth: Synth) ->
         "dynamodb:Query",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
         "states:DescribeExecution",
         "states:StopExecution",
         "codebuild:BatchGetBuilds",
@@ -545,3 +549,37 @@ def test_only_the_reaper_sweeps_every_lock(synth: Synth) -> None:
     assert "dynamodb:Scan" in _role_grants(synth, "reaper_handler")
     for module in LOCK_CLEARERS[:2]:
         assert "dynamodb:Scan" not in _role_grants(synth, module)
+
+
+def _put_conditions(synth: Synth, module: str) -> list[Any]:
+    role_id = _functions(synth)[module]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement.get("Condition")
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in statements(policy["Properties"]["PolicyDocument"])
+        if "dynamodb:PutItem" in as_list(statement["Action"])
+    ]
+
+
+def test_the_build_slots_are_the_only_item_the_steps_and_the_reaper_may_put(synth: Synth) -> None:
+    # Given the two functions that take and reclaim build slots
+    for module in ("workflow_handler", "reaper_handler"):
+        granted = _role_grants(synth, module)
+        # Then they put items in the lock table only, and there only the pool's item
+        assert granted["dynamodb:PutItem"] == [_table_arn(synth, "LockID")], module
+        assert _put_conditions(synth, module) == [
+            {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [POOL_KEY]}}
+        ], module
+    # and besides them only a rollback puts there (terraform's digest items, checked above)
+    lock_table = _table_arn(synth, "LockID")
+    putting = {
+        m for m in _functions(synth) if lock_table in _role_grants(synth, m).get("dynamodb:PutItem", [])
+    }
+    assert putting == {"workflow_handler", "reaper_handler", "projects_handler"}
+
+
+def test_the_build_cap_option_reaches_the_steps_function(tmp_path: Path) -> None:
+    capped = synthesize(tmp_path, {**SKIP_BUNDLING, "provisioner:maxConcurrentBuilds": 3})
+    variables = _functions(capped)["workflow_handler"]["Environment"]["Variables"]
+    assert variables["MAX_CONCURRENT_BUILDS"] == "3"

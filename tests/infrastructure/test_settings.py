@@ -7,7 +7,7 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel
 
 from cdk.settings import InstallOptions, InstallOptionsError
-from functions.models.env_vars import Review
+from functions.models.env_vars import BuildSlots, Review
 from tests.infrastructure.conftest import CDK_JSON_CONTEXT
 
 
@@ -64,6 +64,12 @@ def test_cdk_json_documents_every_option_with_its_default() -> None:
         ),
         ("queuePollSeconds", 301, "provisioner:queuePollSeconds: Input should be less than or equal to 300"),
         ("queuePollSeconds", "soon", "provisioner:queuePollSeconds: Input should be a valid integer"),
+        (
+            "maxConcurrentBuilds",
+            0,
+            "provisioner:maxConcurrentBuilds: Input should be greater than or equal to 1 (got 0)",
+        ),
+        ("maxConcurrentBuilds", "many", "provisioner:maxConcurrentBuilds: Input should be a valid integer"),
     ],
 )
 def test_a_bad_value_names_the_option_and_what_was_given(key: str, value: object, message: str) -> None:
@@ -153,3 +159,11 @@ def test_the_state_version_retention_is_an_option_in_days() -> None:
     for bad in (0, 5000):
         with pytest.raises(InstallOptionsError, match="stateVersionRetentionDays"):
             _options(stateVersionRetentionDays=bad)
+
+
+def test_the_build_cap_is_an_option_the_steps_function_accepts_below_codebuilds_quota() -> None:
+    # Given the option's range / Then the steps function accepts every value in it
+    assert _bounds(InstallOptions, "max_concurrent_builds") == _bounds(BuildSlots, "MAX_CONCURRENT_BUILDS")
+    # and the default is below CodeBuild's Linux/Small quota of 60, and the same as the handlers'
+    assert InstallOptions().max_concurrent_builds == 20 == BuildSlots().MAX_CONCURRENT_BUILDS
+    assert _options(maxConcurrentBuilds="5").max_concurrent_builds == 5

@@ -17,9 +17,12 @@ pytestmark = pytest.mark.terraform
 SUCCESS_PATH = [
     "Is the action one we run?",
     "Does the job wait for its turn?",
+    "Take a build slot",
+    "Is there a build slot?",
     "Mark the job as processing",
     "Which way does the job run?",
     "Run terraform in CodeBuild",
+    "Free the build slot",
     "Record the result",
     "Release the project lock",
     "Job finished",
@@ -28,6 +31,7 @@ FAILURE_TAIL = [
     "Record the failure",
     "Mark the deployment failed",
     "Release the project lock after the failure",
+    "Free the build slot after the failure",
     "Job failed",
 ]
 SLOW = """
@@ -133,8 +137,8 @@ def test_a_failing_run_ends_on_the_failure_path(api: Api, services: LocalService
 
     wait_execution(api, job_id, "FAILED")
     states = exited_states(history(api, job_id))
-    assert states[:5] == SUCCESS_PATH[:5]
-    assert states[5:] == FAILURE_TAIL
+    assert states[:7] == SUCCESS_PATH[:7]
+    assert states[7:] == FAILURE_TAIL
     job = api.get(f"/api/deploy/status/{job_id}").json()
     assert job["status"] == "failed"
     # the runner's precise message is kept, not replaced by the workflow's generic one
@@ -176,7 +180,7 @@ def test_the_build_timeout_fires_and_stops_the_build(api: Api, services: LocalSe
     wait_execution(api, job_id, "FAILED")
     events = history(api, job_id)
     assert any(e["type"] == "TaskTimedOut" for e in events)
-    assert exited_states(events)[-4:] == FAILURE_TAIL
+    assert exited_states(events)[-len(FAILURE_TAIL) :] == FAILURE_TAIL
     job = api.emulated.job(job_id)
     assert job["status"] == "failed"
     assert "States.Timeout" in job["error"]
