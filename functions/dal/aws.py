@@ -101,6 +101,19 @@ def apply(table: Table, change: Update | Delete, what: str) -> bool:
     return True
 
 
+def put_if(table: Table, item: dict[str, Any], what: str, **condition: Any) -> bool:
+    """Put an item on a condition; False when the condition did not hold (nothing was written)."""
+    try:
+        table.put_item(Item=item, **condition)
+    except ClientError as exc:
+        if error_code(exc) == CONDITION_FAILED:
+            return False
+        raise unavailable(what, exc) from exc
+    except BotoCoreError as exc:
+        raise unavailable(what, exc) from exc
+    return True
+
+
 def scan_all(table: Table, what: str, **arguments: Any) -> list[dict[str, Any]]:
     """Every item a scan finds, page after page, numbers made plain."""
     items: list[dict[str, Any]] = []

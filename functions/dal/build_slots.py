@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from functions.dal import aws
 
 WHAT = "the build slots"
@@ -73,15 +71,7 @@ class DynamoBuildSlotStore(BuildSlotStore):
         version = before.version + 1
         item: dict[str, Any] = {"LockID": POOL_KEY, "holders": holders, "waiting": waiting}
         item["version"] = version
-        try:
-            self.table.put_item(Item=item, **condition)
-        except ClientError as exc:
-            if aws.error_code(exc) == aws.CONDITION_FAILED:
-                return False
-            raise aws.unavailable(WHAT, exc) from exc
-        except BotoCoreError as exc:
-            raise aws.unavailable(WHAT, exc) from exc
-        return True
+        return aws.put_if(self.table, item, WHAT, **condition)
 
 
 @cache

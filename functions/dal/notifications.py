@@ -88,15 +88,7 @@ class DynamoNotificationStore(NotificationStore):
         self.table = aws.dynamodb().Table(table_name)
 
     def _put_new(self, item: Item) -> bool:
-        try:
-            self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as exc:
-            if aws.error_code(exc) == aws.CONDITION_FAILED:
-                return False
-            raise aws.unavailable(WHAT, exc) from exc
-        except BotoCoreError as exc:
-            raise aws.unavailable(WHAT, exc) from exc
-        return True
+        return aws.put_if(self.table, item, WHAT, ConditionExpression="attribute_not_exists(pk)")
 
     def _query(self, partition: str) -> list[Item]:
         items: list[Item] = []

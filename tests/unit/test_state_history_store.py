@@ -9,37 +9,20 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from core.records import state_key, state_lock_id, state_lockfile_key
 from core.state_versions import encode, md5_digest, read_writer, writer_metadata
-from functions.dal import aws
 from functions.dal.state_history import S3StateHistory
 from functions.models.exceptions import InvalidRequest
+from tests.support.moto_state import state_bucket_and_lock_table
 
 BUCKET, TABLE, PROJECT = "state-test", "locks-test", "p1"
 
 
 @pytest.fixture
 def history(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3StateHistory]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    with mock_aws():
-        aws.s3.cache_clear()
-        aws.dynamodb.cache_clear()
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        boto3.client("dynamodb").create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with state_bucket_and_lock_table(monkeypatch, BUCKET, TABLE):
         yield S3StateHistory(BUCKET, TABLE)
-        aws.s3.cache_clear()
-        aws.dynamodb.cache_clear()
 
 
 def _terraform_writes(serial: int, project: str = PROJECT) -> str:
