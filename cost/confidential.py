@@ -16,6 +16,7 @@ out. Three rules keep it in:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -83,13 +84,7 @@ class Confidential:
         """Resources with secret-named attributes and map keys redacted (collected as secrets)."""
         collector = SecretCollector()
         out = [
-            ResourceInput(
-                r.address,
-                r.type,
-                redact_secret_names(copy.deepcopy(dict(r.attrs)), collector),
-                r.region,
-                r.refs,
-            )
+            dataclasses.replace(r, attrs=redact_secret_names(copy.deepcopy(dict(r.attrs)), collector))
             for r in resources
         ]
         self.secrets |= collector.values

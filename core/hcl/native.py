@@ -239,6 +239,12 @@ class _Transformer(DictTransformer):
     def full_splat_expr_term(self, args: list[Any]) -> str:
         return self._spend(self.to_tf_inline(args[0]) + str(args[1]))
 
+    def arguments(self, args: list[Any]) -> list[Any]:
+        # A last argument written ``xs...`` (expanded into arguments): keep the "..." on it.
+        if len(args) > 1 and isinstance(args[-1], Token) and args[-1].type == "ELLIPSIS":
+            return [*args[:-2], self.to_tf_inline(args[-2]) + "..."]
+        return list(super().arguments(args))
+
     def function_call(self, args: list[Any]) -> str:
         return self._spend(str(super().function_call(args)))
 
@@ -368,6 +374,8 @@ def _describe(exc: UnexpectedInput) -> str:
 @functools.lru_cache(maxsize=1)
 def _parser() -> tuple[Lark, _Transformer, threading.Lock]:
     grammar = (Path(hcl2.__file__).parent / "hcl2.lark").read_text(encoding="utf-8")
+    # python-hcl2 drops the "..." of an expanded last argument; a named terminal keeps it.
+    grammar = grammar.replace('("," | "...")?', '("," | ELLIPSIS)?') + '\nELLIPSIS : "..."\n'
     transformer = _Transformer()
     cache = _cache_file()
     parser = Lark(grammar, parser="lalr", transformer=transformer, cache=cache if cache else False)
