@@ -10,6 +10,7 @@ whose count or for_each is unknown comes back once, with why, instead of as inst
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import posixpath
@@ -235,6 +236,15 @@ class Configured(Namespace):
         return value
 
 
+@dataclass(frozen=True)
+class UnknownModule:
+    """A module call whose count or for_each is known only after apply: the one instance any
+    of its instances would be (``count.index`` and ``each.*`` unknown), and why."""
+
+    module: Module
+    why: str
+
+
 @dataclass
 class Module:
     """One instance of a module: its variables, locals, calls of other modules and resources."""
@@ -331,7 +341,7 @@ class Module:
             return [child.outputs() for child in children]
         if isinstance(children, dict):
             return {key: child.outputs() for key, child in children.items()}
-        return UNKNOWN
+        return UNKNOWN  # and an UnknownModule's outputs: how many instances there are is unknown
 
     def outputs(self) -> dict[str, Any]:
         return {
@@ -344,7 +354,8 @@ class Module:
         return [b for b in self.blocks if b.kind == "module" and b.labels]
 
     def child(self, name: str) -> Any:
-        """The instances of a module call: a Module, a list or map of them, or UNKNOWN."""
+        """The instances of a module call: a Module, a list or map of them, an UnknownModule,
+        or UNKNOWN (a source not in the workspace)."""
         if name in self._children:
             return self._children[name]
         self._children[name] = UNKNOWN  # a module that reaches itself stays unknown
@@ -379,7 +390,11 @@ class Module:
         if expansion is None:
             return self._make(block, name, directory, suffix="", env=self.env, providers=providers)
         if isinstance(expansion, str):
-            return UNKNOWN
+            # Its resources are still listed, as unknown in number, never left out as none.
+            one = self._make(
+                block, name, directory, suffix="", env=_any_instance(self.env), providers=providers
+            )
+            return UnknownModule(one, f"{self.prefix}module.{name}: {expansion}")
         made = {
             suffix: self._make(block, name, directory, suffix=suffix, env=env, providers=providers)
             for suffix, _key, env in expansion
@@ -422,6 +437,9 @@ class Module:
             elif isinstance(children, dict):
                 for child in children.values():
                     yield from child.instances()
+            elif isinstance(children, UnknownModule):
+                for instance in children.module.instances():
+                    yield dataclasses.replace(instance, unknown=instance.unknown or children.why)
 
     def _resource(self, block: Block) -> Iterator[Instance]:
         resource_type, name = block.labels
@@ -434,11 +452,7 @@ class Module:
             yield Instance(address, resource_type, attrs, provider, self.prefix, block)
             return
         if isinstance(expansion, str):
-            # What any one instance would be: count.index and each.* unknown.
-            env = _with(
-                _with(self.env, "count", {"index": UNKNOWN}), "each", {"key": UNKNOWN, "value": UNKNOWN}
-            )
-            attrs = evaluate_body(block.body, env, RESOURCE_META)
+            attrs = evaluate_body(block.body, _any_instance(self.env), RESOURCE_META)
             yield Instance(address, resource_type, attrs, provider, self.prefix, block, unknown=expansion)
             return
         for suffix, _key, env in expansion:
@@ -508,6 +522,12 @@ def _for_each(written: Any, env: Env) -> Expansion | str:
 
 def _with(env: Env, root: str, value: Any) -> Env:
     return env.with_root(root, value)
+
+
+def _any_instance(env: Env) -> Env:
+    """What any one instance would see when their number is unknown: count.index and each.*
+    unknown."""
+    return _with(_with(env, "count", {"index": UNKNOWN}), "each", {"key": UNKNOWN, "value": UNKNOWN})
 
 
 def _written(value: Any) -> str:

@@ -238,3 +238,47 @@ def test_a_chain_of_locals_deeper_than_any_real_one_is_refused() -> None:
                 "main.tf": f'locals {{\n{chain}\n  l200 = 1\n}}\nresource "aws_eip" "e" {{\n  count = local.l0\n}}\n'
             }
         )
+
+
+def test_a_module_whose_count_or_for_each_is_unknown_lists_its_resources_as_unknown() -> None:
+    files = {
+        "main.tf": """
+data "aws_subnets" "s" {}
+module "per_subnet" {
+  source = "./nat"
+  count  = length(data.aws_subnets.s.ids)
+  name   = "nat-${count.index}"
+}
+module "known" {
+  source = "./nat"
+  count  = 1
+  name   = "nat-${count.index}"
+}
+resource "aws_eip" "summary" {
+  count = length(module.per_subnet)
+}
+""",
+        "nat/main.tf": """
+variable "name" {}
+module "inner" {
+  source = "../eip"
+}
+resource "aws_nat_gateway" "n" {
+  tags = { Name = var.name }
+}
+""",
+        "eip/main.tf": 'resource "aws_eip" "e" {}\n',
+    }
+    found = instances(files)
+    why = "module.per_subnet: count is unknown until apply (count = length(data.aws_subnets.s.ids))"
+    # Then the unknown module's resources (its nested modules' too) come back once, with why
+    unknown = found["module.per_subnet.aws_nat_gateway.n"]
+    assert unknown.unknown == why
+    assert unknown.attrs["tags"] == {"Name": UNKNOWN}  # count.index is unknown there
+    assert found["module.per_subnet.module.inner.aws_eip.e"].unknown == why
+    # and the known module's are instances as before; a count over the unknown module is unknown
+    assert found["module.known[0].aws_nat_gateway.n"].unknown is None
+    assert found["module.known[0].aws_nat_gateway.n"].attrs["tags"] == {"Name": "nat-0"}
+    assert (
+        found["aws_eip.summary"].unknown == "count is unknown until apply (count = length(module.per_subnet))"
+    )

@@ -430,3 +430,40 @@ resource "aws_eip" "b" {
 """
     )
     assert sorted(u["address"] for u in document["unpriced"]) == ["aws_eip.a", "aws_eip.b"]
+
+
+def test_a_module_whose_for_each_is_unknown_lists_its_resources_not_none() -> None:
+    # Given a module per subnet known only after apply, and one per zone known now
+    document = report(
+        """
+data "aws_subnets" "private" {}
+module "nat" {
+  source   = "./nat"
+  for_each = toset(data.aws_subnets.private.ids)
+}
+module "zone" {
+  source   = "./nat"
+  for_each = toset(["a", "b"])
+}
+""",
+        files={"nat/main.tf": 'resource "aws_nat_gateway" "n" {\n  subnet_id = "subnet-1"\n}\n'},
+    )
+    # Then the two known NAT gateways are priced (2 x 0.045 x 730 = 65.70) and the unknown
+    # module's is listed with why, out of the total, which is then a floor
+    assert monthly(document) == {
+        'module.zone["a"].aws_nat_gateway.n': 32.85,
+        'module.zone["b"].aws_nat_gateway.n': 32.85,
+        "module.nat.aws_nat_gateway.n": 0,
+    }
+    assert document["costs"]["total"] == pytest.approx(65.70)
+    assert document["costs"]["totalIsLowerBound"] is True
+    assert document["unpriced"] == [
+        {
+            "address": "module.nat.aws_nat_gateway.n",
+            "type": "aws_nat_gateway",
+            "component": "instances",
+            "reason": "module.nat: for_each is unknown until apply "
+            "(for_each = toset(data.aws_subnets.private.ids)); "
+            "one instance would cost 32.85 USD a month, not in the total",
+        }
+    ]
