@@ -11,6 +11,7 @@ as such (``ResourceInput.unknown_count``), not priced as some number of instance
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -27,11 +28,12 @@ from cost.model import ResourceInput
 _RESOURCE_REF = re.compile(r"\b((?:aws|null|random)_[a-z0-9_]+)\.([A-Za-z_][\w-]*)")
 
 
-def _tfvars(files: Mapping[str, str]) -> dict[str, Any]:
-    """terraform.tfvars(.json), then *.auto.tfvars(.json) in name order: terraform's own precedence."""
-    top = [n for n in files if "/" not in n]
-    names = [n for n in top if n == "terraform.tfvars"] + [n for n in top if n == "terraform.tfvars.json"]
-    names += sorted(n for n in top if n.endswith((".auto.tfvars", ".auto.tfvars.json")))
+def _tfvars(files: Mapping[str, str], directory: str) -> dict[str, Any]:
+    """A root's terraform.tfvars(.json), then its *.auto.tfvars(.json) in name order: terraform's
+    own precedence. Each root of a workspace of several reads only its own directory's."""
+    here = {posixpath.basename(n): n for n in files if posixpath.dirname(n) == directory}
+    names = [here[n] for n in ("terraform.tfvars", "terraform.tfvars.json") if n in here]
+    names += [here[n] for n in sorted(here) if n.endswith((".auto.tfvars", ".auto.tfvars.json"))]
     values: dict[str, Any] = {}
     empty = Env({})
     for name in names:
@@ -89,18 +91,22 @@ def resources_from_hcl(
         first = configuration.syntax_errors[0]
         raise ValueError(f"cannot parse the configuration: {first.describe()}")
     secrets = confidential or Confidential()
-    given = {**_tfvars(files), **(variables or {})}
     try:
-        return _resources(configuration, given, default_region, secrets)
+        return _resources(configuration, files, variables or {}, default_region, secrets)
     except RecursionError:
         raise EvaluationLimit("the configuration refers to itself too deeply to evaluate") from None
 
 
 def _resources(
-    configuration: Configuration, given: Mapping[str, Any], default_region: str, secrets: Confidential
+    configuration: Configuration,
+    files: Mapping[str, str],
+    variables: Mapping[str, Any],
+    default_region: str,
+    secrets: Confidential,
 ) -> list[ResourceInput]:
     out: list[ResourceInput] = []
     for directory in root_directories(configuration):
+        given = {**_tfvars(files, directory), **variables}
         # Provider names map to themselves in a root module.
         root = module_instance(
             configuration,

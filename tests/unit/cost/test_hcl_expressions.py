@@ -467,3 +467,22 @@ module "zone" {
             "one instance would cost 32.85 USD a month, not in the total",
         }
     ]
+
+
+def test_each_root_of_a_workspace_reads_its_own_tfvars() -> None:
+    # Given two roots sharing a module, each with its own terraform.tfvars
+    shared = 'variable "type" {}\nresource "aws_instance" "node" {\n  instance_type = var.type\n}\n'
+    root = 'variable "type" {}\nmodule "app" {\n  source = "../shared"\n  type   = var.type\n}\n'
+    document = estimate(
+        files={
+            "shared/main.tf": shared,
+            "dev/main.tf": root,
+            "dev/terraform.tfvars": 'type = "t3.micro"\n',
+            "prod/main.tf": root,
+            "prod/terraform.tfvars": 'type = "m5.large"\n',
+            "prod/z.auto.tfvars": 'type = "t3.small"\n',
+        }
+    ).to_dict()
+    # Then dev is 0.0104 x 730 + 8 GB gp2 root 0.80 = 8.392; prod's auto.tfvars wins over its
+    # terraform.tfvars: 0.0208 x 730 + 0.80 = 15.984
+    assert sorted(r["monthly"] for r in document["resources"]) == [8.39, 15.98]
