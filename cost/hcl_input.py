@@ -13,19 +13,20 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from core.hcl.config import META_KEYS, Configuration, load_configuration
 from core.hcl.document import SyntaxProblem
 from core.hcl.evaluate import Instance, Module, evaluate_attribute, module_instance, root_directories
-from core.hcl.expression import Env
+from core.hcl.expression import Env, EvalError, parse_expression
 from core.hcl.native import parse_native
-from core.hcl.values import EvaluationLimit, plain
+from core.hcl.values import EvaluationLimit, Unknowable, plain
 from cost.confidential import Confidential
 from cost.model import ResourceInput
 
-_RESOURCE_REF = re.compile(r"\b((?:aws|null|random)_[a-z0-9_]+)\.([A-Za-z_][\w-]*)")
+# TYPE.NAME, and the index written after it (``[each.key]``, ``[count.index]``, ``["a"]``).
+_RESOURCE_REF = re.compile(r"\b((?:aws|null|random)_[a-z0-9_]+)\.([A-Za-z_][\w-]*)(?:\[([^\[\]]+)\])?")
 
 
 def _tfvars(files: Mapping[str, str], directory: str) -> dict[str, Any]:
@@ -67,15 +68,46 @@ def _provider_regions(root: Module, default_region: str) -> dict[str, str]:
 
 def _refs(instance: Instance) -> dict[str, tuple[str, ...]]:
     """Attribute -> the resources its expression names (in the same module), for the pricers
-    that follow references (a service to its task definition)."""
+    that follow references (a service to its task definition). An index that evaluates here
+    names the one instance (``aws_ecs_task_definition.app[each.key]`` -> ``...app["api"]``)."""
     refs: dict[str, tuple[str, ...]] = {}
     for name, value in instance.block.body.items():
         if name in META_KEYS:
             continue
-        found = tuple(f"{instance.module}{t}.{n}" for t, n in _RESOURCE_REF.findall(repr(value)))
+        found = tuple(
+            f"{instance.module}{t}.{n}{_index(index, instance)}"
+            for text in _strings(value)
+            for t, n, index in _RESOURCE_REF.findall(text)
+        )
         if found:
             refs[name] = found
     return refs
+
+
+def _index(text: str, instance: Instance) -> str:
+    """``[0]`` or ``["key"]`` for an index known here; "" (the resource as a whole) otherwise."""
+    if not text or instance.env is None:
+        return ""
+    try:
+        key = parse_expression(text).evaluate(instance.env)
+    except (EvalError, Unknowable):
+        return ""
+    if isinstance(key, bool):
+        return ""
+    if isinstance(key, int):
+        return f"[{key}]"
+    return f'["{key}"]' if isinstance(key, str) else ""  # as evaluate.py names instances
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for inner in value.values():
+            yield from _strings(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _strings(inner)
 
 
 def resources_from_hcl(

@@ -61,6 +61,8 @@ class Instance:
     module: str  # the address prefix: "", "module.app." ...
     block: Block
     unknown: str | None = None
+    # Where its expressions were evaluated (count.index, each.*), to evaluate more of them.
+    env: Env | None = field(default=None, compare=False, repr=False)
 
 
 def evaluate_value(value: Any, env: Env) -> Any:
@@ -449,15 +451,18 @@ class Module:
         expansion = expand(block.body, self.env)
         if expansion is None:
             attrs = evaluate_body(block.body, self.env, RESOURCE_META)
-            yield Instance(address, resource_type, attrs, provider, self.prefix, block)
+            yield Instance(address, resource_type, attrs, provider, self.prefix, block, env=self.env)
             return
         if isinstance(expansion, str):
-            attrs = evaluate_body(block.body, _any_instance(self.env), RESOURCE_META)
-            yield Instance(address, resource_type, attrs, provider, self.prefix, block, unknown=expansion)
+            env = _any_instance(self.env)
+            attrs = evaluate_body(block.body, env, RESOURCE_META)
+            yield Instance(
+                address, resource_type, attrs, provider, self.prefix, block, unknown=expansion, env=env
+            )
             return
         for suffix, _key, env in expansion:
             attrs = evaluate_body(block.body, env, RESOURCE_META)
-            yield Instance(address + suffix, resource_type, attrs, provider, self.prefix, block)
+            yield Instance(address + suffix, resource_type, attrs, provider, self.prefix, block, env=env)
 
 
 Expansion = list[tuple[str, Any, Env]]

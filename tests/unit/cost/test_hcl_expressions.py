@@ -486,3 +486,51 @@ def test_each_root_of_a_workspace_reads_its_own_tfvars() -> None:
     # Then dev is 0.0104 x 730 + 8 GB gp2 root 0.80 = 8.392; prod's auto.tfvars wins over its
     # terraform.tfvars: 0.0208 x 730 + 0.80 = 15.984
     assert sorted(r["monthly"] for r in document["resources"]) == [8.39, 15.98]
+
+
+def test_a_service_per_key_prices_the_task_definition_of_its_own_key() -> None:
+    # Given a Fargate service and task definition per key of a map, and per count.index
+    document = report(
+        """
+locals {
+  services = {
+    api    = { cpu = "1 vCPU", memory = "2 GB", tasks = 2 }
+    worker = { cpu = 256, memory = 512, tasks = 1 }
+  }
+}
+resource "aws_ecs_task_definition" "app" {
+  for_each = local.services
+  family   = each.key
+  cpu      = each.value.cpu
+  memory   = each.value.memory
+}
+resource "aws_ecs_service" "app" {
+  for_each        = local.services
+  launch_type     = "FARGATE"
+  desired_count   = each.value.tasks
+  task_definition = aws_ecs_task_definition.app[each.key].arn
+}
+resource "aws_ecs_task_definition" "job" {
+  count  = 2
+  family = "job"
+  cpu    = 512 * (count.index + 1)
+  memory = 1024 * (count.index + 1)
+}
+resource "aws_ecs_service" "job" {
+  count           = 2
+  launch_type     = "FARGATE"
+  desired_count   = 1
+  task_definition = aws_ecs_task_definition.job[count.index].arn
+}
+"""
+    )
+    # Then each service is priced at its own size, not at the first instance's:
+    # api 2 x 730 x (1 x 0.04048 + 2 x 0.004445) = 72.0802; worker 730 x (0.25 x 0.04048 +
+    # 0.5 x 0.004445) = 9.010025; job[0] 730 x (0.5 x 0.04048 + 1 x 0.004445) = 18.02005;
+    # job[1] 730 x (1 x 0.04048 + 2 x 0.004445) = 36.0401
+    assert monthly(document) == {
+        'aws_ecs_service.app["api"]': 72.08,
+        'aws_ecs_service.app["worker"]': 9.01,
+        "aws_ecs_service.job[0]": 18.02,
+        "aws_ecs_service.job[1]": 36.04,
+    }
