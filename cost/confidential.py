@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from core.redaction import MIN_SCRUB_LENGTH, SecretCollector, is_secret_name, redact_secret_names
+from core.redaction import MIN_SCRUB_LENGTH, SecretCollector, copy_json, is_secret_name, redact_secret_names
 from cost.model import REDACTED, ResourceInput
 
 # Shorter values ("a", "x1") cannot be told from the words of a reason; none is worth hiding.
@@ -84,7 +84,7 @@ class Confidential:
         """Resources with secret-named attributes and map keys redacted (collected as secrets)."""
         collector = SecretCollector()
         out = [
-            dataclasses.replace(r, attrs=redact_secret_names(copy.deepcopy(dict(r.attrs)), collector))
+            dataclasses.replace(r, attrs=redact_secret_names(copy_json(dict(r.attrs)), collector))
             for r in resources
         ]
         self.secrets |= collector.values
