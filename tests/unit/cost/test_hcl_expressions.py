@@ -534,3 +534,24 @@ resource "aws_ecs_service" "job" {
         "aws_ecs_service.job[0]": 18.02,
         "aws_ecs_service.job[1]": 36.04,
     }
+
+
+def test_where_there_is_a_plan_the_plan_is_the_source_of_truth() -> None:
+    # Given HCL that would make three t3.micro and the plan terraform made of it: one m5.large
+    files = {
+        "main.tf": 'resource "aws_instance" "web" {\n  count         = 3\n  instance_type = "t3.micro"\n}\n'
+    }
+    after = {"instance_type": "m5.large", "root_block_device": [{"volume_size": 20, "volume_type": "gp3"}]}
+    plan = {
+        "resource_changes": [
+            {
+                "address": "aws_instance.web[0]",
+                "mode": "managed",
+                "type": "aws_instance",
+                "change": {"actions": ["create"], "before": None, "after": after},
+            }
+        ]
+    }
+    document = estimate(plan=plan, files=files).to_dict()
+    # Then the plan's one instance is priced: 0.096 x 730 + 20 x 0.08 = 71.68
+    assert monthly(document) == {"aws_instance.web[0]": 71.68}
