@@ -78,24 +78,31 @@ def _length(args: list[Any]) -> int:
     raise EvalError(f"length() needs a string, list, set or map, not a {type_name(value)}")
 
 
+def _one_type(items: list[Any]) -> list[Any]:
+    """A list, set or map has one element type: among strings, numbers and bools, strings win
+    (``tolist(["a", 1])`` is ``["a", "1"]``); nulls stay null."""
+    primitive = all(i is None or isinstance(i, (str, int, float)) for i in items)
+    if primitive and any(isinstance(i, str) for i in items):
+        return [i if i is None else to_string(i) for i in items]
+    return items
+
+
 def _toset(args: list[Any]) -> TfSet:
     _arity("toset", args, 1)
-    items = _collection(args[0])
-    if not all(isinstance(i, str) for i in items) and any(isinstance(i, str) for i in items):
-        items = [to_string(i) for i in items]  # a set has one element type: strings win
-    return make_set(items)
+    return make_set(_one_type(_collection(args[0])))
 
 
 def _tolist(args: list[Any]) -> list[Any]:
     _arity("tolist", args, 1)
     if args[0] is None:
         return None  # type: ignore[return-value]
-    return _collection(args[0])
+    return _one_type(_collection(args[0]))
 
 
 def _tomap(args: list[Any]) -> dict[str, Any]:
     _arity("tomap", args, 1)
-    return to_map(args[0])
+    value = to_map(args[0])
+    return dict(zip(value, _one_type(list(value.values())), strict=True))
 
 
 def _keys(args: list[Any]) -> list[str]:

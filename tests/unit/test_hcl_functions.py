@@ -23,6 +23,9 @@ def value(text: str) -> Any:
         ('toset(["a", 1])', ["1", "a"]),  # one element type: strings
         ('tolist(toset(["c", "a"]))', ["a", "c"]),
         ('tomap({a = "x"})', {"a": "x"}),
+        ('tolist(["a", 1, true, null])', ["a", "1", "true", None]),  # strings win here too
+        ('tomap({a = 1, b = "x"})', {"a": "1", "b": "x"}),
+        ("tolist([1, 2])", [1, 2]),
         ("keys({b = 1, a = 2})", ["a", "b"]),
         ("values({b = 1, a = 2})", [2, 1]),
         ('length("héllo")', 5),
