@@ -13,6 +13,7 @@ replaced too (terraform keeps copies it does not mark: ``terraform_data.output``
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -113,19 +114,7 @@ def _names_secret(words: list[str], index: int) -> bool:
     )
 
 
-def copy_json(value: Any) -> Any:
-    """A deep copy of JSON-shaped data (plain dicts, lists, scalars), ~3x faster than
-    copy.deepcopy on a 10,000-resource plan; anything else is deep-copied as usual."""
-    kind = type(value)
-    if kind is dict:
-        return {key: copy_json(inner) for key, inner in value.items()}
-    if kind is list:
-        return [copy_json(inner) for inner in value]
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
-        return value
-    return copy.deepcopy(value)
-
-
+@functools.lru_cache(maxsize=4096)  # the same attribute names recur in every resource
 def is_secret_name(name: str) -> bool:
     """Whether an attribute, map key or variable name says its value is a secret (any case)."""
     words = [w.lower() for w in _NAME_WORD.findall(name)]
@@ -380,6 +369,19 @@ def _redact_marked(value: Any, marks: Any, collector: SecretCollector) -> Any:
 
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (plain dicts, lists, scalars), ~3x faster than
+    copy.deepcopy on a 10,000-resource plan; anything else is deep-copied as usual."""
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_json(inner) for key, inner in value.items()}
+    if kind is list:
+        return [copy_json(inner) for inner in value]
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    return copy.deepcopy(value)
 
 
 def redact_secret_names(value: Any, collector: SecretCollector) -> Any:
