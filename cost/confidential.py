@@ -30,6 +30,8 @@ MIN_RAW_LENGTH: Final = 3
 _REGION: Final = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")
 # The text fields that print attribute values; addresses, types and catalog keys are left as is.
 _NAMED_FIELDS: Final = ("name", "component", "reason", "region", "change")
+# Values walk() passes through unchanged (numbers and bools hold no secret text).
+_PLAIN: Final = (int, float, bool)
 
 
 def _string_leaves(value: Any) -> Iterator[str]:
@@ -117,12 +119,15 @@ class Confidential:
             return value
 
         def walk(value: Any, key: str = "") -> Any:
+            # Strings and numbers first: they are most of a 10,000-resource answer's values.
+            if isinstance(value, str):
+                return text(value, named_field=key in _NAMED_FIELDS)
+            if value is None or type(value) in _PLAIN:
+                return value
             if isinstance(value, dict):
                 return {k: walk(v, str(k)) for k, v in value.items()}
             if isinstance(value, list):
                 return [walk(v, key) for v in value]
-            if isinstance(value, str):
-                return text(value, named_field=key in _NAMED_FIELDS)
             return value
 
         result: dict[str, Any] = walk(document)
