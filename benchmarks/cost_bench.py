@@ -1,4 +1,5 @@
-"""Time the cost estimator on a synthetic 10,000-resource plan and a 2,000-resource HCL config.
+"""Time the cost estimator on a synthetic 10,000-resource plan and a 2,000-resource HCL config
+(written with expressions: for_each, conditionals, locals, functions, templates).
 
 Targets: plan < 0.5 s, HCL < 2 s on the project's 2-core machine. Prints wall time and peak
 memory (tracemalloc, measured in a separate run so it does not slow the timed one).
@@ -73,27 +74,60 @@ def _change(address: str, resource_type: str, after: dict[str, Any]) -> dict[str
 
 
 def synthetic_hcl(count: int) -> dict[str, str]:
-    blocks = ['provider "aws" {\n  region = "us-east-1"\n}\n', 'variable "size" {\n  default = 20\n}\n']
-    for i in range(count):
+    """``count`` resource instances written as people write them: typed variables, locals over
+    locals, for_each over toset() and over a map of objects, counts from conditionals,
+    templates, function calls and a dynamic block."""
+    blocks = [
+        'provider "aws" {\n  region = local.region\n}\n',
+        'variable "size" {\n  type    = number\n  default = "20"\n}\n',
+        'variable "env" {\n  default = "prod"\n}\n',
+        'variable "types" {\n  type    = list(string)\n  default = ["' + '", "'.join(TYPES) + '"]\n}\n',
+        "locals {\n"
+        '  tags     = merge({ env = var.env }, { owner = "bench" })\n'
+        '  is_prod  = var.env == "prod"\n'
+        '  region   = local.is_prod ? "us-east-1" : "us-west-2"\n'
+        '  zones    = [for z in ["a", "b"] : "${local.region}${z}"]\n'
+        '  db_class = local.is_prod ? "db.t3.micro" : "db.t3.small"\n'
+        '  servers  = { api = { type = "m5.large", disk = 30 }, web = { type = "t3.micro", disk = 10 } }\n'
+        "}\n",
+    ]
+    made = 0
+    i = 0
+    while made < count:
         kind = i % 4
-        if kind == 0:
+        if kind == 0:  # two instances from a map of objects, a dynamic block and templates
             blocks.append(
-                f'resource "aws_instance" "web{i}" {{\n  instance_type = "{TYPES[i % len(TYPES)]}"\n'
-                f'  root_block_device {{\n    volume_size = var.size\n    volume_type = "gp3"\n  }}\n}}\n'
+                f'resource "aws_instance" "web{i}" {{\n  for_each      = local.servers\n'
+                f"  instance_type = each.value.type\n"
+                f'  tags          = merge(local.tags, {{ Name = "web-{i}-${{each.key}}" }})\n'
+                f"  root_block_device {{\n    volume_size = max(var.size, each.value.disk)\n"
+                f'    volume_type = "gp3"\n  }}\n'
+                f'  dynamic "ebs_block_device" {{\n    for_each = var.env == "prod" ? [100] : []\n'
+                f"    content {{\n      volume_size = ebs_block_device.value\n    }}\n  }}\n}}\n"
             )
-        elif kind == 1:
+            made += 2
+        elif kind == 1:  # one volume per zone, from toset()
             blocks.append(
-                f'resource "aws_ebs_volume" "v{i}" {{\n  type = "gp3"\n  size = 100\n'
-                f'  availability_zone = "us-east-1a"\n}}\n'
+                f'resource "aws_ebs_volume" "v{i}" {{\n  for_each          = toset(local.zones)\n'
+                f'  type              = lower("GP3")\n  size              = var.size * 5\n'
+                f"  availability_zone = each.key\n}}\n"
             )
-        elif kind == 2:
+            made += 2
+        elif kind == 2:  # a count from a conditional
             blocks.append(
-                f'resource "aws_db_instance" "d{i}" {{\n  engine = "mysql"\n'
-                f'  instance_class = "db.t3.micro"\n  allocated_storage = 20\n}}\n'
+                f'resource "aws_db_instance" "d{i}" {{\n  count             = local.is_prod ? 1 : 0\n'
+                f'  engine            = "mysql"\n  instance_class    = local.db_class\n'
+                f"  allocated_storage = var.size\n}}\n"
             )
+            made += 1
         else:
-            blocks.append(f'resource "aws_security_group" "s{i}" {{\n  name = "s{i}"\n}}\n')
-    # Split over files of 250 resources, as a real configuration would be.
+            blocks.append(
+                f'resource "aws_security_group" "s{i}" {{\n  name = format("sg-%05d", {i})\n'
+                f'  description = "${{upper(var.env)}} group ${{var.types[{i} % length(var.types)]}}"\n}}\n'
+            )
+            made += 1
+        i += 1
+    # Split over files of 250 blocks, as a real configuration would be.
     files: dict[str, str] = {}
     per_file = 250
     for start in range(0, len(blocks), per_file):
@@ -123,7 +157,8 @@ def main() -> int:
     plan = synthetic_plan(10_000)
     files = synthetic_hcl(2_000)
     measure("plan JSON, 10,000 resources", lambda: estimate(plan=plan).to_dict(), 0.5)
-    measure("HCL, 2,000 resources", lambda: estimate(files=files).to_dict(), 2.0)
+    instances = sum(estimate(files=files).resource_counts.values())
+    measure(f"HCL (expressions), {instances:,} resources", lambda: estimate(files=files).to_dict(), 2.0)
     return 0
 
 

@@ -6,10 +6,16 @@ caller's documented default applies instead of a crash or a wrong number.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from cost.model import REDACTED
+
+# ECS task sizes as AWS accepts them: CPU units (1024) or vCPUs ("1 vCPU", "0.25 vcpu");
+# memory in MiB (2048) or GB ("2 GB", "2GB"). (ECS TaskDefinition reference, cpu and memory.)
+_VCPU = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*vcpu\s*$", re.IGNORECASE)
+_GB = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*gb\s*$", re.IGNORECASE)
 
 
 def known(value: Any) -> bool:
@@ -70,3 +76,19 @@ def strings(attrs: Mapping[str, Any], name: str) -> list[str]:
     if known(value) and isinstance(value, str):
         return [value]
     return []
+
+
+def cpu_units(value: Any) -> float | None:
+    """An ECS task's cpu in CPU units (1024 per vCPU), from any form AWS accepts; else None."""
+    vcpu = _VCPU.match(value) if isinstance(value, str) else None
+    if vcpu:
+        return float(vcpu.group(1)) * 1024.0
+    return to_number(value)
+
+
+def memory_mib(value: Any) -> float | None:
+    """An ECS task's memory in MiB, from any form AWS accepts (MiB as a number, or GB); else None."""
+    gb = _GB.match(value) if isinstance(value, str) else None
+    if gb:
+        return float(gb.group(1)) * 1024.0
+    return to_number(value)

@@ -16,12 +16,13 @@ out. Three rules keep it in:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from core.redaction import MIN_SCRUB_LENGTH, SecretCollector, is_secret_name, redact_secret_names
+from core.redaction import MIN_SCRUB_LENGTH, SecretCollector, copy_json, is_secret_name, redact_secret_names
 from cost.model import REDACTED, ResourceInput
 
 # Shorter values ("a", "x1") cannot be told from the words of a reason; none is worth hiding.
@@ -29,6 +30,8 @@ MIN_RAW_LENGTH: Final = 3
 _REGION: Final = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")
 # The text fields that print attribute values; addresses, types and catalog keys are left as is.
 _NAMED_FIELDS: Final = ("name", "component", "reason", "region", "change")
+# Values walk() passes through unchanged (numbers and bools hold no secret text).
+_PLAIN: Final = (int, float, bool)
 
 
 def _string_leaves(value: Any) -> Iterator[str]:
@@ -83,13 +86,7 @@ class Confidential:
         """Resources with secret-named attributes and map keys redacted (collected as secrets)."""
         collector = SecretCollector()
         out = [
-            ResourceInput(
-                r.address,
-                r.type,
-                redact_secret_names(copy.deepcopy(dict(r.attrs)), collector),
-                r.region,
-                r.refs,
-            )
+            dataclasses.replace(r, attrs=redact_secret_names(copy_json(dict(r.attrs)), collector))
             for r in resources
         ]
         self.secrets |= collector.values
@@ -122,12 +119,15 @@ class Confidential:
             return value
 
         def walk(value: Any, key: str = "") -> Any:
+            # Strings and numbers first: they are most of a 10,000-resource answer's values.
+            if isinstance(value, str):
+                return text(value, named_field=key in _NAMED_FIELDS)
+            if value is None or type(value) in _PLAIN:
+                return value
             if isinstance(value, dict):
                 return {k: walk(v, str(k)) for k, v in value.items()}
             if isinstance(value, list):
                 return [walk(v, key) for v in value]
-            if isinstance(value, str):
-                return text(value, named_field=key in _NAMED_FIELDS)
             return value
 
         result: dict[str, Any] = walk(document)

@@ -107,7 +107,8 @@ def price_resources(
     counts: Counter[str] = Counter()
     used_sources: set[str] = set()
     for resource in items:
-        counts[resource.type] += 1
+        if resource.unknown_count is None:  # an unknown number of instances is not counted as one
+            counts[resource.type] += 1
         entry = PRICERS.get(resource.type)
         if entry is None:
             if resource.type in FREE_TYPES:
@@ -119,6 +120,8 @@ def price_resources(
         bill = Bill(resource, category, catalog, usage.for_resource(resource.address, resource.type), index)
         pricer(bill)
         cost: ResourceCost = bill.cost
+        if resource.unknown_count is not None:
+            cost = _unknown_count(cost, resource.unknown_count, catalog.currency)
         used_sources.update(c.source for c in cost.components)
         report.resources.append(cost)
     report.resource_counts = counts
@@ -128,3 +131,12 @@ def price_resources(
         report.region = regions.most_common(1)[0][0]
     report.sources = [catalog.sources[s] for s in sorted(used_sources) if s in catalog.sources]
     return report
+
+
+def _unknown_count(one: ResourceCost, why: str, currency: str) -> ResourceCost:
+    """A resource with an unknown number of instances: listed with why and what one instance
+    would cost, and left out of the total (the total is then a lower bound)."""
+    listed = ResourceCost(one.address, one.type, one.category, one.region)
+    each = f"; one instance would cost {one.monthly:.2f} {currency} a month" if one.components else ""
+    listed.unpriced.append(f"instances: {why}{each}, not in the total")
+    return listed

@@ -25,6 +25,9 @@ class ResourceInput:
     region: str
     # Top-level attribute name -> addresses of the resources its expression refers to.
     refs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Set when the HCL's count or for_each is known only after apply: why. Such a resource is
+    # listed, not priced (its attrs are those of any one instance).
+    unknown_count: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

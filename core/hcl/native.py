@@ -13,6 +13,7 @@ stack. Lines come from the identifier tokens instead of lark's position propagat
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import stat
 import tempfile
@@ -239,6 +240,12 @@ class _Transformer(DictTransformer):
     def full_splat_expr_term(self, args: list[Any]) -> str:
         return self._spend(self.to_tf_inline(args[0]) + str(args[1]))
 
+    def arguments(self, args: list[Any]) -> list[Any]:
+        # A last argument written ``xs...`` (expanded into arguments): keep the "..." on it.
+        if len(args) > 1 and isinstance(args[-1], Token) and args[-1].type == "ELLIPSIS":
+            return [*args[:-2], self.to_tf_inline(args[-2]) + "..."]
+        return list(super().arguments(args))
+
     def function_call(self, args: list[Any]) -> str:
         return self._spend(str(super().function_call(args)))
 
@@ -368,15 +375,19 @@ def _describe(exc: UnexpectedInput) -> str:
 @functools.lru_cache(maxsize=1)
 def _parser() -> tuple[Lark, _Transformer, threading.Lock]:
     grammar = (Path(hcl2.__file__).parent / "hcl2.lark").read_text(encoding="utf-8")
+    # python-hcl2 drops the "..." of an expanded last argument; a named terminal keeps it.
+    grammar = grammar.replace('("," | "...")?', '("," | ELLIPSIS)?') + '\nELLIPSIS : "..."\n'
     transformer = _Transformer()
-    cache = _cache_file()
+    cache = _cache_file(grammar)
     parser = Lark(grammar, parser="lalr", transformer=transformer, cache=cache if cache else False)
     # The transformer holds the budget of the parse under way: one parse at a time.
     return parser, transformer, threading.Lock()
 
 
-def _cache_file() -> str | None:
-    """lark's cache is a pickle: keep it where only this user can write, or do without it."""
+def _cache_file(grammar: str) -> str | None:
+    """lark's cache is a pickle: keep it where only this user can write, or do without it.
+    Named by the grammar's digest: lark rebuilds (~1.5 s) a cache of another grammar, so two
+    releases (or python-hcl2 versions) sharing one file would rebuild it on every start."""
     directory = Path(tempfile.gettempdir()) / f"provisioner-hcl-{os.getuid()}"
     try:
         directory.mkdir(mode=0o700, exist_ok=True)
@@ -385,4 +396,5 @@ def _cache_file() -> str | None:
         return None
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
         return None
-    return str(directory / "hcl2-inline.lark-cache")
+    digest = hashlib.sha256(grammar.encode()).hexdigest()[:16]
+    return str(directory / f"hcl2-inline-{digest}.lark-cache")

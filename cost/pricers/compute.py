@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cost.attrs import blocks, first_block, flag, number, strings, text
+from cost.attrs import blocks, cpu_units, first_block, flag, known, memory_mib, number, strings, text
 from cost.bill import Bill
 from cost.model import HOURS_PER_MONTH
 
@@ -250,10 +250,21 @@ def ecs_service(bill: Bill) -> None:
     if definition is None:
         bill.unknown("Fargate vCPU and memory", "its task definition is not in this configuration")
         return
-    cpu = number(definition.attrs, "cpu")
-    memory = number(definition.attrs, "memory")
+    cpu = cpu_units(definition.attrs.get("cpu"))
+    memory = memory_mib(definition.attrs.get("memory"))
     if cpu is None or memory is None:
-        bill.unknown("Fargate vCPU and memory", "the task definition sets no task-level cpu and memory")
+        unread = [
+            name
+            for name, value in (("cpu", cpu), ("memory", memory))
+            if value is None and known(definition.attrs.get(name))
+        ]
+        why = (
+            f"the task definition's {' and '.join(unread)} is not in a form AWS accepts "
+            '(cpu: CPU units or "1 vCPU"; memory: MiB or "2 GB")'
+            if unread
+            else "the task definition sets no task-level cpu and memory"
+        )
+        bill.unknown("Fargate vCPU and memory", why)
         return
     tasks = number(attrs, "desired_count", 0.0) or 0.0
     arm = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.redaction import SENSITIVE, Scrubber, redact_plan, secrets_in_plan
+from core.redaction import SENSITIVE, Scrubber, copy_json, redact_plan, secrets_in_plan
 
 
 def _plan() -> dict[str, Any]:
@@ -226,3 +226,13 @@ def test_schema_paths_add_to_secrets_in_plan() -> None:
     # terraform 1.0 marks schema-sensitive values nowhere in the plan: only the schema knows
     assert secrets_in_plan(plan) == set()
     assert secrets_in_plan(plan, {"aws_ssm_parameter": [["value"]]}) == {"Schema-Only-20"}
+
+
+def test_the_copy_redaction_works_on_shares_nothing_with_the_original() -> None:
+    inner = {"password": "p", "tags": ["a"]}
+    original: dict[str, Any] = {"one": inner, "two": inner, "n": 1.5, "odd": ("t", {"x": 1}), "none": None}
+    copied = copy_json(original)
+    assert copied == original
+    assert copied["one"] is not inner and copied["two"] is not inner
+    assert copied["one"]["tags"] is not inner["tags"]
+    assert copied["odd"][1] is not original["odd"][1]  # not JSON: deep-copied all the same
