@@ -147,7 +147,7 @@ def _print_tables(document: Mapping[str, Any], console: Console) -> None:
             f"{len(document['usageBased'])} components depend on usage ($0 until a usage file gives it)."
         )
     if document["free"]:
-        console.print(f"{len(document['free'])} resources are free.")
+        console.print(f"Free resources: {len(document['free'])}.")
     if "delta" in document:
         console.print(
             f"prior {document['prior']:,.2f}  proposed {document['proposed']:,.2f}  "

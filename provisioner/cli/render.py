@@ -325,7 +325,7 @@ def print_costs(console: Console, document: Mapping[str, Any]) -> None:
         console.print(text(f"{len(usage_based)} components are priced by usage and count as $0 here.", "dim"))
     free = document.get("free") or []
     if free:
-        console.print(text(f"{len(free)} resources are free.", "dim"))
+        console.print(text(f"Free resources: {len(free)}.", "dim"))
     if document.get("delta") is not None:
         console.print(
             text(
