@@ -291,6 +291,44 @@ REGIONAL_ESTIMATES: list[tuple[str, str, str, dict[str, Any], float, list[str]]]
         100 * 0.0245,
         ["Standard GET, SELECT and other requests", "Standard PUT, COPY, POST, LIST requests"],
     ),
+    # RDS and ElastiCache outside us-east-1: a Price List slice and a 2024 CUR for Frankfurt, a
+    # Cost Explorer note for Ireland (storage is stated for neither, so it stays unpriced)
+    (
+        "rds-postgres-db.t4g.micro-ireland",
+        "eu-west-1",
+        'resource "aws_db_instance" "d" {\n engine = "postgres"\n instance_class = "db.t4g.micro"\n'
+        " allocated_storage = 20\n}",
+        {},
+        730 * 0.017,
+        ["Storage (gp2, Single-AZ)"],
+    ),
+    (
+        "rds-mysql-db.t3.small-frankfurt",
+        "eu-central-1",
+        'resource "aws_db_instance" "d" {\n engine = "mysql"\n instance_class = "db.t3.small"\n'
+        " allocated_storage = 20\n}",
+        {},
+        730 * 0.04,
+        ["Storage (gp2, Single-AZ)", "Additional backup storage"],
+    ),
+    (
+        "elasticache-redis-cache.t3.small-frankfurt",
+        "eu-central-1",
+        'resource "aws_elasticache_cluster" "c" {\n cluster_id = "c"\n engine = "redis"\n'
+        ' node_type = "cache.t3.small"\n num_cache_nodes = 1\n}',
+        {},
+        730 * 0.038,
+        ["Snapshot storage"],
+    ),
+    (
+        "elasticache-memcached-2x-cache.r5.large-frankfurt",
+        "eu-central-1",
+        'resource "aws_elasticache_cluster" "c" {\n cluster_id = "c"\n engine = "memcached"\n'
+        ' node_type = "cache.r5.large"\n num_cache_nodes = 2\n}',
+        {},
+        2 * 730 * 0.26,
+        ["Snapshot storage"],
+    ),
 ]
 
 
@@ -337,6 +375,10 @@ STILL_UNPRICED = [
     ("kms:requests", "ap-southeast-1"),
     ("secretsmanager:secret", "eu-west-1"),
     ("dynamodb:wru", "ap-southeast-1"),
+    ("rds:storage:gp2", "eu-west-1"),
+    ("rds:mysql:db.t3.small", "eu-west-1"),
+    ("elasticache:valkey:cache.r5.large", "eu-central-1"),
+    ("elasticache:redis:cache.t3.small", "eu-west-1"),
 ]
 
 
