@@ -329,6 +329,25 @@ REGIONAL_ESTIMATES: list[tuple[str, str, str, dict[str, Any], float, list[str]]]
         2 * 730 * 0.26,
         ["Snapshot storage"],
     ),
+    # A NAT gateway in Ireland, from AmazonEC2 offer 20260925174521/eu-west-1
+    (
+        "nat-gateway-ireland",
+        "eu-west-1",
+        'resource "aws_nat_gateway" "n" {\n subnet_id = "s"\n allocation_id = "a"\n}',
+        {"aws_nat_gateway.n": {"monthly_data_processed_gb": 100}},
+        730 * 0.048 + 100 * 0.048,  # 35.04 + 4.80
+        [],
+    ),
+    # A Lambda function in Ohio with 10 GB of ephemeral storage (AWSLambda 20260819224703/us-east-2)
+    (
+        "lambda-with-ephemeral-storage-ohio",
+        "us-east-2",
+        'resource "aws_lambda_function" "f" {\n function_name = "f"\n role = "r"\n memory_size = 1024\n'
+        " ephemeral_storage {\n size = 10240\n }\n}",
+        {"aws_lambda_function.f": {"monthly_requests": 1_000_000, "request_duration_ms": 1000}},
+        1 * 0.20 + 1_000_000 * 1.0 * 0.0000166667 + 1_000_000 * 9.5 * 0.0000000309,  # 0.20 + 16.67 + 0.29
+        [],
+    ),
 ]
 
 
