@@ -213,12 +213,24 @@ REGIONAL_ESTIMATES: list[tuple[str, str, str, dict[str, Any], float, list[str]]]
         ["Requests"],  # KMS requests: the bill shows only the free tier
     ),
     (
-        "logs-ingest-singapore",
+        "logs-singapore",
         "ap-southeast-1",
         LOG_GROUP,
-        {"aws_cloudwatch_log_group.g": {"monthly_data_ingested_gb": 10}},
-        10 * 0.70,
-        ["Archival storage", "Insights queries data scanned"],
+        {"aws_cloudwatch_log_group.g": {"monthly_data_ingested_gb": 10, "storage_gb": 100}},
+        10 * 0.70 + 100 * 0.03,  # the bill's ingest rate, the 2026-08-12 Price List query's storage rate
+        [],
+    ),
+    (
+        "lambda-arm64-and-alarm-singapore",
+        "ap-southeast-1",
+        'resource "aws_lambda_function" "f" {\n function_name = "f"\n role = "r"\n memory_size = 512\n'
+        ' architectures = ["arm64"]\n}\n'
+        'resource "aws_cloudwatch_metric_alarm" "a" {\n alarm_name = "a"\n comparison_operator = "GreaterThanThreshold"\n'
+        ' evaluation_periods = 1\n metric_name = "Errors"\n namespace = "AWS/Lambda"\n period = 300\n'
+        ' statistic = "Sum"\n threshold = 1\n}',
+        {"aws_lambda_function.f": {"monthly_requests": 2_000_000, "request_duration_ms": 200}},
+        2 * 0.20 + 2_000_000 * 0.2 * 0.5 * 0.0000133334 + 0.10,  # 0.40 + 2.67 + 0.10
+        [],
     ),
     (
         "dynamodb-reads-singapore",
@@ -389,7 +401,7 @@ STILL_UNPRICED = [
     ("ebs:gp3:iops", "ap-southeast-1"),
     ("s3:standard:storage", "eu-west-1"),
     ("s3:standard:tier1", "us-west-2"),
-    ("logs:storage", "ap-southeast-1"),
+    ("logs:storage", "us-west-2"),
     ("kms:key", "eu-west-1"),
     ("kms:requests", "ap-southeast-1"),
     ("secretsmanager:secret", "eu-west-1"),
