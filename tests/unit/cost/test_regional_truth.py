@@ -360,6 +360,17 @@ REGIONAL_ESTIMATES: list[tuple[str, str, str, dict[str, Any], float, list[str]]]
         1 * 0.20 + 1_000_000 * 1.0 * 0.0000166667 + 1_000_000 * 9.5 * 0.0000000309,  # 0.20 + 16.67 + 0.29
         [],
     ),
+    # Frankfurt, from a 2026-08-11 AWS Pricing API query for eu-central-1
+    (
+        "rds-postgres-db.t4g.micro-gp3-and-nat-frankfurt",
+        "eu-central-1",
+        'resource "aws_db_instance" "d" {\n engine = "postgres"\n instance_class = "db.t4g.micro"\n'
+        ' allocated_storage = 20\n storage_type = "gp3"\n}\n'
+        'resource "aws_nat_gateway" "n" {\n subnet_id = "s"\n allocation_id = "a"\n}',
+        {"aws_nat_gateway.n": {"monthly_data_processed_gb": 10}},
+        730 * 0.019 + 20 * 0.137 + 730 * 0.052 + 10 * 0.052,  # 13.87 + 2.74 + 37.96 + 0.52
+        ["Additional backup storage"],
+    ),
 ]
 
 
@@ -422,13 +433,13 @@ def test_a_region_no_source_states_stays_unpriced(key: str, region: str) -> None
 
 
 def test_a_region_without_a_source_estimates_the_same_config_as_unpriced() -> None:
-    # Given the Singapore RDS configuration moved to Frankfurt, where no source states RDS prices
-    hcl = 'provider "aws" {\n region = "eu-central-1"\n}\n' + RDS_T3_SMALL
+    # Given the Singapore RDS configuration moved to Oregon, where no source states RDS prices
+    hcl = 'provider "aws" {\n region = "us-west-2"\n}\n' + RDS_T3_SMALL
     report = estimate(files={"main.tf": hcl}).to_dict()
     # Then nothing is priced from Singapore's or Virginia's rows: every component is unpriced
     assert report["costs"]["total"] == 0
     assert [u["reason"] for u in report["unpriced"]] == [
-        "no list price in the catalog for rds:postgres:db.t3.small in eu-central-1",
-        "no list price in the catalog for rds:storage:gp3 in eu-central-1",
-        "no list price in the catalog for rds:backup in eu-central-1",
+        "no list price in the catalog for rds:postgres:db.t3.small in us-west-2",
+        "no list price in the catalog for rds:storage:gp3 in us-west-2",
+        "no list price in the catalog for rds:backup in us-west-2",
     ]
