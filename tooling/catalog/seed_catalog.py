@@ -8,8 +8,9 @@
   database (0.1.3 to 0.3.x) or none (0.4 on, fetched at run time), and its ``storage_price``,
   ``traffic_price`` and ``ipv4_price`` tables are empty.
 * ``data/transcribed.json``: prices read from sources that cite the AWS Price List (newer
-  us-east-1 tables, Infracost's golden outputs) and, outside us-east-1, from published tables and
-  worked examples that state the region's own figure; each row with its source and reference,
+  us-east-1 tables, Infracost's golden outputs, Price List offer extracts) and, outside us-east-1,
+  from published tables, worked examples and AWS bills' line items that state the region's own
+  figure; each row with its source and reference,
   and the reference names the row's region (``regions.borrowed_rows``; the build refuses a row
   that does not, rather than publish one region's price as another's).
   Route 53 rows carry the region ``global``: its offer has one location for every region.

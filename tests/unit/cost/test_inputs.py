@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from cost import estimate, parse_usage
+from cost.catalog import load_catalog
 from cost.usage import UsageError
 
 H = 730
@@ -167,9 +168,15 @@ def test_region_switch_from_variable_and_provider() -> None:
         hours = report["resources"][0]["components"][0]
         assert hours["unitPrice"] == 0.0228
         assert hours["monthly"] == round(0.0228 * H, 2)
-    # And components without a sourced eu-west-1 price are listed unpriced, not borrowed from us-east-1
-    reasons = {(u["address"], u["component"]) for u in hcl["unpriced"]}
-    assert ("aws_nat_gateway.nat", "NAT gateway") in reasons
+    # And the NAT gateway is priced at Ireland's own rate ($0.048/h, AmazonEC2 offer for eu-west-1),
+    # not us-east-1's $0.045: every priced component is a row filed under eu-west-1
+    nat = next(r for r in hcl["resources"] if r["address"] == "aws_nat_gateway.nat")
+    assert nat["components"][0]["unitPrice"] == 0.048
+    catalog = load_catalog()
+    for resource in hcl["resources"]:
+        for component in resource["components"]:
+            price = catalog.lookup(component["priceKey"], "eu-west-1")
+            assert price is not None and price.region == "eu-west-1", component
 
 
 def test_resource_region_attribute_wins_over_provider() -> None:
