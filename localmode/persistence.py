@@ -10,6 +10,7 @@ restart terraform finds them gone and creates them again on the next deploy.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -42,13 +43,30 @@ class DataDirectory:
         self._lock = threading.Lock()
         self._saver = threading.Thread(target=self._save_loop, name="data-saver", daemon=True)
         self.saves = 0
+        # Saves run every fraction of a second while jobs write, and used to list every bucket and
+        # rewrite (and fsync) every file each time, competing with the emulator for the CPU.
+        # Now only the buckets written since the last save are listed (all of them when a write
+        # cannot be placed), and a file whose content has not changed is not written again.
+        self._marks = threading.Lock()
+        self._dirty_buckets: set[str] = set(resources.buckets())
+        self._written: dict[Path, bytes] = {}
 
     # --- what counts as a write ---------------------------------------------------------------
 
     def on_write(self, method: str, operation: str) -> None:
         """Called by the emulator for every mutating request; reads (Scan, GetItem) do not count."""
+        if operation.startswith("/"):
+            self._mark_bucket(operation)
         if operation in DYNAMODB_WRITES or operation in SECRETS_WRITES or operation.startswith("/"):
             self._dirty.set()
+
+    def _mark_bucket(self, path: str) -> None:
+        """A path-style S3 write names its bucket first; any other path (another service's REST
+        call, a virtual-hosted request) could be any bucket's, so every bucket is listed again."""
+        bucket = path[1:].split("/", 1)[0]
+        buckets = self.resources.buckets()
+        with self._marks:
+            self._dirty_buckets.update((bucket,) if bucket in buckets else buckets)
 
     # --- background saving --------------------------------------------------------------------
 
@@ -79,15 +97,30 @@ class DataDirectory:
 
     def save(self) -> None:
         with self._lock:
-            for table in self._tables():
-                items = []
-                for page in self.dynamodb.get_paginator("scan").paginate(TableName=table):
-                    items += page.get("Items", [])
-                _write_json(self.root / "tables" / f"{table}.json", items)
-            for bucket in self.resources.buckets():
-                self._save_bucket(bucket)
-            _write_json(self.root / "secrets.json", self._secret_values(), private=True)
+            with self._marks:
+                buckets, self._dirty_buckets = self._dirty_buckets, set()
+            try:
+                for table in self._tables():
+                    items = []
+                    for page in self.dynamodb.get_paginator("scan").paginate(TableName=table):
+                        items += page.get("Items", [])
+                    self._write_json(self.root / "tables" / f"{table}.json", items)
+                for bucket in sorted(buckets):
+                    self._save_bucket(bucket)
+                    buckets.discard(bucket)
+                self._write_json(self.root / "secrets.json", self._secret_values(), private=True)
+            finally:
+                with self._marks:
+                    self._dirty_buckets |= buckets  # what a failed save did not reach
             self.saves += 1
+
+    def _write_json(self, path: Path, value: Any, *, private: bool = False) -> None:
+        content = json.dumps(value).encode()
+        digest = hashlib.blake2b(content, digest_size=16).digest()
+        if self._written.get(path) == digest and path.is_file():
+            return
+        _write_bytes(path, content, private=private)
+        self._written[path] = digest
 
     def _tables(self) -> list[str]:
         # Terraform's state locks are not kept: after a restart no runner can still hold one.
@@ -109,7 +142,7 @@ class DataDirectory:
                 _write_bytes(target, body)
         for key in set(manifest) - set(current):
             (directory / key).unlink(missing_ok=True)
-        _write_json(manifest_path, current)
+        self._write_json(manifest_path, current)
 
     def _secret_values(self) -> dict[str, str]:
         values: dict[str, str] = {}
@@ -200,10 +233,6 @@ def _read_json(path: Path, default: Any) -> Any:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return default
-
-
-def _write_json(path: Path, value: Any, *, private: bool = False) -> None:
-    _write_bytes(path, json.dumps(value).encode(), private=private)
 
 
 def _write_bytes(path: Path, content: bytes, *, private: bool = False) -> None:
