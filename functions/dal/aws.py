@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -87,24 +87,19 @@ def translated(what: str) -> Iterator[None]:
 
 def apply(table: Table, change: Update | Delete, what: str) -> bool:
     """Execute a transition; False when its condition did not hold (nothing was written)."""
-    try:
-        if isinstance(change, Update):
-            table.update_item(**change.arguments())
-        else:
-            table.delete_item(**change.arguments())
-    except ClientError as exc:
-        if error_code(exc) == CONDITION_FAILED:
-            return False
-        raise unavailable(what, exc) from exc
-    except BotoCoreError as exc:
-        raise unavailable(what, exc) from exc
-    return True
+    if isinstance(change, Update):
+        return _written(what, lambda: table.update_item(**change.arguments()))
+    return _written(what, lambda: table.delete_item(**change.arguments()))
 
 
 def put_if(table: Table, item: dict[str, Any], what: str, **condition: Any) -> bool:
     """Put an item on a condition; False when the condition did not hold (nothing was written)."""
+    return _written(what, lambda: table.put_item(Item=item, **condition))
+
+
+def _written(what: str, write: Callable[[], object]) -> bool:
     try:
-        table.put_item(Item=item, **condition)
+        write()
     except ClientError as exc:
         if error_code(exc) == CONDITION_FAILED:
             return False
