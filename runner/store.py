@@ -22,7 +22,6 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from core.items import StateLock, lockfile_lock, state_lock
 from core.records import (
     DeploymentStatus,
     Phase,
@@ -36,6 +35,7 @@ from core.records import (
     state_lockfile_key,
     workspace_prefix,
 )
+from core.state_locks import StateLock, lockfile_lock, state_lock
 from core.transitions import (
     Delete,
     Update,
@@ -53,11 +53,11 @@ from core.transitions import (
     project_updated,
     state_lock_removed,
 )
+from runner.item_table import ItemTable
 from runner.overrides import RESERVED_PREFIX
 from runner.settings import RunnerSettings
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_secretsmanager.client import SecretsManagerClient
 
@@ -99,10 +99,10 @@ class RunStore:
         self.settings = settings
         self._session = session = session or boto3.session.Session(region_name=settings.region)
         endpoint = settings.aws_endpoint_url
-        dynamodb = session.resource("dynamodb", config=AWS_CONFIG, endpoint_url=endpoint)
-        self.jobs: Table = dynamodb.Table(settings.jobs_table)
-        self.projects: Table = dynamodb.Table(settings.projects_table)
-        self.locks: Table = dynamodb.Table(settings.lock_table)
+        dynamodb = session.client("dynamodb", config=AWS_CONFIG, endpoint_url=endpoint)
+        self.jobs = ItemTable(dynamodb, settings.jobs_table)
+        self.projects = ItemTable(dynamodb, settings.projects_table)
+        self.locks = ItemTable(dynamodb, settings.lock_table)
         self.s3: S3Client = session.client("s3", config=AWS_CONFIG, endpoint_url=endpoint)
         self._last_log_size = -1
 
@@ -486,7 +486,7 @@ class RunStore:
             LOGGER.warning("job %s is no longer active; update skipped", self.settings.job_id)
 
     @staticmethod
-    def _apply(table: Table, change: Update | Delete) -> bool:
+    def _apply(table: ItemTable, change: Update | Delete) -> bool:
         """Execute a transition; False when its condition did not hold. Other errors propagate:
         the runner's retries (botocore's standard mode) have already been spent."""
         try:

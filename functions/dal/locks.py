@@ -9,8 +9,8 @@ from functools import cache
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from core.items import StateLock, lockfile_lock, state_lock
 from core.records import LOCKFILE_SUFFIX, STATE_PREFIX
+from core.state_locks import StateLock, lockfile_lock, state_lock
 from core.transitions import lockfile_removed, state_lock_removed
 from functions.dal import aws
 

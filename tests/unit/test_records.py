@@ -12,8 +12,9 @@ import pytest
 from pydantic import ValidationError
 
 import functions.models.exceptions as domain
-from core.items import JobRecord, ProjectRecord, WorkflowInput, lockfile_lock, state_lock
+from core.items import JobRecord, ProjectRecord, WorkflowInput
 from core.records import DeploymentStatus, JobAction, JobStatus, Phase, state_lock_ids
+from core.state_locks import lockfile_lock, state_lock
 from core.transitions import (
     Update,
     cancel_requested,
