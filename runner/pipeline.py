@@ -58,7 +58,7 @@ from core.timings import (
     summary_line,
 )
 from core.toolchain import Toolchain
-from runner import overrides
+from runner import overrides, shared_provider
 from runner.checks import installed_module_problems, plan_configuration_problems
 from runner.confinement import Confinement, confine
 from runner.jail import IsolationError
@@ -187,7 +187,10 @@ class Run:
             with confine(self.settings, self.toolchain, self.session, self.tracker.log) as confinement:
                 for note in confinement.notes:
                     self.tracker.log(note)
-                outcome = self._execute(confinement)
+                try:
+                    outcome = self._execute(confinement)
+                finally:
+                    self._stop_shared_provider()
         except IsolationError as exc:
             self._finish_failed(f"terraform cannot be isolated on this machine: {exc}", [])
             return 1
@@ -223,6 +226,7 @@ class Run:
         self.terraform = Terraform(self.toolchain, workdir, confinement.environment, confinement.jail)
         self.clock.begin(INIT)
         facts = self._initialise(workdir, configuration, confinement)
+        self._share_provider(configuration)
         state_before: dict[str, Any] | None = None
         if action is not JobAction.VALIDATE:
             # A refresh error during plan can echo the deployed state's secrets.
@@ -298,6 +302,7 @@ class Run:
         self.clock.begin(INIT)
         # init with the plan's lock file installs exactly the provider versions it was made with.
         facts = self._initialise(workdir, configuration, confinement)
+        self._share_provider(configuration)
         self.scrubber.add(secrets_in_state(state or {}, facts.sensitive_paths))
         self.tracker.enter(Phase.PLAN)
         self.clock.begin(PLAN)
@@ -433,6 +438,24 @@ class Run:
         overrides.write_document(workdir, overrides.PROVIDER_DEFAULTS_FILE, defaults_doc)
         self._written_providers = overrides.written_configurations(configuration)
         return facts
+
+    def _share_provider(self, configuration: Configuration) -> None:
+        """One AWS provider process for the job's remaining commands (runner/shared_provider.py),
+        when the code configures it once: two configurations in one process would mix settings."""
+        assert self.terraform is not None
+        if self.settings.action is JobAction.VALIDATE:
+            return
+        if len(overrides.written_configurations(configuration)) > 1:
+            return
+        terraform = self.terraform
+        terraform.shared_provider = shared_provider.start(terraform.workdir, terraform.jail, terraform.env)
+        if terraform.shared_provider is not None:
+            self.tracker.log("one AWS provider process serves all of this job's terraform commands")
+
+    def _stop_shared_provider(self) -> None:
+        if self.terraform is not None and self.terraform.shared_provider is not None:
+            self.terraform.shared_provider.stop()
+            self.terraform.shared_provider = None
 
     def _require_init(self, result: CommandResult) -> None:
         """``init`` failing on a provider outside the install's allow-list says so."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from core.toolchain import Toolchain
 from runner.jail import Jail
+from runner.shared_provider import ATTACH_VARIABLE, SharedProvider
 
 EventHandler = Callable[[dict[str, Any]], None]
 LineHandler = Callable[[str], None]
@@ -63,6 +64,7 @@ class Terraform:
         self._running: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
         self.interrupted = threading.Event()
+        self.shared_provider: SharedProvider | None = None
 
     def run(
         self,
@@ -82,7 +84,7 @@ class Terraform:
             self.jail.command([str(self.toolchain.binary), *args]),
             pass_fds=self.jail.pass_fds,
             cwd=self.workdir,
-            env=self.env,
+            env=self._environment(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -129,6 +131,14 @@ class Terraform:
         result.stdout = "".join(captured)
         result.interrupted = self.interrupted.is_set()
         return result
+
+    def _environment(self) -> dict[str, str]:
+        """Terraform's environment, attached to the shared provider while it serves."""
+        attach = self.shared_provider.attach() if self.shared_provider is not None else None
+        if attach is None:
+            # None, or gone (it should not be): terraform starts its own, as it always did.
+            return self.env
+        return {**self.env, ATTACH_VARIABLE: attach}
 
     @staticmethod
     def _pump_stderr(
