@@ -1,12 +1,14 @@
 """The runner against bare terraform: the same config, the same mirror and emulator.
 
-Four ways to apply the same configuration, so the runner's overhead is measured, not guessed:
+Six ways to apply the same configuration, so the runner's overhead is measured, not guessed:
 
 - bare: ``terraform init && terraform apply -auto-approve``, local state, a hand-written provider
   block (the target's baseline);
 - bare + backend: the same with the S3 backend and DynamoDB lock the runner uses;
 - sequence: terraform alone running the runner's commands (init, plan -out, show, apply of the
   plan file) on that backend, without any of the runner's Python;
+- sequence + shared: the same with one AWS provider process serving plan, show and apply, as the
+  runner does (runner/shared_provider.py);
 - runner: ``python -m runner`` doing everything a job does (workspace, preflight, overrides, the
   sequence, progress and log records, redacted plan, outputs);
 - local: ``make local``'s service end to end, from ``POST /api/deploy`` until the status answer
@@ -14,9 +16,10 @@ Four ways to apply the same configuration, so the runner's overhead is measured,
   its sandbox account), and from the POST to the first log line in the status answer.
 
 sequence/bare is what the issue's command sequence costs by itself; runner/sequence is the
-runner's own overhead. Five runs of the 20-resource config (the target's), three of 100 resources:
-both overheads are mostly per job (the runner's own work grows a little with the events and plan it
-handles), so the ratios fall as configurations grow.
+issue's ratio, and runner/(sequence + shared) the cost of the runner's Python alone. Five runs of
+the 20-resource config (the target's), three of 100 resources: both overheads are mostly per job
+(the runner's own work grows a little with the events and plan it handles), so the ratios fall as
+configurations grow.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from pathlib import Path
 from core.records import JobAction, new_job_id
 from localmode.emulator import EmulatorServer, ServiceResources, create_service_resources
 from localmode.sandbox import SandboxProcess
+from runner import shared_provider
 from runner.confinement import BackendAccess
+from runner.jail import Jail
 from runner.overrides import backend_document
 from runner.settings import RunnerSettings
 from tests.support.jobs import Emulated, runner_environment, start_runner, submit_job
@@ -87,9 +92,17 @@ def bare_provider(endpoint: str, schema_endpoints: list[str]) -> str:
 
 
 def time_terraform(
-    emulated: Emulated, suffix: str, groups: int, endpoints: list[str], *, backend: bool, sequence: bool
+    emulated: Emulated,
+    suffix: str,
+    groups: int,
+    endpoints: list[str],
+    *,
+    backend: bool,
+    sequence: bool,
+    shared: bool = False,
 ) -> float:
-    """Terraform alone: ``init && apply``, or the runner's command sequence when ``sequence``."""
+    """Terraform alone: ``init && apply``, or the runner's command sequence when ``sequence``;
+    ``shared``: after init, one AWS provider process serves the other commands, as in the runner."""
     toolchain = ensure_toolchain()
     with tempfile.TemporaryDirectory(prefix="bench-bare-") as directory:
         workdir = Path(directory)
@@ -123,11 +136,21 @@ def time_terraform(
 
         began = time.perf_counter()
         wait(start(INIT))
-        if sequence:
-            for command in (PLAN, SHOW, APPLY_PLAN):
-                wait(start(command))
-        else:
-            wait(start(APPLY))
+        provider = shared_provider.start(workdir, Jail(user=None, namespaces=False), env) if shared else None
+        try:
+            attach = provider.attach() if provider is not None else None
+            if shared and attach is None:
+                raise SystemExit("the shared provider did not start")
+            if attach is not None:
+                env[shared_provider.ATTACH_VARIABLE] = attach
+            if sequence:
+                for command in (PLAN, SHOW, APPLY_PLAN):
+                    wait(start(command))
+            else:
+                wait(start(APPLY))
+        finally:
+            if provider is not None:
+                provider.stop()
         return time.perf_counter() - began
 
 
@@ -198,7 +221,7 @@ def main() -> None:
 
 def compare(emulated: Emulated, local: LocalServer, endpoints: list[str], groups: int, runs: int) -> None:
     count = groups * 4
-    names = ("bare", "bare+backend", "sequence", "runner", "local")
+    names = ("bare", "bare+backend", "sequence", "sequence+shared", "runner", "local")
     timings: dict[str, list[float]] = {name: [] for name in names}
     first_lines: list[float] = []
     for run in range(runs):
@@ -212,6 +235,11 @@ def compare(emulated: Emulated, local: LocalServer, endpoints: list[str], groups
         timings["sequence"].append(
             time_terraform(emulated, f"sequence{tag}", groups, endpoints, backend=True, sequence=True)
         )
+        timings["sequence+shared"].append(
+            time_terraform(
+                emulated, f"shared{tag}", groups, endpoints, backend=True, sequence=True, shared=True
+            )
+        )
         timings["runner"].append(time_runner(emulated, f"runner{tag}", groups))
         end_to_end, first_line = time_local(local, f"local{tag}", groups)
         timings["local"].append(end_to_end)
@@ -224,6 +252,10 @@ def compare(emulated: Emulated, local: LocalServer, endpoints: list[str], groups
     )
     _report("runner/bare", medians["runner"] / medians["bare"], TARGET_RATIO, "earlier target")
     _report("runner/sequence", medians["runner"] / medians["sequence"], RUNNER_TARGET)
+    print(
+        f"  runner/(sequence+shared) = {medians['runner'] / medians['sequence+shared']:.3f} "
+        "(the runner's Python against terraform given the runner's shared provider too)"
+    )
     _report("local/runner", medians["local"] / medians["runner"], LOCAL_TARGET)
     _report("POST -> first log line (s)", statistics.median(first_lines), FIRST_LINE_TARGET_SECONDS)
     print(
@@ -233,7 +265,8 @@ def compare(emulated: Emulated, local: LocalServer, endpoints: list[str], groups
         f"  sequence/bare+backend = {medians['sequence'] / medians['bare+backend']:.3f} "
         "(plan file, show, a second process to apply it)"
     )
-    print(f"  the runner's own work: {medians['runner'] - medians['sequence']:.2f}s a job")
+    print(f"  the runner's own work: {medians['runner'] - medians['sequence+shared']:.2f}s a job")
+    print(f"  the shared provider saves: {medians['sequence'] - medians['sequence+shared']:.2f}s a job")
     print(f"  local mode's orchestration: {medians['local'] - medians['runner']:.2f}s a job")
     sys.stdout.flush()
 

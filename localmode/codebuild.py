@@ -9,6 +9,7 @@ runner's signal path records the job as cancelled. Build output goes to a log fi
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -36,6 +37,8 @@ INHERITED = (
     "PROVISIONER_TOOLCHAIN_DIR",
     "SSL_CERT_FILE",
 )
+RUNNER_COMMAND = (sys.executable, "-m", "runner")
+SPARE_COMMAND = (sys.executable, "-m", "runner.spare")
 STOP_GRACE_SECONDS = 300.0
 IDEMPOTENCY_WINDOW_SECONDS = 300.0
 
@@ -134,13 +137,16 @@ class LocalBuilds:
         account: str,
         *,
         max_running: int = 2,
-        command: Sequence[str] = (sys.executable, "-m", "runner"),
+        command: Sequence[str] = RUNNER_COMMAND,
     ) -> None:
         self.log_dir = log_dir
         self.region = region
         self.account = account
         self.max_running = max_running
         self.command = list(command)
+        # A runner waiting for its build (runner/spare.py), for the runner itself only.
+        self._keeps_spare = tuple(command) == RUNNER_COMMAND
+        self._spare: subprocess.Popen[bytes] | None = None
         self._projects: dict[str, tuple[dict[str, str], int]] = {}
         self._builds: dict[str, Build] = {}
         self._queued: deque[Build] = deque()
@@ -152,6 +158,39 @@ class LocalBuilds:
 
     def register_project(self, name: str, environment: Mapping[str, str], timeout_minutes: int = 120) -> None:
         self._projects[name] = (dict(environment), timeout_minutes)
+        self.prepare_spare()
+
+    def prepare_spare(self) -> None:
+        """Start a runner that waits for the next build, unless one waits already. Called when a
+        build ends rather than when the spare is taken: its start would compete with that build."""
+        with self._lock:
+            if not self._keeps_spare or (self._spare is not None and self._spare.poll() is None):
+                return
+            environment = {name: os.environ[name] for name in INHERITED if name in os.environ}
+            self._spare = subprocess.Popen(
+                SPARE_COMMAND,
+                cwd=REPO_ROOT,
+                env={**environment, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def _take_spare(self, build: Build) -> subprocess.Popen[bytes] | None:
+        """The waiting runner, given this build's order; None if there is none (or it died)."""
+        spare, self._spare = self._spare, None
+        if spare is None or spare.poll() is not None or spare.stdin is None:
+            return None
+        order = {"environment": build.process_env, "cwd": str(REPO_ROOT), "log": str(build.log_path)}
+        try:
+            spare.stdin.write(json.dumps(order).encode() + b"\n")
+            spare.stdin.close()
+        except OSError:
+            spare.kill()
+            spare.wait()
+            return None
+        return spare
 
     def inject_start_faults(self, error_code: str, times: int = 1) -> None:
         """Fault injection: the next starts fail with this CodeBuild error (ThrottlingException, ...)."""
@@ -207,9 +246,9 @@ class LocalBuilds:
         return sum(1 for b in self._builds.values() if b.process is not None and not b.finished)
 
     def _launch(self, build: Build) -> None:
-        """Start the build's runner (the lock is held)."""
+        """Start the build's runner (the lock is held): the spare if one waits, else a new one."""
         with build.log_path.open("wb") as log:
-            build.process = subprocess.Popen(
+            build.process = self._take_spare(build) or subprocess.Popen(
                 self.command,
                 cwd=REPO_ROOT,
                 env=build.process_env,
@@ -286,6 +325,11 @@ class LocalBuilds:
 
     def stop_all(self, grace_seconds: float = 60.0) -> None:
         """At shutdown: ask every runner to stop safely, then wait for them to record it."""
+        with self._lock:
+            spare, self._spare, self._keeps_spare = self._spare, None, False
+        if spare is not None:
+            spare.kill()  # it holds nothing: no build was given to it
+            spare.wait()
         for build_id in self.running():
             self.stop(build_id)
         deadline = time.monotonic() + grace_seconds
@@ -317,6 +361,7 @@ class LocalBuilds:
                 while self._queued and self._running_count() < self.max_running:
                     self._launch(self._queued.popleft())
                 self._changed.notify_all()
+            self.prepare_spare()
 
     @staticmethod
     def _kill_after_grace(build: Build) -> None:

@@ -6,7 +6,9 @@ import logging
 import os
 import signal
 import sys
+import threading
 from types import FrameType
+from typing import NoReturn
 
 from pydantic import ValidationError
 
@@ -50,3 +52,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     return run.execute()
+
+
+def exit_with(code: int) -> NoReturn:
+    """The job is over: every record is written and terraform has exited. The interpreter's
+    teardown (freeing every module and botocore's models) took ~0.09 s of each job; only flushing
+    is left. A thread still running (none should be) gets the ordinary exit, which waits for it."""
+    if threading.active_count() == 1:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
