@@ -167,6 +167,9 @@ FREE_TYPES: frozenset[str] = frozenset(
         "aws_route_table_association",
         "aws_route53_zone_association",
         "aws_s3_bucket_acl",
+        # An object's bytes are billed as its bucket's storage (the bucket's usage estimate).
+        "aws_s3_bucket_object",
+        "aws_s3_object",
         "aws_s3_bucket_cors_configuration",
         "aws_s3_bucket_lifecycle_configuration",
         "aws_s3_bucket_logging",

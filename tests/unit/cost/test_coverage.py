@@ -44,6 +44,20 @@ def test_every_resource_is_priced_free_or_unpriced() -> None:
     assert any("2 of 4 resources could not be priced" in w for w in answer["warnings"])
 
 
+@pytest.mark.parametrize("object_type", ["aws_s3_object", "aws_s3_bucket_object"])
+def test_an_object_is_billed_as_its_buckets_storage_not_unpriced(object_type: str) -> None:
+    hcl = f"""
+resource "aws_s3_bucket" "b" {{ bucket = "b" }}
+resource "{object_type}" "o" {{
+  bucket  = aws_s3_bucket.b.id
+  key     = "index.html"
+  content = "hello"
+}}
+"""
+    coverage = _answer(hcl)["coverage"]
+    assert (coverage["free"], coverage["unpriced"]) == (1, 0)
+
+
 def test_a_fully_priced_total_is_not_a_floor() -> None:
     answer = _answer('resource "aws_instance" "web" { instance_type = "t3.micro" }')
     assert answer["coverage"]["summary"] == "1 of 1 resources priced, 0 free, 0 unpriced"
