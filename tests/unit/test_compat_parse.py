@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonpath_ng.ext.parser
 import pytest
 from moto.stepfunctions.parser.asl.parse import asl_parser
+from moto.stepfunctions.parser.asl.utils import json_path
 
 from localmode import compat
 from localmode.emulator import ServiceResources, workflow_definition
@@ -52,3 +54,35 @@ def test_a_definition_that_does_not_parse_is_refused_every_time() -> None:
         with pytest.raises(asl_parser.ASLParserException):
             _entrypoint('{"StartAt": ')
     assert compat.parse_tree.cache_info().currsize == 0
+
+
+def test_a_jsonpath_is_parsed_once_and_finds_the_same_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    parses: list[str] = []
+    parse = jsonpath_ng.ext.parser.parse
+
+    def counting(path: str) -> Any:
+        parses.append(path)
+        return parse(path)
+
+    monkeypatch.setattr(compat, "parse_extended_jsonpath", counting)
+    compat.extended_jsonpath.cache_clear()
+    monkeypatch.setattr(json_path, "parse", compat.extended_jsonpath)
+    job = {"action": "deploy", "builds": [{"id": "a", "ok": True}, {"id": "b", "ok": False}]}
+    for _ in range(3):
+        assert json_path.extract_json("$.action", job) == "deploy"
+        assert json_path.extract_json("$.builds[?(@.ok == true)].id", job) == ["a"]
+        # the input is read, never kept: another input gets its own values
+        assert json_path.extract_json("$.action", {"action": "destroy"}) == "destroy"
+    assert parses == ["$.action", "$.builds[?(@.ok == true)].id"]
+    with pytest.raises(json_path.NoSuchJsonPathError):
+        json_path.extract_json("$.missing", job)
+
+
+def test_a_result_path_parsed_once_writes_into_each_input_anew() -> None:
+    compat.jsonpath.cache_clear()
+    first, second = {"jobId": "1"}, {"jobId": "2"}
+    for state in (first, second):
+        compat.jsonpath("$.turn").update_or_create(state, {"acquired": True})
+    assert first == {"jobId": "1", "turn": {"acquired": True}}
+    assert second == {"jobId": "2", "turn": {"acquired": True}}
+    assert compat.jsonpath.cache_info().misses == 1
