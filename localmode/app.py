@@ -152,7 +152,7 @@ def _start(options: argparse.Namespace) -> Running:
     resources = ServiceResources()
     data: DataDirectory | None = None
     emulator = EmulatorServer(
-        port=options.emulator_port, on_write=lambda m, o: data.on_write(m, o) if data else None
+        port=options.emulator_port, on_write=lambda m, o, t: data.on_write(m, o, t) if data else None
     )
     endpoint = emulator.start()
     # The sandbox is another emulator in another process: jobs' resources never share the
