@@ -13,6 +13,11 @@
    a handler's exception is a function error (``errorType`` = the exception's class), as Lambda
    reports it, so the ASL's Retry and Catch see the same names as in AWS.
 4. Its ``SendTaskFailure`` drops the ``cause``: it is passed on.
+5. Its interpreter parses the definition with ANTLR at every execution (~150 ms of this process's
+   CPU, which held up the emulator's answers and the job's first states): the parse tree is kept
+   per definition (:func:`parse_tree`) and each execution gets fresh components from it.
+6. It builds a JSONPath parser (PLY's tables) for every path it evaluates, dozens a job: each
+   path's parse is kept instead (:func:`jsonpath`, :func:`extended_jsonpath`).
 
 Nothing else of the workflow is re-implemented: the ASL runs in moto's own interpreter.
 """
@@ -22,13 +27,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Final
 from urllib.parse import unquote
 
 import boto3
+from antlr4 import ParserRuleContext
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.model import OperationModel, StructureShape
+from jsonpath_ng.ext.parser import parse as parse_extended_jsonpath
+from jsonpath_ng.jsonpath import JSONPath
+from jsonpath_ng.parser import parse as parse_jsonpath
 from moto.awslambda.responses import LambdaResponse
 from moto.codebuild.responses import CodeBuildResponse
 from moto.core.config import default_user_config
@@ -44,6 +53,8 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser.asl.component.common.path import result_path
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
@@ -57,8 +68,12 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resou
 )
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from localmode.codebuild import LocalBuilds
@@ -372,6 +387,32 @@ def _forward_failure_cause() -> None:
     StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
 
+@lru_cache(maxsize=8)
+def parse_tree(definition: str) -> ParserRuleContext:
+    """The ANTLR parse of a definition (a syntax error raises and is not kept). The tree is only
+    read afterwards, so executions share it; what they evaluate is built anew each time, since
+    moto's components are not made to be shared between executions."""
+    return AmazonStateLanguageParser.parse(definition)[1]
+
+
+def _evaluation_entrypoint(self: ExecutionWorker) -> EvalComponent:
+    program: EvalComponent = Preprocessor().visit(
+        parse_tree(self._evaluation_details.state_machine_details.definition)
+    )
+    return program
+
+
+@lru_cache(maxsize=1024)
+def jsonpath(path: str) -> JSONPath:
+    """A parsed path (an invalid one raises, and is not kept); evaluating it changes nothing in it."""
+    return parse_jsonpath(path)
+
+
+@lru_cache(maxsize=1024)
+def extended_jsonpath(path: str) -> JSONPath:
+    return parse_extended_jsonpath(path)
+
+
 def install(builds: LocalBuilds) -> None:
     """Turn on moto's Step Functions interpreter with CodeBuild ``.sync``, the local builds and
     the registered Lambda functions."""
@@ -381,6 +422,10 @@ def install(builds: LocalBuilds) -> None:
     # The task-state factory imported the function by name: replace it where it is called.
     state_task_factory.state_task_service_for = _state_task_service_for  # type: ignore[attr-defined]
     _route_codebuild(builds)
+    ExecutionWorker._get_evaluation_entrypoint = _evaluation_entrypoint  # type: ignore[method-assign]
+    # The interpreter's modules imported ``parse`` by name: replace it where it is called.
+    json_path.parse = extended_jsonpath  # type: ignore[attr-defined]
+    result_path.parse = jsonpath  # type: ignore[attr-defined]
     if not getattr(LambdaResponse.invoke, "_provisioner", False):
         _route_lambda()
         LambdaResponse.invoke._provisioner = True  # type: ignore[attr-defined]

@@ -6,6 +6,8 @@ Tests and local mode both use this; the CDK stack declares the same keys and ind
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import re
 import threading
 import time
@@ -222,7 +224,37 @@ def _create_table(
             raise
 
 
-WriteHook = Callable[[str, str], None]
+# (method, operation or path, the tables a DynamoDB write names; None: not one, or not known)
+WriteHook = Callable[[str, str, frozenset[str] | None], None]
+# The DynamoDB writes whose tables are reported: where each names them.
+_TABLE_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+
+
+def written_tables(operation: str, body: bytes) -> frozenset[str] | None:
+    """The tables a DynamoDB write request names; None when it names none we can read."""
+    if operation not in _TABLE_WRITES:
+        return None
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(request, dict):
+        return None
+    if operation == "BatchWriteItem":
+        names = list(request.get("RequestItems") or {})
+    elif operation == "TransactWriteItems":
+        names = [
+            action.get("TableName")
+            for item in request.get("TransactItems") or []
+            if isinstance(item, dict)
+            for action in item.values()
+            if isinstance(action, dict)
+        ]
+    else:
+        names = [request.get("TableName")]
+    if not names or not all(isinstance(name, str) and name for name in names):
+        return None
+    return frozenset(names)
 
 
 class _EmulatorApp:
@@ -231,7 +263,8 @@ class _EmulatorApp:
     DynamoDB requests run one at a time: moto evaluates a ConditionExpression and applies the write
     without a lock, so two racing conditional writes could both succeed, which real DynamoDB never
     allows (the project lock relies on it), and its tables are plain dicts, read while written.
-    Every mutating request is reported to ``on_write``, and
+    Every mutating request is reported to ``on_write`` (a DynamoDB write with the tables it
+    names, so a save reads only those), and
     injected faults (local mode's fault injection) are answered before moto sees the request.
     """
 
@@ -250,14 +283,29 @@ class _EmulatorApp:
             return [body]
         method = str(environ.get("REQUEST_METHOD", "GET"))
         service, _, operation = str(environ.get("HTTP_X_AMZ_TARGET", "")).partition(".")
+        tables = None
         if service.startswith("DynamoDB"):
+            if self.on_write is not None and operation in _TABLE_WRITES:
+                body = _read_body(environ)
+                tables = written_tables(operation, body)
             with self._dynamodb:
                 response = list(self.app(environ, start_response))
         else:
             response = self.app(environ, start_response)
         if self.on_write is not None and method in ("PUT", "POST", "DELETE"):
-            self.on_write(method, operation or str(environ.get("PATH_INFO", "")))
+            self.on_write(method, operation or str(environ.get("PATH_INFO", "")), tables)
         return response
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The request's body, read here and put back for moto to read."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return bytes(body)
 
 
 class EmulatorServer:

@@ -49,15 +49,30 @@ class DataDirectory:
         # cannot be placed), and a file whose content has not changed is not written again.
         self._marks = threading.Lock()
         self._dirty_buckets: set[str] = set(resources.buckets())
+        # Tables likewise: every save scanned all five (and listed the secrets), and a scan holds
+        # the emulator's DynamoDB lock, so the requests of a job being submitted waited for it.
+        self._dirty_tables: set[str] = set(self._tables())
+        self._dirty_secrets = True
         self._written: dict[Path, bytes] = {}
 
     # --- what counts as a write ---------------------------------------------------------------
 
-    def on_write(self, method: str, operation: str) -> None:
-        """Called by the emulator for every mutating request; reads (Scan, GetItem) do not count."""
+    def on_write(self, method: str, operation: str, tables: frozenset[str] | None = None) -> None:
+        """Called by the emulator for every mutating request; reads (Scan, GetItem) do not count.
+        ``tables``: those a DynamoDB write names (None: not known, so every table is read again)."""
         if operation.startswith("/"):
             self._mark_bucket(operation)
-        if operation in DYNAMODB_WRITES or operation in SECRETS_WRITES or operation.startswith("/"):
+            self._dirty.set()
+        elif operation in DYNAMODB_WRITES:
+            kept = set(self._tables())
+            with self._marks:
+                self._dirty_tables.update(kept if tables is None else kept & tables)
+            # A write to a table not kept (terraform's state locks) needs no save.
+            if tables is None or kept & tables:
+                self._dirty.set()
+        elif operation in SECRETS_WRITES:
+            with self._marks:
+                self._dirty_secrets = True
             self._dirty.set()
 
     def _mark_bucket(self, path: str) -> None:
@@ -99,19 +114,28 @@ class DataDirectory:
         with self._lock:
             with self._marks:
                 buckets, self._dirty_buckets = self._dirty_buckets, set()
+                tables, self._dirty_tables = self._dirty_tables, set()
+                secrets, self._dirty_secrets = self._dirty_secrets, False
             try:
                 for table in self._tables():
+                    if table not in tables:
+                        continue
                     items = []
                     for page in self.dynamodb.get_paginator("scan").paginate(TableName=table):
                         items += page.get("Items", [])
                     self._write_json(self.root / "tables" / f"{table}.json", items)
+                    tables.discard(table)
                 for bucket in sorted(buckets):
                     self._save_bucket(bucket)
                     buckets.discard(bucket)
-                self._write_json(self.root / "secrets.json", self._secret_values(), private=True)
+                if secrets:
+                    self._write_json(self.root / "secrets.json", self._secret_values(), private=True)
+                    secrets = False
             finally:
-                with self._marks:
-                    self._dirty_buckets |= buckets  # what a failed save did not reach
+                with self._marks:  # what a failed save did not reach
+                    self._dirty_buckets |= buckets
+                    self._dirty_tables |= tables
+                    self._dirty_secrets = self._dirty_secrets or secrets
             self.saves += 1
 
     def _write_json(self, path: Path, value: Any, *, private: bool = False) -> None:

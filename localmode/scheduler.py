@@ -44,6 +44,9 @@ class LocalScheduler:
         self.log = log
         # Schedule name -> (expression, monotonic time it is next due).
         self._due: dict[str, tuple[str, float]] = {}
+        # Schedule name -> (its LastModificationDate, expression, input): a schedule is read
+        # (GetSchedule) only when new or changed, not every tick (one request per project a second).
+        self._read: dict[str, tuple[Any, str, str]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
 
@@ -71,6 +74,19 @@ class LocalScheduler:
             if not token:
                 return found
 
+    def _definition(self, summary: dict[str, Any]) -> tuple[str, str]:
+        """(expression, input) of a listed schedule, read again only if it changed since."""
+        name = str(summary["Name"])
+        modified = summary.get("LastModificationDate")
+        known = self._read.get(name)
+        if known is not None and modified is not None and known[0] == modified:
+            return known[1], known[2]
+        schedule = self.client.get_schedule(GroupName=self.group, Name=name)
+        expression = str(schedule.get("ScheduleExpression", ""))
+        payload = str((schedule.get("Target") or {}).get("Input") or "{}")
+        self._read[name] = (modified, expression, payload)
+        return expression, payload
+
     def run_due(self, now: float) -> list[str]:
         """Fire every schedule due at ``now``; returns the names fired. A schedule seen for the
         first time (or changed) is due one interval from now, as a new EventBridge rate is."""
@@ -81,8 +97,7 @@ class LocalScheduler:
             seen.add(name)
             if summary.get("State", "ENABLED") != "ENABLED":
                 continue
-            schedule = self.client.get_schedule(GroupName=self.group, Name=name)
-            expression = str(schedule.get("ScheduleExpression", ""))
+            expression, payload = self._definition(summary)
             interval = rate_seconds(expression)
             if interval is None:
                 continue
@@ -93,16 +108,17 @@ class LocalScheduler:
             if now < known[1]:
                 continue
             self._due[name] = (expression, now + interval * self.scale)
-            payload = json.loads((schedule.get("Target") or {}).get("Input") or "{}")
             fired.append(name)
             try:
-                result = self.fire(payload)
+                result = self.fire(json.loads(payload))
             except Exception as exc:  # one project's failure never stops the others' schedules
                 self.log(f"sched  {name} failed: {type(exc).__name__}: {exc}")
                 continue
             self.log(f"sched  {name}: {result}")
         for gone in set(self._due) - seen:
             del self._due[gone]
+        for gone in set(self._read) - seen:
+            del self._read[gone]
         return fired
 
 

@@ -22,6 +22,7 @@ from localmode.emulator import (
     create_service_resources,
     create_state_machine,
     emulator_session,
+    workflow_definition,
 )
 from localmode.gateway import LocalContext
 
@@ -131,6 +132,8 @@ def start_local_services(
     _create_runner_project(endpoint_url, resources, runner_environment)
     builds.register_project(RUNNER_PROJECT_NAME, runner_environment, RUNNER_TIMEOUT_MINUTES)
     arn = create_state_machine(endpoint_url, resources)
+    # Parsed now, not by the first job's execution (the emulator keeps the definition as sent).
+    compat.parse_tree(workflow_definition(resources))
     return LocalServices(endpoint_url, resources, builds, arn, runner_environment)
 
 

@@ -74,26 +74,27 @@ def submit_stores() -> SubmitStores:
 def _submit(route: str, body: dict[str, Any], who: str) -> dict[str, Any]:
     stores = submit_stores()
     if route == "deploy":
-        accepted = submit_deploy(DeployRequest.model_validate(body), stores, caller=who)
+        request = DeployRequest.model_validate(body)
+        accepted = submit_deploy(request, stores, caller=who)
+        _keep_drift_schedule(stores, request.projectId)
     elif route == "destroy":
+        # A destroyed project's schedule goes when it next fires and finds nothing deployed.
         accepted = submit_destroy(DestroyRequest.model_validate(body), stores, caller=who)
     elif route == "plan":
         accepted = submit_plan(PlanRequest.model_validate(body), stores, caller=who)
     else:
         plan_job_id = route.removeprefix("apply/")
         accepted = submit_apply(plan_job_id, ApplyRequest.model_validate(body), stores, caller=who)
-    if route != "plan":
-        _keep_drift_schedule(stores, accepted.jobId)
+        # A deploy of the plan's project: the job it started names it.
+        job = stores.jobs.get(accepted.jobId) or {}
+        _keep_drift_schedule(stores, str(job.get("projectId") or ""))
     return accepted.model_dump(exclude_none=True)
 
 
-def _keep_drift_schedule(stores: SubmitStores, job_id: str) -> None:
-    """Every deployed project is checked for drift on its schedule (a destroyed one's schedule
-    goes when it next fires and finds nothing deployed)."""
+def _keep_drift_schedule(stores: SubmitStores, project_id: str) -> None:
+    """Every deployed project is checked for drift on its schedule."""
     env = environment(DeployEnv)
-    job = stores.jobs.get(job_id) or {}
-    project_id = str(job.get("projectId") or "")
-    if project_id and job.get("action") == "deploy":
+    if project_id:
         keep_schedule(
             schedules_of(env),
             stores.projects.get(project_id),

@@ -12,6 +12,9 @@ import pytest
 
 from core.records import workspace_prefix
 from core.requests import MAX_CODE_BYTES, MAX_REQUEST_BYTES
+from functions.dal import aws
+from functions.dal.jobs import DynamoJobStore, JobItem
+from functions.dal.schedules import schedule_name
 from functions.handlers.routing import ROUTES
 from functions.utils import env as env_module
 from tests.support.api import Api
@@ -456,3 +459,24 @@ def test_concurrent_requests_never_see_each_others_body(api: Api) -> None:
         job_id = reply.json()["jobId"]
         assert api.emulated.job(job_id)["projectId"] == project
         cancel(api, job_id)
+
+
+def test_a_deploy_keeps_its_projects_drift_schedule_without_reading_back_its_job(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    read = DynamoJobStore.get
+
+    def counting(store: DynamoJobStore, job_id: str) -> JobItem | None:
+        reads.append(job_id)
+        return read(store, job_id)
+
+    monkeypatch.setattr(DynamoJobStore, "get", counting)
+    job_id = deploy(api, "api-drift-kept")["jobId"]
+    # It knows its project and that it deploys: the record it just wrote is not read again.
+    assert job_id not in reads
+    found = aws.scheduler().get_schedule(
+        GroupName=os.environ["DRIFT_SCHEDULE_GROUP"], Name=schedule_name("api-drift-kept")
+    )
+    assert found["ScheduleExpression"] == "rate(1 day)"
+    cancel(api, str(job_id))

@@ -3,9 +3,20 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from localmode.emulator import (
+    EmulatorServer,
+    ServiceResources,
+    create_service_resources,
+    emulator_session,
+    written_tables,
+)
 from localmode.persistence import DataDirectory
 from tests.support.jobs import Emulated
 
@@ -55,3 +66,93 @@ def test_a_changed_table_is_written_again(emulated: Emulated, tmp_path: Path) ->
     data.save()
     after = jobs_file.read_text()
     assert job_id not in before and job_id in after
+
+
+def _scans(data: DataDirectory) -> list[str]:
+    """The tables each save of ``data`` scans, in order."""
+    scanned: list[str] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        scanned.append(str(params["TableName"]))
+
+    data.dynamodb.meta.events.register("provide-client-params.dynamodb.Scan", note)
+    return scanned
+
+
+def test_a_save_scans_only_the_tables_written_and_lists_secrets_only_after_a_secret_write(
+    emulated: Emulated, tmp_path: Path
+) -> None:
+    resources = emulated.resources
+    data = DataDirectory(tmp_path, emulated.endpoint_url, resources)
+    scanned = _scans(data)
+    listed: list[str] = []
+    data.secrets.meta.events.register(
+        "provide-client-params.secrets-manager.ListSecrets", lambda **_: listed.append("listed")
+    )
+    data.save()  # the first save reads everything
+    assert set(scanned) == set(data._tables()) and len(listed) == 1
+    scanned.clear()
+    listed.clear()
+
+    # Given a write to the projects table, one to the state locks (not kept), and a save
+    project_id = f"persistence-{uuid.uuid4().hex}"
+    emulated.table(resources.projects_table).put_item(Item={"projectId": project_id})
+    data.on_write("POST", "PutItem", frozenset({resources.projects_table}))
+    data.on_write("POST", "PutItem", frozenset({resources.lock_table}))
+    data.save()
+    # Then only the projects table was read, and no secret
+    assert scanned == [resources.projects_table] and listed == []
+    assert project_id in (tmp_path / "tables" / f"{resources.projects_table}.json").read_text()
+
+    # When a write names no table it can be placed in, or a secret is written
+    scanned.clear()
+    data.on_write("POST", "PutItem")
+    data.on_write("POST", "CreateSecret")
+    data.save()
+    # Then every table is read again, and the secrets are listed
+    assert set(scanned) == set(data._tables()) and len(listed) == 1
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "tables"),
+    [
+        ("PutItem", {"TableName": "jobs", "Item": {}}, {"jobs"}),
+        ("BatchWriteItem", {"RequestItems": {"jobs": [], "projects": []}}, {"jobs", "projects"}),
+        (
+            "TransactWriteItems",
+            {"TransactItems": [{"Put": {"TableName": "jobs"}}, {"Update": {"TableName": "locks"}}]},
+            {"jobs", "locks"},
+        ),
+        ("TransactWriteItems", {"TransactItems": [{"Put": {}}]}, None),
+        ("UpdateItem", {}, None),
+        ("Scan", {"TableName": "jobs"}, None),
+    ],
+)
+def test_the_tables_a_write_names(operation: str, body: dict[str, Any], tables: set[str] | None) -> None:
+    expected = None if tables is None else frozenset(tables)
+    assert written_tables(operation, json.dumps(body).encode()) == expected
+
+
+def test_a_body_that_is_not_json_names_no_table() -> None:
+    assert written_tables("PutItem", b"{not json") is None
+
+
+@pytest.mark.emulator
+def test_the_emulator_reports_the_tables_a_write_names_and_still_applies_it() -> None:
+    reported: list[tuple[str, frozenset[str] | None]] = []
+    server = EmulatorServer(on_write=lambda _method, operation, tables: reported.append((operation, tables)))
+    endpoint = server.start()
+    try:
+        resources = ServiceResources()
+        create_service_resources(endpoint, resources)
+        reported.clear()
+        dynamodb = emulator_session(resources.region).client("dynamodb", endpoint_url=endpoint)
+        dynamodb.put_item(TableName=resources.jobs_table, Item={"jobId": {"S": "reported"}})
+        dynamodb.get_item(TableName=resources.jobs_table, Key={"jobId": {"S": "reported"}})
+        # the body read for the report reached moto whole: the item is there
+        item = dynamodb.get_item(TableName=resources.jobs_table, Key={"jobId": {"S": "reported"}})
+        assert item["Item"]["jobId"] == {"S": "reported"}
+        assert ("PutItem", frozenset({resources.jobs_table})) in reported
+        assert ("GetItem", None) in reported  # a read is reported (a POST) without tables
+    finally:
+        server.stop()
