@@ -34,7 +34,8 @@ from runner.jail import Jail
 LOGGER = logging.getLogger("runner.shared_provider")
 AWS_PROVIDER = ("hashicorp", "aws")
 ATTACH_VARIABLE = "TF_REATTACH_PROVIDERS"
-START_TIMEOUT_SECONDS = 30.0
+# It listens within ~0.05 s here; a provider that has not after this is not waited for longer.
+START_TIMEOUT_SECONDS = 10.0
 STOP_TIMEOUT_SECONDS = 10.0
 
 

@@ -77,6 +77,9 @@ class Terraform:
     ) -> CommandResult:
         """Run ``terraform <args>``; stream ``-json`` events or text lines to the handlers."""
         result = CommandResult(args=list(args), returncode=-1)
+        # Before the check: the first command may wait for the shared provider to listen, and a
+        # cancel meanwhile must stop this command from starting.
+        env = self._environment()
         if self.interrupted.is_set():
             result.interrupted = True
             return result
@@ -84,7 +87,7 @@ class Terraform:
             self.jail.command([str(self.toolchain.binary), *args]),
             pass_fds=self.jail.pass_fds,
             cwd=self.workdir,
-            env=self._environment(),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

