@@ -9,6 +9,7 @@ restart terraform finds them gone and creates them again on the next deploy.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -123,7 +124,7 @@ class DataDirectory:
                     items = []
                     for page in self.dynamodb.get_paginator("scan").paginate(TableName=table):
                         items += page.get("Items", [])
-                    self._write_json(self.root / "tables" / f"{table}.json", items)
+                    self._write_json(self.root / "tables" / f"{table}.json", _binary_as_text(items))
                     tables.discard(table)
                 for bucket in sorted(buckets):
                     self._save_bucket(bucket)
@@ -185,7 +186,9 @@ class DataDirectory:
         """Load a previous run's data into a fresh emulator; returns what was loaded."""
         counts = {"items": 0, "objects": 0, "secrets": 0}
         for table in self._tables():
-            items: list[dict[str, Any]] = _read_json(self.root / "tables" / f"{table}.json", [])
+            items: list[dict[str, Any]] = _binary_from_text(
+                _read_json(self.root / "tables" / f"{table}.json", [])
+            )
             for start in range(0, len(items), 25):
                 batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
                 self.dynamodb.batch_write_item(RequestItems={table: batch})  # type: ignore[dict-item]
@@ -268,3 +271,33 @@ def _write_bytes(path: Path, content: bytes, *, private: bool = False) -> None:
     if private:
         Path(handle.name).chmod(0o600)
     Path(handle.name).replace(path)
+
+
+def _binary_as_text(value: Any) -> Any:
+    """Items as DynamoDB's own JSON writes them: boto3 hands binary (``B``, ``BS``) over as bytes,
+    which JSON has no form for, and the wire format's is base64 text."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {key: _binary_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_binary_as_text(item) for item in value]
+    return value
+
+
+def _binary_from_text(value: Any) -> Any:
+    """The reverse, for boto3: under a ``B`` or ``BS`` type key, text is base64 (an attribute's own
+    value is always an object, so an attribute named "B" is not mistaken for one)."""
+    if isinstance(value, dict):
+        restored: dict[str, Any] = {}
+        for key, item in value.items():
+            if key == "B" and isinstance(item, str):
+                restored[key] = base64.b64decode(item)
+            elif key == "BS" and isinstance(item, list) and all(isinstance(i, str) for i in item):
+                restored[key] = [base64.b64decode(i) for i in item]
+            else:
+                restored[key] = _binary_from_text(item)
+        return restored
+    if isinstance(value, list):
+        return [_binary_from_text(item) for item in value]
+    return value

@@ -68,6 +68,38 @@ def test_a_changed_table_is_written_again(emulated: Emulated, tmp_path: Path) ->
     assert job_id not in before and job_id in after
 
 
+def test_binary_attributes_are_saved_and_restored(emulated: Emulated, tmp_path: Path) -> None:
+    resources = emulated.resources
+    job_id = f"persistence-binary-{uuid.uuid4().hex}"
+    item = {
+        "jobId": job_id,
+        "blob": b"\x00\xff",
+        "blobs": {b"a", b"\x01"},
+        # An attribute named like the type keys, holding text and binary, inside a map and a list.
+        "nested": {"B": "not base64", "BS": [b"\x02", "text"]},
+    }
+    emulated.table(resources.jobs_table).put_item(Item=item)
+    DataDirectory(tmp_path, emulated.endpoint_url, resources).save()
+
+    fresh = EmulatorServer()
+    endpoint = fresh.start()
+    try:
+        create_service_resources(endpoint, resources)
+        assert DataDirectory(tmp_path, endpoint, resources).restore()["items"] >= 1
+        table = (
+            emulator_session(resources.region)
+            .resource("dynamodb", endpoint_url=endpoint)
+            .Table(resources.jobs_table)
+        )
+        restored: dict[str, Any] = dict(table.get_item(Key={"jobId": job_id})["Item"])
+    finally:
+        fresh.stop()
+    assert restored["blob"].value == b"\x00\xff"
+    assert {b.value for b in restored["blobs"]} == {b"a", b"\x01"}
+    assert restored["nested"]["B"] == "not base64"
+    assert restored["nested"]["BS"][0].value == b"\x02" and restored["nested"]["BS"][1] == "text"
+
+
 def _scans(data: DataDirectory) -> list[str]:
     """The tables each save of ``data`` scans, in order."""
     scanned: list[str] = []
